@@ -1,0 +1,66 @@
+# Entry points for readers, learners, instructors and contributors.
+# Every target creates .venv when it is missing and installs the pinned requirements into it.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TORCH_PIN := torch==2.13.0
+MATHJAX_JS := _build/vendor/mathjax/tex-mml-chtml.js
+PORT ?= 8000
+# nbgrader shells out to alembic, and the tests start `rnn-course`: both must come from the venv.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: help venv book serve test lint bench clean
+
+help:
+	@echo "make book    build the book into _build/html"
+	@echo "make test    lint, build the book and run the whole test suite"
+	@echo "make serve   serve _build/html on http://127.0.0.1:$(PORT)"
+	@echo "make lint    ruff"
+	@echo "make bench   benchmarks (ratios measured side by side)"
+
+venv: $(STAMP)
+
+# PyTorch's CPU build goes in first: a requirement on plain `torch` would otherwise pull a CUDA build.
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH_PIN)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(MATHJAX_JS): book/_ext/vendor_mathjax.py | $(STAMP)
+	$(BIN)/python book/_ext/vendor_mathjax.py _build/vendor/mathjax
+
+# Locally the execution cache skips notebooks whose code did not change; CI (CI=true) drops the
+# cache and rebuilds every page so that every page is executed afresh.
+book: $(STAMP) $(MATHJAX_JS)
+	@if [ -n "$$CI" ]; then rm -rf _build/.jupyter_cache _build/.doctrees; fi
+	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going $(if $(CI),--all)
+	@echo
+	@echo "The book is in _build/html. Open file://$(CURDIR)/_build/html/index.html"
+	@echo "or run 'make serve' and visit http://127.0.0.1:$(PORT)/"
+
+serve:
+	@test -f _build/html/index.html || { echo "No book built yet: run 'make book' first." >&2; exit 1; }
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _build/html $(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# pytest exits with 5 when it collected nothing: that is a broken suite, never a pass.
+test: lint book
+	@$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests; the suite is broken." >&2; exit 1; fi; \
+	exit $$rc
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_reference.py
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache .hypothesis
