@@ -1,0 +1,863 @@
+"""A vanilla RNN from scratch in NumPy: the grader's first oracle.
+
+Conventions (those of the course text):
+
+* batch first, row vectors: ``H_t = tanh(X_t W_xh + H_{t-1} W_hh + b_h)``, ``O_t = H_t W_hq + b_q``;
+* shapes: ``X (N, T, D)``, ``h0 (N, H)``, ``H (N, T, H)``, ``O (N, T, Q)``, ``W_xh (D, H)``,
+  ``W_hh (H, H)``, ``b_h (H,)``, ``W_hq (H, Q)``, ``b_q (Q,)``;
+* every forward function returns ``(out, cache)``; its backward function takes ``(d_out, cache)``
+  and returns the gradients in the order of the forward inputs.
+
+Dtypes: integer inputs become float64; float inputs are computed in the dtype NumPy's promotion
+gives them, so all-float32 inputs give float32 outputs and gradients. In float64 this module
+agrees with PyTorch to a relative error (see :func:`rel_error`) below 1e-12 and with central
+differences below 1e-6. In float32 expect about 1e-6 on forward values and 1e-5 on gradients
+against the float64 result for the sizes used in the course (T up to ~50, unit-scale inputs);
+errors grow with T because BPTT multiplies T Jacobians.
+
+Every public function validates its inputs and raises ValueError that names the argument and the
+expected and given shapes. Nothing is broadcast or transposed silently: the most common mistake,
+a weight passed as ``(H, D)`` instead of ``(D, H)``, is caught even though NumPy could multiply it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import (
+    as_float_array,
+    check_positive,
+    take,
+    take_cell_params,
+    take_targets,
+    unpack_params,
+)
+from .char_data import build_vocab, decode, encode
+
+__all__ = [
+    "CellCache",
+    "SequenceCache",
+    "OutputCache",
+    "BiCache",
+    "rnn_cell_forward",
+    "rnn_cell_backward",
+    "rnn_forward",
+    "rnn_backward",
+    "output_forward",
+    "output_backward",
+    "softmax",
+    "softmax_cross_entropy",
+    "birnn_forward",
+    "birnn_backward",
+    "clip_grad_norm",
+    "clip_grad_value",
+    "numerical_gradient",
+    "rel_error",
+    "one_hot",
+    "char_rnn_init",
+    "char_rnn_loss",
+    "sgd_step",
+    "adagrad_step",
+    "sample",
+    "train_char_rnn",
+    "build_vocab",
+    "encode",
+    "decode",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Caches. Named fields instead of positional tuples so that a backward pass reads like the maths.
+# The caches hold only the forward *inputs* and the hidden states, which is all an autograd
+# implementation needs to replay the forward pass: torch_rnn's backward functions accept them too.
+
+
+class CellCache(NamedTuple):
+    """What :func:`rnn_cell_backward` needs from one step.
+
+    x: (N, D); h_prev: (N, H); W_xh: (D, H); W_hh: (H, H); b_h: (H,); h_next: (N, H).
+    ``b_h`` is not needed by the NumPy backward pass (tanh' is computed from ``h_next``); it is
+    kept so that the step can be replayed exactly.
+    """
+
+    x: np.ndarray
+    h_prev: np.ndarray
+    W_xh: np.ndarray
+    W_hh: np.ndarray
+    b_h: np.ndarray
+    h_next: np.ndarray
+
+
+class SequenceCache(NamedTuple):
+    """What :func:`rnn_backward` needs: the inputs of :func:`rnn_forward` and its output H.
+
+    X: (N, T, D); h0: (N, H); W_xh: (D, H); W_hh: (H, H); b_h: (H,); H: (N, T, H).
+    The per-step caches are views into these arrays (see :meth:`step`), not copies.
+    """
+
+    X: np.ndarray
+    h0: np.ndarray
+    W_xh: np.ndarray
+    W_hh: np.ndarray
+    b_h: np.ndarray
+    H: np.ndarray
+
+    def step(self, t: int) -> CellCache:
+        """The cache :func:`rnn_cell_forward` would have returned at time step ``t``."""
+        h_prev = self.h0 if t == 0 else self.H[:, t - 1]
+        return CellCache(self.X[:, t], h_prev, self.W_xh, self.W_hh, self.b_h, self.H[:, t])
+
+
+class OutputCache(NamedTuple):
+    """What :func:`output_backward` needs. H: (N, T, H); W_hq: (H, Q); b_q: (Q,)."""
+
+    H: np.ndarray
+    W_hq: np.ndarray
+    b_q: np.ndarray
+
+
+class BiCache(NamedTuple):
+    """What :func:`birnn_backward` needs: one :class:`SequenceCache` per direction.
+
+    ``backward`` holds the *time-reversed* input and the states in reversed time order, exactly
+    as :func:`rnn_forward` produced them.
+    """
+
+    forward: SequenceCache
+    backward: SequenceCache
+
+
+def _check_cache(name: str, cache, kind: type) -> None:
+    if not isinstance(cache, kind):
+        raise TypeError(
+            f"{name} must be the {kind.__name__} returned by the forward function, "
+            f"got {type(cache).__name__}"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# One time step. The private cores do the maths; the public functions validate and delegate, so
+# the sequence functions below can call the cores T times without re-validating every step.
+
+
+def _cell_forward(x, h_prev, W_xh, W_hh, b_h):
+    return np.tanh(x @ W_xh + h_prev @ W_hh + b_h)
+
+
+def _cell_backward(dh_next, cache: CellCache):
+    # tanh'(a) = 1 - tanh(a)^2, so the step's own output is all we need to go through tanh.
+    da = dh_next * (1 - cache.h_next**2)
+    dx = da @ cache.W_xh.T
+    dh_prev = da @ cache.W_hh.T
+    dW_xh = cache.x.T @ da
+    dW_hh = cache.h_prev.T @ da
+    db_h = da.sum(axis=0)
+    return dx, dh_prev, dW_xh, dW_hh, db_h
+
+
+def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):
+    """One step of a vanilla RNN: ``h_next = tanh(x W_xh + h_prev W_hh + b_h)``.
+
+    Args:
+        x: (N, D) inputs at this step.
+        h_prev: (N, H) hidden state from the previous step.
+        W_xh: (D, H) input-to-hidden weights.
+        W_hh: (H, H) hidden-to-hidden weights.
+        b_h: (H,) hidden bias.
+
+    Returns:
+        h_next: (N, H) new hidden state.
+        cache: :class:`CellCache` for :func:`rnn_cell_backward`.
+    """
+    dims: dict[str, int] = {}
+    x = take("x", x, ("N", "D"), dims)
+    W_xh, W_hh, b_h = take_cell_params(W_xh, W_hh, b_h, dims)
+    h_prev = take("h_prev", h_prev, ("N", "H"), dims)
+    h_next = _cell_forward(x, h_prev, W_xh, W_hh, b_h)
+    return h_next, CellCache(x, h_prev, W_xh, W_hh, b_h, h_next)
+
+
+def rnn_cell_backward(dh_next, cache: CellCache):
+    """Backward pass of :func:`rnn_cell_forward`.
+
+    Args:
+        dh_next: (N, H) gradient of the loss with respect to ``h_next``.
+        cache: :class:`CellCache` from :func:`rnn_cell_forward`.
+
+    Returns:
+        dx: (N, D); dh_prev: (N, H); dW_xh: (D, H); dW_hh: (H, H); db_h: (H,).
+    """
+    _check_cache("cache", cache, CellCache)
+    dims = {"N": cache.h_next.shape[0], "H": cache.h_next.shape[1]}
+    dh_next = take("dh_next", dh_next, ("N", "H"), dims)
+    return _cell_backward(dh_next, cache)
+
+
+# --------------------------------------------------------------------------------------------
+# A whole sequence: the step in a loop.
+
+
+def rnn_forward(X, h0, W_xh, W_hh, b_h):
+    """Run a vanilla RNN over a whole sequence, carrying the hidden state from step to step.
+
+    Args:
+        X: (N, T, D) input sequences, batch first.
+        h0: (N, H) initial hidden state.
+        W_xh: (D, H) input-to-hidden weights.
+        W_hh: (H, H) hidden-to-hidden weights.
+        b_h: (H,) hidden bias.
+
+    Returns:
+        H: (N, T, H) hidden state at every step; ``H[:, t]`` is the state after reading ``X[:, t]``.
+        cache: :class:`SequenceCache` for :func:`rnn_backward`.
+    """
+    dims: dict[str, int] = {}
+    X = take("X", X, ("N", "T", "D"), dims)
+    W_xh, W_hh, b_h = take_cell_params(W_xh, W_hh, b_h, dims)
+    h0 = take("h0", h0, ("N", "H"), dims)
+    return _rnn_forward(X, h0, W_xh, W_hh, b_h)
+
+
+def _rnn_forward(X, h0, W_xh, W_hh, b_h):
+    N, T, _ = X.shape
+    dtype = np.result_type(X, h0, W_xh, W_hh, b_h)
+    H = np.empty((N, T, W_hh.shape[0]), dtype=dtype)
+    h = h0
+    for t in range(T):
+        h = _cell_forward(X[:, t], h, W_xh, W_hh, b_h)
+        H[:, t] = h
+    return H, SequenceCache(X, h0, W_xh, W_hh, b_h, H)
+
+
+def rnn_backward(dH, cache: SequenceCache, k: int | None = None):
+    """Backpropagation through time for :func:`rnn_forward`.
+
+    ``dH`` is the gradient of the loss with respect to *every* hidden state, as it comes from the
+    layer above (for example :func:`output_backward`); the gradient passed from one step to the
+    previous one is computed here.
+
+    Full BPTT (``k=None``) runs the step backward from T-1 down to 0, carrying ``dh_next``: the
+    gradient arriving at step t is the upstream ``dH[:, t]`` plus what step t+1 sent back.
+
+    Truncated BPTT (``k`` a positive int): the gradient of the loss at step t passes back through
+    at most k steps, t, t-1, ..., t-k+1, and is then dropped. In terms of the chain rule, every
+    product of step Jacobians dh_j/dh_{j-1} is cut after k-1 factors for the contributions to
+    ``dX`` and the weights, and after k factors for ``dh0``. What is dropped:
+
+    * ``dX[:, s]``, ``dW_xh``, ``dW_hh``, ``db_h`` lose the contribution of the loss at every step
+      t >= s + k to step s;
+    * ``dh0`` (the gradient that leaves step 0) only collects the losses at steps t < k.
+
+    So ``k=1`` keeps only each step's direct effect, and any ``k >= T`` gives full BPTT (equal to
+    ``k=None`` up to floating-point summation order). This is the per-loss truncation of
+    Williams & Peng's BPTT(1, k), computed directly in O(T k) step-backward calls; it is a
+    different thing from cutting a long stream into windows and carrying the state across them
+    without gradient, which is what :func:`char_rnn_loss` does.
+
+    Args:
+        dH: (N, T, H) upstream gradient on every hidden state.
+        cache: :class:`SequenceCache` from :func:`rnn_forward`.
+        k: None for full BPTT, or a positive int, the truncation length.
+
+    Returns:
+        dX: (N, T, D); dh0: (N, H); dW_xh: (D, H); dW_hh: (H, H); db_h: (H,).
+    """
+    _check_cache("cache", cache, SequenceCache)
+    N, T, Hdim = cache.H.shape
+    dH = take("dH", dH, ("N", "T", "H"), {"N": N, "T": T, "H": Hdim})
+    if k is None:
+        return _rnn_backward_full(dH, cache)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be None or a positive int, got {k!r}")
+    return _rnn_backward_truncated(dH, cache, int(k))
+
+
+def _zero_grads(dH, cache: SequenceCache):
+    dtype = np.result_type(dH, cache.X, cache.h0, cache.W_xh, cache.W_hh, cache.H)
+    return (
+        np.zeros(cache.X.shape, dtype),
+        np.zeros(cache.h0.shape, dtype),
+        np.zeros(cache.W_xh.shape, dtype),
+        np.zeros(cache.W_hh.shape, dtype),
+        np.zeros(cache.b_h.shape, dtype),
+    )
+
+
+def _rnn_backward_full(dH, cache: SequenceCache):
+    dX, dh0, dW_xh, dW_hh, db_h = _zero_grads(dH, cache)
+    dh_next = dh0  # nothing flows back into the last step from the future
+    for t in reversed(range(dH.shape[1])):
+        dx, dh_next, dW_xh_t, dW_hh_t, db_h_t = _cell_backward(dH[:, t] + dh_next, cache.step(t))
+        dX[:, t] = dx
+        dW_xh += dW_xh_t
+        dW_hh += dW_hh_t
+        db_h += db_h_t
+    return dX, dh_next, dW_xh, dW_hh, db_h
+
+
+def _rnn_backward_truncated(dH, cache: SequenceCache, k: int):
+    dX, dh0, dW_xh, dW_hh, db_h = _zero_grads(dH, cache)
+    # One chain per loss: a single carried dh_next would mix gradients of different ages, and the
+    # truncation depends on the age (how many steps the gradient has already travelled).
+    for t in range(dH.shape[1]):
+        dh = dH[:, t]
+        for s in range(t, max(t - k, -1), -1):
+            dx, dh, dW_xh_s, dW_hh_s, db_h_s = _cell_backward(dh, cache.step(s))
+            dX[:, s] += dx
+            dW_xh += dW_xh_s
+            dW_hh += dW_hh_s
+            db_h += db_h_s
+        if t < k:  # the chain went through step 0, so dh is now a gradient on h0
+            dh0 += dh
+    return dX, dh0, dW_xh, dW_hh, db_h
+
+
+# --------------------------------------------------------------------------------------------
+# Output layer and loss.
+
+
+def output_forward(H, W_hq, b_q):
+    """Affine output layer applied at every step: ``O_t = H_t W_hq + b_q``.
+
+    Args:
+        H: (N, T, H) hidden states.
+        W_hq: (H, Q) hidden-to-output weights.
+        b_q: (Q,) output bias.
+
+    Returns:
+        O: (N, T, Q) outputs (logits for a classifier).
+        cache: :class:`OutputCache` for :func:`output_backward`.
+    """
+    dims: dict[str, int] = {}
+    H = take("H", H, ("N", "T", "H"), dims)
+    W_hq = take("W_hq", W_hq, ("H", "Q"), dims)
+    b_q = take("b_q", b_q, ("Q",), dims)
+    return H @ W_hq + b_q, OutputCache(H, W_hq, b_q)
+
+
+def output_backward(dO, cache: OutputCache):
+    """Backward pass of :func:`output_forward`.
+
+    Args:
+        dO: (N, T, Q) gradient of the loss with respect to the outputs.
+        cache: :class:`OutputCache` from :func:`output_forward`.
+
+    Returns:
+        dH: (N, T, H); dW_hq: (H, Q); db_q: (Q,).
+    """
+    _check_cache("cache", cache, OutputCache)
+    N, T, Hdim = cache.H.shape
+    dO = take("dO", dO, ("N", "T", "Q"), {"N": N, "T": T, "Q": cache.W_hq.shape[1]})
+    dH = dO @ cache.W_hq.T
+    # Every step uses the same W_hq, so its gradient sums over batch and time: one matmul over
+    # the N*T rows does that sum.
+    dW_hq = cache.H.reshape(N * T, Hdim).T @ dO.reshape(N * T, -1)
+    db_q = dO.sum(axis=(0, 1))
+    return dH, dW_hq, db_q
+
+
+def softmax(O, axis: int = -1):
+    """Numerically stable softmax along ``axis`` (the max is subtracted before exponentiating).
+
+    Args:
+        O: array of logits, any shape.
+        axis: the axis that holds the classes.
+
+    Returns:
+        P: array of O's shape, non-negative, summing to 1 along ``axis``.
+    """
+    O = as_float_array("O", O)
+    e = np.exp(O - O.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def softmax_cross_entropy(O, y):
+    """Softmax cross-entropy summed over time and averaged over the batch.
+
+    ``loss = (1/N) * sum_n sum_t -log softmax(O[n, t])[y[n, t]]``. The log-softmax is computed
+    as ``O - logsumexp(O)`` with the max subtracted first, so logits of 1e4 neither overflow nor
+    produce log(0).
+
+    Args:
+        O: (N, T, Q) logits.
+        y: (N, T) integer targets in [0, Q).
+
+    Returns:
+        loss: float.
+        dO: (N, T, Q) gradient of ``loss`` with respect to ``O``: ``(softmax(O) - onehot(y)) / N``.
+    """
+    dims: dict[str, int] = {}
+    O = take("O", O, ("N", "T", "Q"), dims)
+    y = take_targets("y", y, ("N", "T"), dims, n_classes=dims["Q"])
+    N = dims["N"]
+    if N == 0:
+        raise ValueError("O must hold at least one sequence (N >= 1), got N = 0")
+    shifted = O - O.max(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    picked = np.take_along_axis(log_probs, y[..., None], axis=-1)
+    loss = -picked.sum() / N
+    dO = np.exp(log_probs)
+    np.put_along_axis(dO, y[..., None], np.take_along_axis(dO, y[..., None], axis=-1) - 1, axis=-1)
+    dO /= N
+    return float(loss), dO
+
+
+# --------------------------------------------------------------------------------------------
+# Bidirectional RNN: two independent RNNs, the second reading the sequence backwards.
+
+
+def birnn_forward(X, h0_f, h0_b, params_f, params_b):
+    """Bidirectional RNN built from :func:`rnn_forward` on the input and on its time reversal.
+
+    Args:
+        X: (N, T, D) input sequences.
+        h0_f: (N, H) initial state of the forward RNN (before step 0).
+        h0_b: (N, H) initial state of the backward RNN (before step T-1, which it reads first).
+        params_f: (W_xh (D, H), W_hh (H, H), b_h (H,)) of the forward RNN.
+        params_b: (W_xh (D, H), W_hh (H, H), b_h (H,)) of the backward RNN.
+
+    Returns:
+        H: (N, T, 2H); ``H[:, t, :H]`` is the forward state after reading X[:, 0..t] and
+            ``H[:, t, H:]`` the backward state after reading X[:, T-1..t]. This is the layout
+            of ``torch.nn.RNN(bidirectional=True)``.
+        cache: :class:`BiCache` for :func:`birnn_backward`.
+    """
+    dims: dict[str, int] = {}
+    X = take("X", X, ("N", "T", "D"), dims)
+    params_f = take_cell_params(*unpack_params("params_f", params_f), dims, "params_f ")
+    params_b = take_cell_params(*unpack_params("params_b", params_b), dims, "params_b ")
+    h0_f = take("h0_f", h0_f, ("N", "H"), dims)
+    h0_b = take("h0_b", h0_b, ("N", "H"), dims)
+    H_f, cache_f = _rnn_forward(X, h0_f, *params_f)
+    H_b_reversed, cache_b = _rnn_forward(X[:, ::-1], h0_b, *params_b)
+    H = np.concatenate([H_f, H_b_reversed[:, ::-1]], axis=2)
+    return H, BiCache(cache_f, cache_b)
+
+
+def birnn_backward(dH, cache: BiCache):
+    """Backward pass of :func:`birnn_forward` (full BPTT in both directions).
+
+    Args:
+        dH: (N, T, 2H) upstream gradient on the concatenated states.
+        cache: :class:`BiCache` from :func:`birnn_forward`.
+
+    Returns:
+        dX: (N, T, D), the sum of both directions' input gradients.
+        dh0_f: (N, H); dh0_b: (N, H).
+        dparams_f: (dW_xh (D, H), dW_hh (H, H), db_h (H,)) of the forward RNN.
+        dparams_b: (dW_xh (D, H), dW_hh (H, H), db_h (H,)) of the backward RNN.
+    """
+    _check_cache("cache", cache, BiCache)
+    N, T, Hdim = cache.forward.H.shape
+    dH = take("dH", dH, ("N", "T", "2H"), {"N": N, "T": T, "2H": 2 * Hdim})
+    dX_f, dh0_f, *dparams_f = _rnn_backward_full(dH[..., :Hdim], cache.forward)
+    # The backward RNN saw time reversed, so its upstream gradient must be reversed the same way,
+    # and the input gradient it returns reversed back.
+    dX_b_reversed, dh0_b, *dparams_b = _rnn_backward_full(dH[:, ::-1, Hdim:], cache.backward)
+    dX = dX_f + dX_b_reversed[:, ::-1]
+    return dX, dh0_f, dh0_b, tuple(dparams_f), tuple(dparams_b)
+
+
+# --------------------------------------------------------------------------------------------
+# Gradient clipping, with the semantics of torch.nn.utils.
+
+
+def _as_grad_list(grads):
+    if isinstance(grads, Mapping):
+        return list(grads.keys()), [as_float_array(f"grads[{k!r}]", g) for k, g in grads.items()]
+    if isinstance(grads, (list, tuple)):
+        return None, [as_float_array(f"grads[{i}]", g) for i, g in enumerate(grads)]
+    raise TypeError(f"grads must be a list, tuple or dict of arrays, got {type(grads).__name__}")
+
+
+def _like(grads, keys, arrays):
+    if keys is not None:
+        return dict(zip(keys, arrays, strict=True))
+    return tuple(arrays) if isinstance(grads, tuple) else list(arrays)
+
+
+def clip_grad_norm(grads, max_norm: float):
+    """Rescale gradients so that their global L2 norm is at most ``max_norm``.
+
+    Same semantics as ``torch.nn.utils.clip_grad_norm_`` with ``norm_type=2``: the total norm is
+    the L2 norm of all the arrays taken together, ``coef = max_norm / (total_norm + 1e-6)``, and
+    every array is multiplied by ``min(coef, 1)``. A NaN or infinite total norm propagates as in
+    PyTorch (the arrays become NaN). Unlike PyTorch, nothing is modified in place.
+
+    Args:
+        grads: list, tuple or dict of arrays (any shapes).
+        max_norm: float >= 0, the largest allowed total norm.
+
+    Returns:
+        clipped: new arrays in a container of the same kind (list, tuple or dict).
+        total_norm: float, the norm *before* clipping.
+    """
+    max_norm = check_positive("max_norm", max_norm, allow_zero=True)
+    keys, arrays = _as_grad_list(grads)
+    if not arrays:
+        return _like(grads, keys, []), 0.0
+    # A norm per array, then the norm of those norms: the same reduction order as PyTorch, and
+    # each array's norm is computed in its own dtype.
+    norms = np.array([np.linalg.norm(g.ravel()) for g in arrays])
+    total_norm = np.linalg.norm(norms)
+    coef = np.minimum(max_norm / (total_norm + 1e-6), 1.0)  # np.minimum propagates NaN
+    clipped = [g * coef.astype(g.dtype) for g in arrays]
+    return _like(grads, keys, clipped), float(total_norm)
+
+
+def clip_grad_value(grads, clip_value: float):
+    """Clamp every gradient element to ``[-clip_value, clip_value]`` (new arrays).
+
+    Same semantics as ``torch.nn.utils.clip_grad_value_``, without modifying the inputs.
+
+    Args:
+        grads: list, tuple or dict of arrays (any shapes).
+        clip_value: float >= 0.
+
+    Returns:
+        clipped: new arrays in a container of the same kind (list, tuple or dict).
+    """
+    clip_value = check_positive("clip_value", clip_value, allow_zero=True)
+    keys, arrays = _as_grad_list(grads)
+    return _like(grads, keys, [np.clip(g, -clip_value, clip_value) for g in arrays])
+
+
+# --------------------------------------------------------------------------------------------
+# Gradient checking.
+
+
+def numerical_gradient(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, df, h: float = 1e-5):
+    """Central-difference gradient of ``f`` at ``x``, contracted with the upstream gradient ``df``.
+
+    ``grad[i] = sum(df * (f(x + h e_i) - f(x - h e_i))) / (2 h)``, i.e. the gradient of the
+    scalar ``sum(df * f(x))``. ``x`` is modified in place while ``f`` is evaluated, so ``f`` must
+    read ``x`` (or close over it); every entry is restored afterwards, even if ``f`` raises.
+    The difference of the outputs is taken before contracting with ``df``, which keeps the
+    round-off of large outputs out of the result; the division uses the step actually taken
+    after rounding ``x[i] +/- h`` to x's dtype. Use float64: in float32 the round-off (about
+    1e-7 / h) swamps the result.
+
+    Args:
+        f: function of ``x`` returning an array (or a scalar) of a fixed shape S.
+        x: float ndarray, any shape; the point at which to differentiate.
+        df: array of shape S (a scalar when f returns a scalar), the upstream gradient.
+        h: float > 0, the step.
+
+    Returns:
+        grad: array of x's shape and dtype.
+    """
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+        raise ValueError(
+            "x must be a floating-point numpy array (it is perturbed in place), "
+            f"got {type(x).__name__}"
+            + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else "")
+        )
+    h = check_positive("h", h)
+    df = np.asarray(df)
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        try:
+            x[i] = old + h
+            x_plus = x[i]
+            f_plus = np.array(f(x), dtype=np.result_type(x, df), copy=True)
+            x[i] = old - h
+            x_minus = x[i]
+            f_minus = np.array(f(x), dtype=np.result_type(x, df), copy=True)
+        finally:
+            x[i] = old
+        if f_plus.shape != df.shape:
+            raise ValueError(f"df must have the shape of f(x) = {f_plus.shape}, got {df.shape}")
+        grad[i] = np.sum((f_plus - f_minus) * df) / (x_plus - x_minus)
+    return grad
+
+
+def rel_error(a, b, floor: float = 1e-8) -> float:
+    """Relative error between two arrays of the same shape, in the max norm.
+
+    ``rel_error(a, b) = max|a - b| / max(floor, max(|a| + |b|))``: the largest absolute
+    difference, relative to the largest magnitude found in either array. Unlike the elementwise
+    version (``max(|a - b| / (|a| + |b|))``), an entry that is tiny compared to the rest of its
+    array, such as a vanishing gradient through a saturated tanh, is judged at the array's scale,
+    which is the precision finite differences can resolve. ``floor`` is the magnitude below which
+    arrays count as zero, so that two all-zero arrays have error 0 and tiny arrays are compared
+    absolutely (error = max|a - b| / floor).
+
+    Args:
+        a, b: arrays (or scalars) of the same shape; no broadcasting.
+        floor: float > 0.
+
+    Returns:
+        float in [0, 1] (1 when the arrays differ in sign everywhere at their largest entries),
+        NaN if either array holds NaN.
+    """
+    a = as_float_array("a", a)
+    b = as_float_array("b", b)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
+    if a.size == 0:
+        return 0.0
+    a = a.astype(np.float64)
+    b = b.astype(np.float64)
+    return float(np.max(np.abs(a - b)) / max(floor, np.max(np.abs(a) + np.abs(b))))
+
+
+# --------------------------------------------------------------------------------------------
+# A character-level language model (the capstone): one-hot characters -> RNN -> logits.
+
+_CHAR_RNN_KEYS = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
+
+
+def one_hot(indices, depth: int, dtype=np.float64) -> np.ndarray:
+    """One-hot encode integer indices.
+
+    Args:
+        indices: integer array of any shape S, values in [0, depth).
+        depth: number of classes.
+        dtype: dtype of the result.
+
+    Returns:
+        array of shape S + (depth,) with a single 1 per index.
+    """
+    indices = np.asarray(indices)
+    take_targets("indices", indices, tuple(f"d{i}" for i in range(indices.ndim)), {}, depth)
+    return (indices[..., None] == np.arange(depth)).astype(dtype)
+
+
+def char_rnn_init(
+    vocab_size: int, hidden_size: int, seed: int = 0, scale: float = 0.01, dtype=np.float64
+) -> dict:
+    """Initial parameters of the character RNN: small Gaussian weights, zero biases.
+
+    Small weights keep tanh in its linear range and the initial prediction close to uniform, so
+    the first loss is close to ``T * log(vocab_size)`` per sequence.
+
+    Args:
+        vocab_size: V, the number of distinct characters.
+        hidden_size: H.
+        seed: seed of the random generator.
+        scale: standard deviation of the weights.
+        dtype: dtype of the parameters.
+
+    Returns:
+        dict with W_xh (V, H), W_hh (H, H), b_h (H,), W_hq (H, V), b_q (V,).
+    """
+    rng = np.random.default_rng(seed)
+    V, H = int(vocab_size), int(hidden_size)
+    if V < 1 or H < 1:
+        raise ValueError(f"vocab_size and hidden_size must be >= 1, got {V} and {H}")
+    return {
+        "W_xh": (scale * rng.standard_normal((V, H))).astype(dtype),
+        "W_hh": (scale * rng.standard_normal((H, H))).astype(dtype),
+        "b_h": np.zeros(H, dtype),
+        "W_hq": (scale * rng.standard_normal((H, V))).astype(dtype),
+        "b_q": np.zeros(V, dtype),
+    }
+
+
+def _take_char_params(params) -> tuple[dict, dict]:
+    if not isinstance(params, Mapping) or set(params) != set(_CHAR_RNN_KEYS):
+        got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
+        raise ValueError(f"params must be a dict with keys {list(_CHAR_RNN_KEYS)}, got {got}")
+    dims: dict[str, int] = {}
+    W_hh = take("params['W_hh']", params["W_hh"], ("H", "H"), dims)
+    W_xh = take("params['W_xh']", params["W_xh"], ("V", "H"), dims)
+    checked = {
+        "W_xh": W_xh,
+        "W_hh": W_hh,
+        "b_h": take("params['b_h']", params["b_h"], ("H",), dims),
+        "W_hq": take("params['W_hq']", params["W_hq"], ("H", "V"), dims),
+        "b_q": take("params['b_q']", params["b_q"], ("V",), dims),
+    }
+    return checked, dims
+
+
+def char_rnn_loss(params, inputs, targets, h_prev):
+    """Loss and gradients of the character RNN on one window of text.
+
+    Forward: one-hot inputs -> :func:`rnn_forward` -> :func:`output_forward` ->
+    :func:`softmax_cross_entropy`; backward: the same functions' backward passes in reverse.
+    The window is the unit of truncation: ``h_last`` is carried into the next window as its
+    ``h_prev``, but no gradient flows into ``h_prev`` (its gradient is discarded).
+
+    Args:
+        params: dict from :func:`char_rnn_init`: W_xh (V, H), W_hh (H, H), b_h (H,),
+            W_hq (H, V), b_q (V,).
+        inputs: (N, T) integer character indices.
+        targets: (N, T) integer indices of the next characters (usually inputs shifted by one).
+        h_prev: (N, H) hidden state at the start of the window.
+
+    Returns:
+        loss: float, summed over the T steps and averaged over the N sequences.
+        grads: dict with the keys and shapes of ``params``.
+        h_last: (N, H) hidden state after the last step, for the next window.
+    """
+    params, dims = _take_char_params(params)
+    V = dims["V"]
+    inputs = take_targets("inputs", inputs, ("N", "T"), dims, V)
+    targets = take_targets("targets", targets, ("N", "T"), dims, V)
+    h_prev = take("h_prev", h_prev, ("N", "H"), dims)
+
+    X = one_hot(inputs, V, dtype=params["W_xh"].dtype)
+    H, rnn_cache = _rnn_forward(X, h_prev, params["W_xh"], params["W_hh"], params["b_h"])
+    O, out_cache = output_forward(H, params["W_hq"], params["b_q"])
+    loss, dO = softmax_cross_entropy(O, targets)
+
+    dH, dW_hq, db_q = output_backward(dO, out_cache)
+    _dX, _dh_prev, dW_xh, dW_hh, db_h = _rnn_backward_full(dH, rnn_cache)
+    grads = {"W_xh": dW_xh, "W_hh": dW_hh, "b_h": db_h, "W_hq": dW_hq, "b_q": db_q}
+    return loss, grads, H[:, -1].copy()
+
+
+def sgd_step(params: dict, grads: dict, lr: float) -> dict:
+    """Plain gradient descent: ``param - lr * grad`` for every parameter (new arrays).
+
+    Args:
+        params: dict of arrays.
+        grads: dict with the same keys and shapes.
+        lr: learning rate > 0.
+
+    Returns:
+        new params dict.
+    """
+    lr = check_positive("lr", lr)
+    _check_same_keys(params, grads)
+    return {name: params[name] - lr * grads[name] for name in params}
+
+
+def adagrad_step(params: dict, grads: dict, memory: dict, lr: float = 0.1, eps: float = 1e-10):
+    """One Adagrad update (new arrays, inputs untouched).
+
+    ``memory += grad**2``; ``param -= lr * grad / (sqrt(memory) + eps)``. Each weight gets its own
+    step size, which shrinks as its squared gradients accumulate. This is exactly the update of
+    ``torch.optim.Adagrad`` (default options), so the two references train identically;
+    min-char-rnn puts its 1e-8 inside the square root instead, a difference that only matters
+    while the memory is still near zero.
+
+    Args:
+        params: dict of arrays.
+        grads: dict with the same keys and shapes.
+        memory: dict with the same keys and shapes: sums of squared past gradients (zeros at
+            the start, e.g. ``{k: np.zeros_like(v) for k, v in params.items()}``).
+        lr: learning rate > 0.
+        eps: float > 0, keeps the division finite.
+
+    Returns:
+        new_params: dict; new_memory: dict.
+    """
+    lr = check_positive("lr", lr)
+    eps = check_positive("eps", eps)
+    _check_same_keys(params, grads)
+    _check_same_keys(params, memory, "memory")
+    new_memory = {name: memory[name] + grads[name] ** 2 for name in params}
+    new_params = {
+        name: params[name] - lr * grads[name] / (np.sqrt(new_memory[name]) + eps)
+        for name in params
+    }
+    return new_params, new_memory
+
+
+def _check_same_keys(params, other, other_name="grads"):
+    if set(params) != set(other):
+        raise ValueError(
+            f"{other_name} must have the keys of params {sorted(params)}, got {sorted(other)}"
+        )
+    for name in params:
+        if np.shape(other[name]) != np.shape(params[name]):
+            raise ValueError(
+                f"{other_name}[{name!r}] must have shape {np.shape(params[name])}, "
+                f"got {np.shape(other[name])}"
+            )
+
+
+def sample(params, h, seed_ix: int, n: int, temperature: float = 1.0, rng=None) -> np.ndarray:
+    """Sample ``n`` characters from the character RNN, feeding each one back as the next input.
+
+    At each step the distribution is ``softmax(O_t / temperature)``: below 1 it is sharper
+    (more conservative text), above 1 flatter (more surprising text).
+
+    Args:
+        params: dict from :func:`char_rnn_init`.
+        h: (H,) hidden state to start from (e.g. zeros, or ``h_last[0]`` of a training window).
+        seed_ix: int in [0, V), the first input character.
+        n: number of characters to sample (>= 0).
+        temperature: float > 0.
+        rng: numpy.random.Generator; None for a fresh, unseeded one.
+
+    Returns:
+        (n,) int64 array of sampled character indices (the seed is not included).
+    """
+    params, dims = _take_char_params(params)
+    V = dims["V"]
+    h = take("h", h, ("H",), dims)
+    take_targets("seed_ix", np.asarray(seed_ix), (), {}, V)
+    temperature = check_positive("temperature", temperature)
+    if rng is None:
+        rng = np.random.default_rng()
+    out = np.empty(int(n), dtype=np.int64)
+    h = h[None, :]
+    ix = int(seed_ix)
+    for i in range(int(n)):
+        x = one_hot(np.array([ix]), V, dtype=params["W_xh"].dtype)
+        h = _cell_forward(x, h, params["W_xh"], params["W_hh"], params["b_h"])
+        o = h @ params["W_hq"] + params["b_q"]
+        # Sample in float64 even for float32 params: rng.choice insists that p sums to 1.
+        p = softmax(o[0].astype(np.float64) / temperature)
+        ix = int(rng.choice(V, p=p))
+        out[i] = ix
+    return out
+
+
+def train_char_rnn(
+    data,
+    vocab_size: int,
+    *,
+    hidden_size: int = 100,
+    seq_length: int = 25,
+    steps: int = 300,
+    lr: float = 0.1,
+    clip_value: float = 5.0,
+    seed: int = 0,
+):
+    """Train the character RNN on one stream of text with Adagrad, min-char-rnn style.
+
+    The text is read in consecutive windows of ``seq_length`` characters; the hidden state is
+    carried from window to window (and reset to zero when the text wraps around), gradients are
+    clipped elementwise to ``[-clip_value, clip_value]`` and applied with :func:`adagrad_step`.
+
+    Args:
+        data: (L,) integer character indices, L > seq_length.
+        vocab_size: V.
+        hidden_size: H.
+        seq_length: T, the window (truncation) length.
+        steps: number of updates.
+        lr: Adagrad learning rate.
+        clip_value: elementwise gradient clip.
+        seed: seed of :func:`char_rnn_init`.
+
+    Returns:
+        params: trained parameters (dict as from :func:`char_rnn_init`).
+        losses: (steps,) loss per character of each window, *before* its update.
+    """
+    data = take_targets("data", np.asarray(data), ("L",), {}, vocab_size)
+    if len(data) <= seq_length:
+        raise ValueError(f"data must be longer than seq_length = {seq_length}, got {len(data)}")
+    params = char_rnn_init(vocab_size, hidden_size, seed)
+    memory = {name: np.zeros_like(p) for name, p in params.items()}
+    losses = np.empty(steps)
+    p = 0
+    h = np.zeros((1, hidden_size))
+    for step in range(steps):
+        if p + seq_length + 1 > len(data):
+            p, h = 0, np.zeros((1, hidden_size))
+        inputs = data[None, p : p + seq_length]
+        targets = data[None, p + 1 : p + seq_length + 1]
+        loss, grads, h = char_rnn_loss(params, inputs, targets, h)
+        grads = clip_grad_value(grads, clip_value)
+        params, memory = adagrad_step(params, grads, memory, lr)
+        losses[step] = loss / seq_length
+        p += seq_length
+    return params, losses

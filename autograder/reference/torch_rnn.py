@@ -1,0 +1,691 @@
+"""The same quantities as :mod:`numpy_rnn`, computed by PyTorch: the grader's second oracle.
+
+Functions here take and return NumPy arrays in the layout and dtype of :mod:`numpy_rnn`, and
+return the same cache types, so the two modules are interchangeable: ``torch_rnn.rnn_backward``
+accepts a cache from ``numpy_rnn.rnn_forward`` and the other way round. Forward passes go through
+the stock modules (``nn.RNNCell``, ``nn.RNN``, ``nn.Linear``, ``F.cross_entropy``), backward passes
+through autograd, which replays the forward pass from the inputs held in the cache.
+
+PyTorch's RNN computes ``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)``, column-vector style, with
+two biases. The course's row-vector weights map onto it as ``weight_ih = W_xh.T``,
+``weight_hh = W_hh.T``, ``bias_ih = b_h`` and ``bias_hh = 0``.
+
+The second half of the module holds the small ``nn.Module`` models of the exercises and the book:
+:class:`OneToMany`, :class:`ManyToOne`, :class:`ManyToManyAligned`, :class:`EncoderDecoder` and
+:class:`CharRNN`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import numpy_rnn
+from ._checks import (
+    check_positive,
+    take,
+    take_cell_params,
+    take_targets,
+    unpack_params,
+)
+from .numpy_rnn import BiCache, CellCache, OutputCache, SequenceCache
+
+__all__ = [
+    "rnn_cell_forward",
+    "rnn_cell_backward",
+    "rnn_forward",
+    "rnn_backward",
+    "output_forward",
+    "output_backward",
+    "softmax_cross_entropy",
+    "birnn_forward",
+    "birnn_backward",
+    "clip_grad_norm",
+    "clip_grad_value",
+    "OneToMany",
+    "ManyToOne",
+    "ManyToManyAligned",
+    "EncoderDecoder",
+    "CharRNN",
+    "char_rnn_from_numpy",
+    "train_char_rnn",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# NumPy <-> torch. Always copy: PyTorch's in-place operations (clip_grad_norm_) must never reach
+# the caller's arrays, and time-reversed views have negative strides that torch cannot share.
+
+
+def _tensor(a, dtype, requires_grad: bool = False) -> torch.Tensor:
+    t = torch.from_numpy(np.array(a, dtype=dtype, copy=True))
+    return t.requires_grad_(requires_grad)
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().numpy()
+
+
+def _torch_dtype(dtype: np.dtype) -> torch.dtype:
+    return torch.from_numpy(np.zeros(0, dtype=dtype)).dtype
+
+
+def _set_rnn_weights(module: nn.Module, W_xh, W_hh, b_h, dtype, suffix: str = "") -> None:
+    """Load row-vector weights into nn.RNN / nn.RNNCell parameters named ``weight_ih{suffix}``..."""
+    with torch.no_grad():
+        getattr(module, "weight_ih" + suffix).copy_(_tensor(W_xh, dtype).T)
+        getattr(module, "weight_hh" + suffix).copy_(_tensor(W_hh, dtype).T)
+        getattr(module, "bias_ih" + suffix).copy_(_tensor(b_h, dtype))
+        getattr(module, "bias_hh" + suffix).zero_()
+
+
+def _rnn_grads(module: nn.Module, suffix: str = ""):
+    """(dW_xh, dW_hh, db_h) in the course's layout from the module's .grad fields.
+
+    bias_ih and bias_hh enter the pre-activation the same way, so their gradients are equal and
+    either one is db_h.
+    """
+    return (
+        _numpy(getattr(module, "weight_ih" + suffix).grad.T),
+        _numpy(getattr(module, "weight_hh" + suffix).grad.T),
+        _numpy(getattr(module, "bias_ih" + suffix).grad),
+    )
+
+
+def _check_cache(name: str, cache, kind: type) -> None:
+    if not isinstance(cache, kind):
+        raise TypeError(f"{name} must be the {kind.__name__} returned by the forward function, "
+                        f"got {type(cache).__name__}")
+
+
+# --------------------------------------------------------------------------------------------
+# One step: nn.RNNCell.
+
+
+def _make_cell(W_xh, W_hh, b_h, dtype) -> nn.RNNCell:
+    D, H = W_xh.shape
+    cell = nn.RNNCell(D, H, nonlinearity="tanh", dtype=_torch_dtype(dtype))
+    _set_rnn_weights(cell, W_xh, W_hh, b_h, dtype)
+    return cell
+
+
+def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):
+    """``numpy_rnn.rnn_cell_forward`` computed by ``torch.nn.RNNCell``.
+
+    Args:
+        x: (N, D); h_prev: (N, H); W_xh: (D, H); W_hh: (H, H); b_h: (H,).
+
+    Returns:
+        h_next: (N, H); cache: :class:`~numpy_rnn.CellCache`.
+    """
+    dims: dict[str, int] = {}
+    x = take("x", x, ("N", "D"), dims)
+    W_xh, W_hh, b_h = take_cell_params(W_xh, W_hh, b_h, dims)
+    h_prev = take("h_prev", h_prev, ("N", "H"), dims)
+    dtype = np.result_type(x, h_prev, W_xh, W_hh, b_h)
+    with torch.no_grad():
+        h_next = _numpy(_make_cell(W_xh, W_hh, b_h, dtype)(_tensor(x, dtype), _tensor(h_prev, dtype)))
+    return h_next, CellCache(x, h_prev, W_xh, W_hh, b_h, h_next)
+
+
+def rnn_cell_backward(dh_next, cache: CellCache):
+    """``numpy_rnn.rnn_cell_backward`` by autograd through ``torch.nn.RNNCell``.
+
+    Args:
+        dh_next: (N, H) upstream gradient; cache: :class:`~numpy_rnn.CellCache`.
+
+    Returns:
+        dx: (N, D); dh_prev: (N, H); dW_xh: (D, H); dW_hh: (H, H); db_h: (H,).
+    """
+    _check_cache("cache", cache, CellCache)
+    N, H = cache.h_next.shape
+    dh_next = take("dh_next", dh_next, ("N", "H"), {"N": N, "H": H})
+    dtype = np.result_type(dh_next, *cache)
+    cell = _make_cell(cache.W_xh, cache.W_hh, cache.b_h, dtype)
+    x = _tensor(cache.x, dtype, requires_grad=True)
+    h_prev = _tensor(cache.h_prev, dtype, requires_grad=True)
+    cell(x, h_prev).backward(_tensor(dh_next, dtype))
+    return (_numpy(x.grad), _numpy(h_prev.grad), *_rnn_grads(cell))
+
+
+# --------------------------------------------------------------------------------------------
+# A sequence: nn.RNN(batch_first=True).
+
+
+def _make_rnn(W_xh, W_hh, b_h, dtype) -> nn.RNN:
+    D, H = W_xh.shape
+    rnn = nn.RNN(D, H, nonlinearity="tanh", batch_first=True, dtype=_torch_dtype(dtype))
+    _set_rnn_weights(rnn, W_xh, W_hh, b_h, dtype, "_l0")
+    return rnn
+
+
+def rnn_forward(X, h0, W_xh, W_hh, b_h):
+    """``numpy_rnn.rnn_forward`` computed by ``torch.nn.RNN(batch_first=True)``.
+
+    Args:
+        X: (N, T, D); h0: (N, H); W_xh: (D, H); W_hh: (H, H); b_h: (H,).
+
+    Returns:
+        H: (N, T, H); cache: :class:`~numpy_rnn.SequenceCache`.
+    """
+    dims: dict[str, int] = {}
+    X = take("X", X, ("N", "T", "D"), dims)
+    W_xh, W_hh, b_h = take_cell_params(W_xh, W_hh, b_h, dims)
+    h0 = take("h0", h0, ("N", "H"), dims)
+    dtype = np.result_type(X, h0, W_xh, W_hh, b_h)
+    rnn = _make_rnn(W_xh, W_hh, b_h, dtype)
+    with torch.no_grad():
+        H, _ = rnn(_tensor(X, dtype), _tensor(h0, dtype)[None])
+    H = _numpy(H)
+    return H, SequenceCache(X, h0, W_xh, W_hh, b_h, H)
+
+
+def rnn_backward(dH, cache: SequenceCache, k: int | None = None):
+    """``numpy_rnn.rnn_backward`` by autograd through ``torch.nn.RNN``.
+
+    Full BPTT (``k=None``) is one ``backward`` of ``sum(H * dH)``. Truncated BPTT (same
+    semantics as ``numpy_rnn.rnn_backward``: the loss at step t reaches steps t..t-k+1 and, when
+    t < k, h0) replays, for each t, only the last ``min(k, t+1)`` steps, starting from the state
+    before them taken *without* gradient (from h0 with gradient when the window starts at 0).
+
+    Args:
+        dH: (N, T, H) upstream gradient on every hidden state.
+        cache: :class:`~numpy_rnn.SequenceCache` from either module's ``rnn_forward``.
+        k: None for full BPTT, or a positive int.
+
+    Returns:
+        dX: (N, T, D); dh0: (N, H); dW_xh: (D, H); dW_hh: (H, H); db_h: (H,).
+    """
+    _check_cache("cache", cache, SequenceCache)
+    N, T, Hdim = cache.H.shape
+    dH = take("dH", dH, ("N", "T", "H"), {"N": N, "T": T, "H": Hdim})
+    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+        raise ValueError(f"k must be None or a positive int, got {k!r}")
+    dtype = np.result_type(dH, cache.X, cache.h0, cache.W_xh, cache.W_hh, cache.b_h)
+    rnn = _make_rnn(cache.W_xh, cache.W_hh, cache.b_h, dtype)
+    X = _tensor(cache.X, dtype, requires_grad=True)
+    h0 = _tensor(cache.h0, dtype, requires_grad=True)
+    dH_t = _tensor(dH, dtype)
+    if k is None:
+        H, _ = rnn(X, h0[None])
+        H.backward(dH_t)
+    else:
+        with torch.no_grad():
+            H_const, _ = rnn(X, h0[None])
+        for t in range(T):
+            start = max(t - k + 1, 0)
+            h_start = h0 if start == 0 else H_const[:, start - 1]
+            H_window, _ = rnn(X[:, start:t + 1], h_start[None])
+            (H_window[:, -1] * dH_t[:, t]).sum().backward()
+    # Leaves that never received a gradient (possible only when truncating) have grad None.
+    dX = _numpy(X.grad) if X.grad is not None else np.zeros_like(cache.X, dtype=dtype)
+    dh0 = _numpy(h0.grad) if h0.grad is not None else np.zeros_like(cache.h0, dtype=dtype)
+    return (dX, dh0, *_rnn_grads(rnn, "_l0"))
+
+
+# --------------------------------------------------------------------------------------------
+# Output layer and loss: nn.Linear and F.cross_entropy.
+
+
+def _make_linear(W_hq, b_q, dtype) -> nn.Linear:
+    H, Q = W_hq.shape
+    linear = nn.Linear(H, Q, dtype=_torch_dtype(dtype))
+    with torch.no_grad():
+        linear.weight.copy_(_tensor(W_hq, dtype).T)
+        linear.bias.copy_(_tensor(b_q, dtype))
+    return linear
+
+
+def output_forward(H, W_hq, b_q):
+    """``numpy_rnn.output_forward`` computed by ``torch.nn.Linear`` (weight = W_hq.T).
+
+    Args:
+        H: (N, T, H); W_hq: (H, Q); b_q: (Q,).
+
+    Returns:
+        O: (N, T, Q); cache: :class:`~numpy_rnn.OutputCache`.
+    """
+    dims: dict[str, int] = {}
+    H = take("H", H, ("N", "T", "H"), dims)
+    W_hq = take("W_hq", W_hq, ("H", "Q"), dims)
+    b_q = take("b_q", b_q, ("Q",), dims)
+    dtype = np.result_type(H, W_hq, b_q)
+    with torch.no_grad():
+        O = _numpy(_make_linear(W_hq, b_q, dtype)(_tensor(H, dtype)))
+    return O, OutputCache(H, W_hq, b_q)
+
+
+def output_backward(dO, cache: OutputCache):
+    """``numpy_rnn.output_backward`` by autograd through ``torch.nn.Linear``.
+
+    Args:
+        dO: (N, T, Q); cache: :class:`~numpy_rnn.OutputCache`.
+
+    Returns:
+        dH: (N, T, H); dW_hq: (H, Q); db_q: (Q,).
+    """
+    _check_cache("cache", cache, OutputCache)
+    N, T, _ = cache.H.shape
+    dO = take("dO", dO, ("N", "T", "Q"), {"N": N, "T": T, "Q": cache.W_hq.shape[1]})
+    dtype = np.result_type(dO, *cache)
+    linear = _make_linear(cache.W_hq, cache.b_q, dtype)
+    H = _tensor(cache.H, dtype, requires_grad=True)
+    linear(H).backward(_tensor(dO, dtype))
+    return _numpy(H.grad), _numpy(linear.weight.grad.T), _numpy(linear.bias.grad)
+
+
+def softmax_cross_entropy(O, y):
+    """``numpy_rnn.softmax_cross_entropy`` by ``F.cross_entropy`` and autograd.
+
+    ``F.cross_entropy(..., reduction="sum") / N``: summed over time, averaged over the batch.
+
+    Args:
+        O: (N, T, Q) logits; y: (N, T) integer targets in [0, Q).
+
+    Returns:
+        loss: float; dO: (N, T, Q).
+    """
+    dims: dict[str, int] = {}
+    O = take("O", O, ("N", "T", "Q"), dims)
+    y = take_targets("y", y, ("N", "T"), dims, n_classes=dims["Q"])
+    N, T, Q = O.shape
+    if N == 0:
+        raise ValueError("O must hold at least one sequence (N >= 1), got N = 0")
+    logits = _tensor(O, O.dtype, requires_grad=True)
+    targets = torch.from_numpy(y.astype(np.int64).reshape(N * T))
+    loss = F.cross_entropy(logits.reshape(N * T, Q), targets, reduction="sum") / N
+    loss.backward()
+    return loss.item(), _numpy(logits.grad)
+
+
+# --------------------------------------------------------------------------------------------
+# Bidirectional: nn.RNN(bidirectional=True). PyTorch names the second direction "_l0_reverse".
+
+
+def _make_birnn(params_f, params_b, dtype) -> nn.RNN:
+    D, H = params_f[0].shape
+    rnn = nn.RNN(D, H, batch_first=True, bidirectional=True, dtype=_torch_dtype(dtype))
+    _set_rnn_weights(rnn, *params_f, dtype, "_l0")
+    _set_rnn_weights(rnn, *params_b, dtype, "_l0_reverse")
+    return rnn
+
+
+def birnn_forward(X, h0_f, h0_b, params_f, params_b):
+    """``numpy_rnn.birnn_forward`` computed by ``torch.nn.RNN(bidirectional=True)``.
+
+    Args:
+        X: (N, T, D); h0_f, h0_b: (N, H);
+        params_f, params_b: (W_xh (D, H), W_hh (H, H), b_h (H,)).
+
+    Returns:
+        H: (N, T, 2H), [forward state, backward state] at every step;
+        cache: :class:`~numpy_rnn.BiCache` (the backward direction's cache holds the time-reversed
+        input and states, as in ``numpy_rnn``).
+    """
+    dims: dict[str, int] = {}
+    X = take("X", X, ("N", "T", "D"), dims)
+    params_f = take_cell_params(*unpack_params("params_f", params_f), dims, "params_f ")
+    params_b = take_cell_params(*unpack_params("params_b", params_b), dims, "params_b ")
+    h0_f = take("h0_f", h0_f, ("N", "H"), dims)
+    h0_b = take("h0_b", h0_b, ("N", "H"), dims)
+    dtype = np.result_type(X, h0_f, h0_b, *params_f, *params_b)
+    rnn = _make_birnn(params_f, params_b, dtype)
+    with torch.no_grad():
+        H, _ = rnn(_tensor(X, dtype), _tensor(np.stack([h0_f, h0_b]), dtype))
+    H = _numpy(H)
+    Hdim = dims["H"]
+    cache = BiCache(
+        SequenceCache(X, h0_f, *params_f, H[..., :Hdim]),
+        SequenceCache(X[:, ::-1], h0_b, *params_b, H[:, ::-1, Hdim:]),
+    )
+    return H, cache
+
+
+def birnn_backward(dH, cache: BiCache):
+    """``numpy_rnn.birnn_backward`` by autograd through ``torch.nn.RNN(bidirectional=True)``.
+
+    Args:
+        dH: (N, T, 2H); cache: :class:`~numpy_rnn.BiCache`.
+
+    Returns:
+        dX: (N, T, D); dh0_f: (N, H); dh0_b: (N, H);
+        dparams_f, dparams_b: (dW_xh (D, H), dW_hh (H, H), db_h (H,)).
+    """
+    _check_cache("cache", cache, BiCache)
+    f, b = cache.forward, cache.backward
+    N, T, Hdim = f.H.shape
+    dH = take("dH", dH, ("N", "T", "2H"), {"N": N, "T": T, "2H": 2 * Hdim})
+    params_f, params_b = (f.W_xh, f.W_hh, f.b_h), (b.W_xh, b.W_hh, b.b_h)
+    dtype = np.result_type(dH, f.X, f.h0, b.h0, *params_f, *params_b)
+    rnn = _make_birnn(params_f, params_b, dtype)
+    X = _tensor(f.X, dtype, requires_grad=True)
+    h0 = _tensor(np.stack([f.h0, b.h0]), dtype, requires_grad=True)
+    H, _ = rnn(X, h0)
+    H.backward(_tensor(dH, dtype))
+    dh0 = _numpy(h0.grad)
+    return (_numpy(X.grad), dh0[0], dh0[1],
+            _rnn_grads(rnn, "_l0"), _rnn_grads(rnn, "_l0_reverse"))
+
+
+# --------------------------------------------------------------------------------------------
+# Clipping: torch.nn.utils on copies of the arrays.
+
+
+def _grad_holders(grads, dtype_of=None):
+    if isinstance(grads, Mapping):
+        keys, arrays = list(grads.keys()), list(grads.values())
+    elif isinstance(grads, (list, tuple)):
+        keys, arrays = None, list(grads)
+    else:
+        raise TypeError(f"grads must be a list, tuple or dict of arrays, got {type(grads).__name__}")
+    holders = []
+    for i, g in enumerate(arrays):
+        g = take(f"grads[{keys[i]!r}]" if keys else f"grads[{i}]", g,
+                 tuple(f"d{j}" for j in range(np.ndim(g))), {})
+        p = nn.Parameter(torch.zeros(g.shape, dtype=_torch_dtype(g.dtype)))
+        p.grad = _tensor(g, g.dtype)
+        holders.append(p)
+    return keys, holders
+
+
+def _like(grads, keys, arrays):
+    if keys is not None:
+        return dict(zip(keys, arrays, strict=True))
+    return tuple(arrays) if isinstance(grads, tuple) else list(arrays)
+
+
+def clip_grad_norm(grads, max_norm: float):
+    """``numpy_rnn.clip_grad_norm`` by ``torch.nn.utils.clip_grad_norm_`` (on copies).
+
+    Args:
+        grads: list, tuple or dict of arrays; max_norm: float >= 0.
+
+    Returns:
+        clipped: new arrays, same container kind; total_norm: float, before clipping.
+    """
+    max_norm = check_positive("max_norm", max_norm, allow_zero=True)
+    keys, holders = _grad_holders(grads)
+    if not holders:
+        return _like(grads, keys, []), 0.0
+    total_norm = nn.utils.clip_grad_norm_(holders, max_norm)
+    return _like(grads, keys, [_numpy(p.grad) for p in holders]), float(total_norm)
+
+
+def clip_grad_value(grads, clip_value: float):
+    """``numpy_rnn.clip_grad_value`` by ``torch.nn.utils.clip_grad_value_`` (on copies).
+
+    Args:
+        grads: list, tuple or dict of arrays; clip_value: float >= 0.
+
+    Returns:
+        clipped: new arrays, same container kind.
+    """
+    clip_value = check_positive("clip_value", clip_value, allow_zero=True)
+    keys, holders = _grad_holders(grads)
+    if holders:
+        nn.utils.clip_grad_value_(holders, clip_value)
+    return _like(grads, keys, [_numpy(p.grad) for p in holders])
+
+
+# --------------------------------------------------------------------------------------------
+# Models used by the exercises and the book. Inputs are batch first throughout.
+
+
+class OneToMany(nn.Module):
+    """Generate a sequence from one vector (e.g. a curve from its parameters).
+
+    The vector sets the initial state, ``h_0 = tanh(x W_init + b_init)``; the RNN then reads its
+    own previous output at each step (zeros at the first step) and emits the next one through a
+    linear head. With ``targets``, training uses teacher forcing: step t reads the true
+    ``targets[:, t-1]`` instead of the model's own output.
+
+    Args:
+        input_size: D, size of the conditioning vector.
+        hidden_size: H.
+        output_size: Q, size of each generated element.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int):
+        super().__init__()
+        self.init_state = nn.Linear(input_size, hidden_size)
+        self.cell = nn.RNNCell(output_size, hidden_size)
+        self.head = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x: torch.Tensor, steps: int, targets: torch.Tensor | None = None):
+        """x: (N, D); steps: T; targets: optional (N, T, Q). Returns (N, T, Q)."""
+        h = torch.tanh(self.init_state(x))
+        y_prev = x.new_zeros(x.shape[0], self.head.out_features)
+        outputs = []
+        for t in range(steps):
+            h = self.cell(y_prev, h)
+            y = self.head(h)
+            outputs.append(y)
+            y_prev = targets[:, t] if targets is not None else y
+        return torch.stack(outputs, dim=1)
+
+
+class ManyToOne(nn.Module):
+    """Classify a whole sequence from the hidden state after its last element.
+
+    Padded batches need no packing: the RNN is causal, so the state at step ``lengths[n] - 1``
+    of sequence n does not depend on the padding after it, and that state is the one used.
+
+    Args:
+        input_size: D.
+        hidden_size: H.
+        num_classes: C.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_classes: int):
+        super().__init__()
+        self.rnn = nn.RNN(input_size, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, num_classes)
+
+    def forward(self, X: torch.Tensor, lengths: torch.Tensor | None = None):
+        """X: (N, T, D); lengths: optional (N,) true lengths (1..T). Returns logits (N, C)."""
+        H, _ = self.rnn(X)
+        if lengths is None:
+            last = H[:, -1]
+        else:
+            last = H[torch.arange(H.shape[0]), torch.as_tensor(lengths) - 1]
+        return self.head(last)
+
+
+class ManyToManyAligned(nn.Module):
+    """Tag every step of a sequence (one output per input), optionally reading both directions.
+
+    Args:
+        input_size: D.
+        hidden_size: H (per direction).
+        num_tags: C.
+        bidirectional: if True, each step's tag sees the whole sequence (the head reads 2H).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_tags: int,
+                 bidirectional: bool = False):
+        super().__init__()
+        self.rnn = nn.RNN(input_size, hidden_size, batch_first=True, bidirectional=bidirectional)
+        self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), num_tags)
+
+    def forward(self, X: torch.Tensor):
+        """X: (N, T, D). Returns logits (N, T, C)."""
+        H, _ = self.rnn(X)
+        return self.head(H)
+
+
+class EncoderDecoder(nn.Module):
+    """Sequence to sequence of a different length: an encoder RNN summarises the source into its
+    final state, which becomes the initial state of a decoder RNN that emits the target.
+
+    Training uses teacher forcing (:meth:`forward` reads the true previous target tokens);
+    :meth:`greedy_decode` feeds back its own most likely token instead.
+
+    Args:
+        src_vocab: size of the source vocabulary.
+        tgt_vocab: size of the target vocabulary.
+        embed_size: E, size of the token embeddings.
+        hidden_size: H.
+    """
+
+    def __init__(self, src_vocab: int, tgt_vocab: int, embed_size: int, hidden_size: int):
+        super().__init__()
+        self.src_embed = nn.Embedding(src_vocab, embed_size)
+        self.tgt_embed = nn.Embedding(tgt_vocab, embed_size)
+        self.encoder = nn.RNN(embed_size, hidden_size, batch_first=True)
+        self.decoder = nn.RNN(embed_size, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, tgt_vocab)
+
+    def encode(self, src: torch.Tensor) -> torch.Tensor:
+        """src: (N, S) token indices. Returns the encoder's final state (1, N, H)."""
+        _, h = self.encoder(self.src_embed(src))
+        return h
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor):
+        """Teacher-forced logits.
+
+        src: (N, S) source tokens; tgt_in: (N, T) decoder inputs, i.e. the target shifted right
+        (``[bos, y_0, ..., y_{T-2}]``). Returns logits (N, T, tgt_vocab) for ``y_0 .. y_{T-1}``.
+        """
+        H, _ = self.decoder(self.tgt_embed(tgt_in), self.encode(src))
+        return self.head(H)
+
+    @torch.no_grad()
+    def greedy_decode(self, src: torch.Tensor, bos: int, max_len: int, eos: int | None = None):
+        """Decode by feeding back the arg-max token; after ``eos`` a sequence keeps emitting eos.
+
+        src: (N, S). Returns (N, max_len) int64 tokens (bos not included).
+        """
+        h = self.encode(src)
+        token = torch.full((src.shape[0], 1), bos, dtype=torch.long, device=src.device)
+        finished = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
+        out = []
+        for _ in range(max_len):
+            H, h = self.decoder(self.tgt_embed(token), h)
+            token = self.head(H).argmax(dim=-1)
+            if eos is not None:
+                token[finished] = eos
+                finished |= token[:, 0] == eos
+            out.append(token)
+        return torch.cat(out, dim=1)
+
+
+class CharRNN(nn.Module):
+    """Character language model: characters -> (one-hot or embedding) -> nn.RNN -> nn.Linear.
+
+    Args:
+        vocab_size: V.
+        hidden_size: H.
+        embedding_dim: None to feed one-hot vectors (the model of ``numpy_rnn``), or the size of
+            a learned ``nn.Embedding``.
+        dtype: parameter dtype (float32 by default).
+    """
+
+    def __init__(self, vocab_size: int, hidden_size: int, embedding_dim: int | None = None,
+                 dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.embedding = (nn.Embedding(vocab_size, embedding_dim, dtype=dtype)
+                          if embedding_dim is not None else None)
+        in_size = embedding_dim if embedding_dim is not None else vocab_size
+        self.rnn = nn.RNN(in_size, hidden_size, batch_first=True, dtype=dtype)
+        self.head = nn.Linear(hidden_size, vocab_size, dtype=dtype)
+
+    def embed(self, idx: torch.Tensor) -> torch.Tensor:
+        """idx: (N, T) int64. Returns (N, T, E or V) inputs for the RNN."""
+        if self.embedding is not None:
+            return self.embedding(idx)
+        return F.one_hot(idx, self.vocab_size).to(self.head.weight.dtype)
+
+    def forward(self, idx: torch.Tensor, h: torch.Tensor | None = None):
+        """idx: (N, T) int64; h: optional (1, N, H). Returns logits (N, T, V) and h_last (1, N, H)."""
+        H, h_last = self.rnn(self.embed(idx), h)
+        return self.head(H), h_last
+
+    @torch.no_grad()
+    def sample(self, seed_ix: int, n: int, temperature: float = 1.0,
+               h: torch.Tensor | None = None, generator: torch.Generator | None = None):
+        """Sample ``n`` characters, each drawn from ``softmax(logits / temperature)`` and fed back.
+
+        seed_ix: first input character; h: optional (1, 1, H) initial state; generator: a
+        ``torch.Generator`` for reproducible samples. Returns a list of n ints (seed excluded).
+        """
+        temperature = check_positive("temperature", temperature)
+        idx = torch.tensor([[int(seed_ix)]])
+        out = []
+        for _ in range(int(n)):
+            logits, h = self(idx, h)
+            p = torch.softmax(logits[0, -1].double() / temperature, dim=-1)
+            idx = torch.multinomial(p, 1, generator=generator)[None]
+            out.append(int(idx))
+        return out
+
+
+def char_rnn_from_numpy(params: dict) -> CharRNN:
+    """A one-hot :class:`CharRNN` holding ``numpy_rnn`` char-RNN parameters (same dtype).
+
+    PyTorch's second bias ``bias_hh`` is set to zero and frozen (``requires_grad=False``), so an
+    optimiser updates exactly the parameters of the NumPy model.
+
+    Args:
+        params: dict from ``numpy_rnn.char_rnn_init``: W_xh (V, H), W_hh (H, H), b_h (H,),
+            W_hq (H, V), b_q (V,).
+
+    Returns:
+        CharRNN with ``embedding_dim=None``.
+    """
+    params, dims = numpy_rnn._take_char_params(params)
+    dtype = params["W_xh"].dtype
+    model = CharRNN(dims["V"], dims["H"], dtype=_torch_dtype(dtype))
+    _set_rnn_weights(model.rnn, params["W_xh"], params["W_hh"], params["b_h"], dtype, "_l0")
+    model.rnn.bias_hh_l0.requires_grad_(False)
+    with torch.no_grad():
+        model.head.weight.copy_(_tensor(params["W_hq"], dtype).T)
+        model.head.bias.copy_(_tensor(params["b_q"], dtype))
+    return model
+
+
+def train_char_rnn(data, model: CharRNN, *, seq_length: int = 25, steps: int = 300,
+                   lr: float = 0.1, clip_value: float = 5.0):
+    """Train a :class:`CharRNN` in place, exactly as ``numpy_rnn.train_char_rnn`` trains its model.
+
+    Consecutive windows of one stream, the hidden state carried across windows without gradient
+    (detached) and reset when the text wraps around, loss summed over the window, elementwise
+    gradient clipping and ``torch.optim.Adagrad``. Started from ``char_rnn_from_numpy`` of the
+    same initial parameters, it follows the NumPy trajectory up to rounding.
+
+    Args:
+        data: (L,) integer character indices, L > seq_length.
+        model: the CharRNN to train.
+        seq_length: T; steps: number of updates; lr: Adagrad learning rate;
+        clip_value: elementwise gradient clip.
+
+    Returns:
+        losses: (steps,) NumPy array, loss per character of each window before its update.
+    """
+    data = take_targets("data", np.asarray(data), ("L",), {}, model.vocab_size)
+    if len(data) <= seq_length:
+        raise ValueError(f"data must be longer than seq_length = {seq_length}, got {len(data)}")
+    data = torch.from_numpy(data.astype(np.int64))
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adagrad(trainable, lr=lr)
+    losses = np.empty(steps)
+    p, h = 0, None
+    for step in range(steps):
+        if p + seq_length + 1 > len(data):
+            p, h = 0, None
+        inputs = data[None, p:p + seq_length]
+        targets = data[None, p + 1:p + seq_length + 1]
+        logits, h = model(inputs, h)
+        loss = F.cross_entropy(logits.reshape(seq_length, -1), targets.reshape(-1), reduction="sum")
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_value_(trainable, clip_value)
+        optimizer.step()
+        h = h.detach()
+        losses[step] = loss.item() / seq_length
+        p += seq_length
+    return losses
