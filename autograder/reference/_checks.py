@@ -12,7 +12,7 @@ best defines a symbol comes first (X defines N, T, D; W_hh defines H).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -31,10 +31,29 @@ def as_float_array(name: str, a) -> np.ndarray:
     raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
 
 
-def check_shape(name: str, arr: np.ndarray, symbols: Sequence[str], dims: dict[str, int]) -> None:
-    """Check ``arr.shape`` against ``symbols``, binding unbound symbols in ``dims`` (in place).
+class Dims:
+    """Sizes bound to dimension symbols so far, and which argument bound each one.
 
-    Raises ValueError such as "W_xh must have shape (D, H) = (3, 5), got (5, 3)".
+    ``Dims()`` starts empty; ``Dims({"N": 2, "T": 3}, source="the cache")`` starts with sizes that
+    come from elsewhere (a backward pass checks its upstream gradient against its cache).
+    """
+
+    def __init__(self, sizes: Mapping[str, int] | None = None, source: str | None = None):
+        self.sizes: dict[str, int] = dict(sizes or {})
+        self.sources: dict[str, str | None] = {sym: source for sym in self.sizes}
+
+    def __getitem__(self, sym: str) -> int:
+        return self.sizes[sym]
+
+    def __contains__(self, sym: str) -> bool:
+        return sym in self.sizes
+
+
+def check_shape(name: str, arr: np.ndarray, symbols: Sequence[str], dims: Dims) -> None:
+    """Check ``arr.shape`` against ``symbols``, binding the unbound symbols in ``dims``.
+
+    Raises ValueError such as "W_xh must have shape (D, H) = (3, 5), got (5, 3) (D from X,
+    H from W_hh)": the expected sizes, the given ones, and where the expected sizes came from.
     """
     pattern = "(" + ", ".join(symbols) + ")" if len(symbols) != 1 else f"({symbols[0]},)"
     if arr.ndim != len(symbols):
@@ -44,26 +63,35 @@ def check_shape(name: str, arr: np.ndarray, symbols: Sequence[str], dims: dict[s
         )
     # What the shape should be: bound symbols take their value, unbound ones the given size
     # (a symbol repeated within one array, as in W_hh (H, H), binds on its first occurrence).
+    local = dict(dims.sizes)
     expected = []
-    local = dict(dims)
     for sym, size in zip(symbols, arr.shape, strict=True):
         local.setdefault(sym, size)
         expected.append(local[sym])
     if tuple(expected) != tuple(arr.shape):
+        origins: dict[str, list[str]] = {}
+        for sym in dict.fromkeys(symbols):
+            if sym in dims and dims.sources[sym]:
+                origins.setdefault(dims.sources[sym], []).append(sym)
+        where = ", ".join(f"{', '.join(syms)} from {src}" for src, syms in origins.items())
         raise ValueError(
             f"{name} must have shape {pattern} = {tuple(expected)}, got {tuple(arr.shape)}"
+            + (f" ({where})" if where else "")
         )
-    dims.update(local)
+    for sym in symbols:
+        if sym not in dims:
+            dims.sizes[sym] = local[sym]
+            dims.sources[sym] = name
 
 
-def take(name: str, a, symbols: Sequence[str], dims: dict[str, int]) -> np.ndarray:
+def take(name: str, a, symbols: Sequence[str], dims: Dims) -> np.ndarray:
     """Convert ``a`` to a float array and check its shape; return the array."""
     arr = as_float_array(name, a)
     check_shape(name, arr, symbols, dims)
     return arr
 
 
-def take_targets(name: str, y, symbols: Sequence[str], dims: dict[str, int], n_classes: int):
+def take_targets(name: str, y, symbols: Sequence[str], dims: Dims, n_classes: int):
     """Check integer class targets: integer dtype, shape, and every value in [0, n_classes)."""
     arr = np.asarray(y)
     if arr.dtype.kind not in "iu":
@@ -77,7 +105,7 @@ def take_targets(name: str, y, symbols: Sequence[str], dims: dict[str, int], n_c
     return arr
 
 
-def take_cell_params(W_xh, W_hh, b_h, dims: dict[str, int], prefix: str = ""):
+def take_cell_params(W_xh, W_hh, b_h, dims: Dims, prefix: str = ""):
     """Check the three cell parameters; return them as float arrays.
 
     W_hh goes first: it is square, so it defines H without ambiguity. A W_xh given transposed is
@@ -95,6 +123,27 @@ def unpack_params(name: str, params) -> tuple:
         got = f"{len(params)} items" if isinstance(params, (tuple, list)) else type(params).__name__
         raise ValueError(f"{name} must be a tuple (W_xh, W_hh, b_h), got {got}")
     return tuple(params)
+
+
+CHAR_RNN_KEYS = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
+
+
+def take_char_params(params) -> tuple[dict, dict]:
+    """Check a char-RNN parameter dict; return (dict of float arrays, dims with V and H)."""
+    if not isinstance(params, Mapping) or set(params) != set(CHAR_RNN_KEYS):
+        got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
+        raise ValueError(f"params must be a dict with keys {list(CHAR_RNN_KEYS)}, got {got}")
+    dims = Dims()
+    W_hh = take("params['W_hh']", params["W_hh"], ("H", "H"), dims)
+    W_xh = take("params['W_xh']", params["W_xh"], ("V", "H"), dims)
+    checked = {
+        "W_xh": W_xh,
+        "W_hh": W_hh,
+        "b_h": take("params['b_h']", params["b_h"], ("H",), dims),
+        "W_hq": take("params['W_hq']", params["W_hq"], ("H", "V"), dims),
+        "b_q": take("params['b_q']", params["b_q"], ("V",), dims),
+    }
+    return checked, dims
 
 
 def check_positive(name: str, value: float, *, allow_zero: bool = False) -> float:

@@ -28,10 +28,12 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checks import (
+    Dims,
     as_float_array,
     check_positive,
     take,
     take_cell_params,
+    take_char_params,
     take_targets,
     unpack_params,
 )
@@ -172,7 +174,7 @@ def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):
         h_next: (N, H) new hidden state.
         cache: :class:`CellCache` for :func:`rnn_cell_backward`.
     """
-    dims: dict[str, int] = {}
+    dims = Dims()
     x = take("x", x, ("N", "D"), dims)
     W_xh, W_hh, b_h = take_cell_params(W_xh, W_hh, b_h, dims)
     h_prev = take("h_prev", h_prev, ("N", "H"), dims)
@@ -191,7 +193,7 @@ def rnn_cell_backward(dh_next, cache: CellCache):
         dx: (N, D); dh_prev: (N, H); dW_xh: (D, H); dW_hh: (H, H); db_h: (H,).
     """
     _check_cache("cache", cache, CellCache)
-    dims = {"N": cache.h_next.shape[0], "H": cache.h_next.shape[1]}
+    dims = Dims({"N": cache.h_next.shape[0], "H": cache.h_next.shape[1]}, "the cache")
     dh_next = take("dh_next", dh_next, ("N", "H"), dims)
     return _cell_backward(dh_next, cache)
 
@@ -214,7 +216,7 @@ def rnn_forward(X, h0, W_xh, W_hh, b_h):
         H: (N, T, H) hidden state at every step; ``H[:, t]`` is the state after reading ``X[:, t]``.
         cache: :class:`SequenceCache` for :func:`rnn_backward`.
     """
-    dims: dict[str, int] = {}
+    dims = Dims()
     X = take("X", X, ("N", "T", "D"), dims)
     W_xh, W_hh, b_h = take_cell_params(W_xh, W_hh, b_h, dims)
     h0 = take("h0", h0, ("N", "H"), dims)
@@ -267,7 +269,7 @@ def rnn_backward(dH, cache: SequenceCache, k: int | None = None):
     """
     _check_cache("cache", cache, SequenceCache)
     N, T, Hdim = cache.H.shape
-    dH = take("dH", dH, ("N", "T", "H"), {"N": N, "T": T, "H": Hdim})
+    dH = take("dH", dH, ("N", "T", "H"), Dims({"N": N, "T": T, "H": Hdim}, "the cache"))
     if k is None:
         return _rnn_backward_full(dH, cache)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -331,10 +333,10 @@ def output_forward(H, W_hq, b_q):
         O: (N, T, Q) outputs (logits for a classifier).
         cache: :class:`OutputCache` for :func:`output_backward`.
     """
-    dims: dict[str, int] = {}
+    dims = Dims()
     H = take("H", H, ("N", "T", "H"), dims)
+    b_q = take("b_q", b_q, ("Q",), dims)  # before W_hq, so that a transposed W_hq shows as such
     W_hq = take("W_hq", W_hq, ("H", "Q"), dims)
-    b_q = take("b_q", b_q, ("Q",), dims)
     return H @ W_hq + b_q, OutputCache(H, W_hq, b_q)
 
 
@@ -350,7 +352,7 @@ def output_backward(dO, cache: OutputCache):
     """
     _check_cache("cache", cache, OutputCache)
     N, T, Hdim = cache.H.shape
-    dO = take("dO", dO, ("N", "T", "Q"), {"N": N, "T": T, "Q": cache.W_hq.shape[1]})
+    dO = take("dO", dO, ("N", "T", "Q"), Dims({"N": N, "T": T, "Q": cache.W_hq.shape[1]}, "the cache"))
     dH = dO @ cache.W_hq.T
     # Every step uses the same W_hq, so its gradient sums over batch and time: one matmul over
     # the N*T rows does that sum.
@@ -389,7 +391,7 @@ def softmax_cross_entropy(O, y):
         loss: float.
         dO: (N, T, Q) gradient of ``loss`` with respect to ``O``: ``(softmax(O) - onehot(y)) / N``.
     """
-    dims: dict[str, int] = {}
+    dims = Dims()
     O = take("O", O, ("N", "T", "Q"), dims)
     y = take_targets("y", y, ("N", "T"), dims, n_classes=dims["Q"])
     N = dims["N"]
@@ -425,7 +427,7 @@ def birnn_forward(X, h0_f, h0_b, params_f, params_b):
             of ``torch.nn.RNN(bidirectional=True)``.
         cache: :class:`BiCache` for :func:`birnn_backward`.
     """
-    dims: dict[str, int] = {}
+    dims = Dims()
     X = take("X", X, ("N", "T", "D"), dims)
     params_f = take_cell_params(*unpack_params("params_f", params_f), dims, "params_f ")
     params_b = take_cell_params(*unpack_params("params_b", params_b), dims, "params_b ")
@@ -452,7 +454,7 @@ def birnn_backward(dH, cache: BiCache):
     """
     _check_cache("cache", cache, BiCache)
     N, T, Hdim = cache.forward.H.shape
-    dH = take("dH", dH, ("N", "T", "2H"), {"N": N, "T": T, "2H": 2 * Hdim})
+    dH = take("dH", dH, ("N", "T", "2H"), Dims({"N": N, "T": T, "2H": 2 * Hdim}, "the cache"))
     dX_f, dh0_f, *dparams_f = _rnn_backward_full(dH[..., :Hdim], cache.forward)
     # The backward RNN saw time reversed, so its upstream gradient must be reversed the same way,
     # and the input gradient it returns reversed back.
@@ -608,9 +610,6 @@ def rel_error(a, b, floor: float = 1e-8) -> float:
 # --------------------------------------------------------------------------------------------
 # A character-level language model (the capstone): one-hot characters -> RNN -> logits.
 
-_CHAR_RNN_KEYS = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
-
-
 def one_hot(indices, depth: int, dtype=np.float64) -> np.ndarray:
     """One-hot encode integer indices.
 
@@ -623,7 +622,7 @@ def one_hot(indices, depth: int, dtype=np.float64) -> np.ndarray:
         array of shape S + (depth,) with a single 1 per index.
     """
     indices = np.asarray(indices)
-    take_targets("indices", indices, tuple(f"d{i}" for i in range(indices.ndim)), {}, depth)
+    take_targets("indices", indices, tuple(f"d{i}" for i in range(indices.ndim)), Dims(), depth)
     return (indices[..., None] == np.arange(depth)).astype(dtype)
 
 
@@ -658,23 +657,6 @@ def char_rnn_init(
     }
 
 
-def _take_char_params(params) -> tuple[dict, dict]:
-    if not isinstance(params, Mapping) or set(params) != set(_CHAR_RNN_KEYS):
-        got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
-        raise ValueError(f"params must be a dict with keys {list(_CHAR_RNN_KEYS)}, got {got}")
-    dims: dict[str, int] = {}
-    W_hh = take("params['W_hh']", params["W_hh"], ("H", "H"), dims)
-    W_xh = take("params['W_xh']", params["W_xh"], ("V", "H"), dims)
-    checked = {
-        "W_xh": W_xh,
-        "W_hh": W_hh,
-        "b_h": take("params['b_h']", params["b_h"], ("H",), dims),
-        "W_hq": take("params['W_hq']", params["W_hq"], ("H", "V"), dims),
-        "b_q": take("params['b_q']", params["b_q"], ("V",), dims),
-    }
-    return checked, dims
-
-
 def char_rnn_loss(params, inputs, targets, h_prev):
     """Loss and gradients of the character RNN on one window of text.
 
@@ -695,7 +677,7 @@ def char_rnn_loss(params, inputs, targets, h_prev):
         grads: dict with the keys and shapes of ``params``.
         h_last: (N, H) hidden state after the last step, for the next window.
     """
-    params, dims = _take_char_params(params)
+    params, dims = take_char_params(params)
     V = dims["V"]
     inputs = take_targets("inputs", inputs, ("N", "T"), dims, V)
     targets = take_targets("targets", targets, ("N", "T"), dims, V)
@@ -790,10 +772,10 @@ def sample(params, h, seed_ix: int, n: int, temperature: float = 1.0, rng=None) 
     Returns:
         (n,) int64 array of sampled character indices (the seed is not included).
     """
-    params, dims = _take_char_params(params)
+    params, dims = take_char_params(params)
     V = dims["V"]
     h = take("h", h, ("H",), dims)
-    take_targets("seed_ix", np.asarray(seed_ix), (), {}, V)
+    take_targets("seed_ix", np.asarray(seed_ix), (), Dims(), V)
     temperature = check_positive("temperature", temperature)
     if rng is None:
         rng = np.random.default_rng()
@@ -842,7 +824,7 @@ def train_char_rnn(
         params: trained parameters (dict as from :func:`char_rnn_init`).
         losses: (steps,) loss per character of each window, *before* its update.
     """
-    data = take_targets("data", np.asarray(data), ("L",), {}, vocab_size)
+    data = take_targets("data", np.asarray(data), ("L",), Dims(), vocab_size)
     if len(data) <= seq_length:
         raise ValueError(f"data must be longer than seq_length = {seq_length}, got {len(data)}")
     params = char_rnn_init(vocab_size, hidden_size, seed)

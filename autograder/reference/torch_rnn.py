@@ -24,11 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import numpy_rnn
 from ._checks import (
+    Dims,
     check_positive,
     take,
     take_cell_params,
+    take_char_params,
     take_targets,
     unpack_params,
 )
@@ -122,7 +123,7 @@ def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):
     Returns:
         h_next: (N, H); cache: :class:`~numpy_rnn.CellCache`.
     """
-    dims: dict[str, int] = {}
+    dims = Dims()
     x = take("x", x, ("N", "D"), dims)
     W_xh, W_hh, b_h = take_cell_params(W_xh, W_hh, b_h, dims)
     h_prev = take("h_prev", h_prev, ("N", "H"), dims)
@@ -143,7 +144,7 @@ def rnn_cell_backward(dh_next, cache: CellCache):
     """
     _check_cache("cache", cache, CellCache)
     N, H = cache.h_next.shape
-    dh_next = take("dh_next", dh_next, ("N", "H"), {"N": N, "H": H})
+    dh_next = take("dh_next", dh_next, ("N", "H"), Dims({"N": N, "H": H}, "the cache"))
     dtype = np.result_type(dh_next, *cache)
     cell = _make_cell(cache.W_xh, cache.W_hh, cache.b_h, dtype)
     x = _tensor(cache.x, dtype, requires_grad=True)
@@ -172,7 +173,7 @@ def rnn_forward(X, h0, W_xh, W_hh, b_h):
     Returns:
         H: (N, T, H); cache: :class:`~numpy_rnn.SequenceCache`.
     """
-    dims: dict[str, int] = {}
+    dims = Dims()
     X = take("X", X, ("N", "T", "D"), dims)
     W_xh, W_hh, b_h = take_cell_params(W_xh, W_hh, b_h, dims)
     h0 = take("h0", h0, ("N", "H"), dims)
@@ -202,7 +203,7 @@ def rnn_backward(dH, cache: SequenceCache, k: int | None = None):
     """
     _check_cache("cache", cache, SequenceCache)
     N, T, Hdim = cache.H.shape
-    dH = take("dH", dH, ("N", "T", "H"), {"N": N, "T": T, "H": Hdim})
+    dH = take("dH", dH, ("N", "T", "H"), Dims({"N": N, "T": T, "H": Hdim}, "the cache"))
     if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
         raise ValueError(f"k must be None or a positive int, got {k!r}")
     dtype = np.result_type(dH, cache.X, cache.h0, cache.W_xh, cache.W_hh, cache.b_h)
@@ -249,10 +250,10 @@ def output_forward(H, W_hq, b_q):
     Returns:
         O: (N, T, Q); cache: :class:`~numpy_rnn.OutputCache`.
     """
-    dims: dict[str, int] = {}
+    dims = Dims()
     H = take("H", H, ("N", "T", "H"), dims)
+    b_q = take("b_q", b_q, ("Q",), dims)  # before W_hq, so that a transposed W_hq shows as such
     W_hq = take("W_hq", W_hq, ("H", "Q"), dims)
-    b_q = take("b_q", b_q, ("Q",), dims)
     dtype = np.result_type(H, W_hq, b_q)
     with torch.no_grad():
         O = _numpy(_make_linear(W_hq, b_q, dtype)(_tensor(H, dtype)))
@@ -270,7 +271,7 @@ def output_backward(dO, cache: OutputCache):
     """
     _check_cache("cache", cache, OutputCache)
     N, T, _ = cache.H.shape
-    dO = take("dO", dO, ("N", "T", "Q"), {"N": N, "T": T, "Q": cache.W_hq.shape[1]})
+    dO = take("dO", dO, ("N", "T", "Q"), Dims({"N": N, "T": T, "Q": cache.W_hq.shape[1]}, "the cache"))
     dtype = np.result_type(dO, *cache)
     linear = _make_linear(cache.W_hq, cache.b_q, dtype)
     H = _tensor(cache.H, dtype, requires_grad=True)
@@ -289,7 +290,7 @@ def softmax_cross_entropy(O, y):
     Returns:
         loss: float; dO: (N, T, Q).
     """
-    dims: dict[str, int] = {}
+    dims = Dims()
     O = take("O", O, ("N", "T", "Q"), dims)
     y = take_targets("y", y, ("N", "T"), dims, n_classes=dims["Q"])
     N, T, Q = O.shape
@@ -326,7 +327,7 @@ def birnn_forward(X, h0_f, h0_b, params_f, params_b):
         cache: :class:`~numpy_rnn.BiCache` (the backward direction's cache holds the time-reversed
         input and states, as in ``numpy_rnn``).
     """
-    dims: dict[str, int] = {}
+    dims = Dims()
     X = take("X", X, ("N", "T", "D"), dims)
     params_f = take_cell_params(*unpack_params("params_f", params_f), dims, "params_f ")
     params_b = take_cell_params(*unpack_params("params_b", params_b), dims, "params_b ")
@@ -358,7 +359,7 @@ def birnn_backward(dH, cache: BiCache):
     _check_cache("cache", cache, BiCache)
     f, b = cache.forward, cache.backward
     N, T, Hdim = f.H.shape
-    dH = take("dH", dH, ("N", "T", "2H"), {"N": N, "T": T, "2H": 2 * Hdim})
+    dH = take("dH", dH, ("N", "T", "2H"), Dims({"N": N, "T": T, "2H": 2 * Hdim}, "the cache"))
     params_f, params_b = (f.W_xh, f.W_hh, f.b_h), (b.W_xh, b.W_hh, b.b_h)
     dtype = np.result_type(dH, f.X, f.h0, b.h0, *params_f, *params_b)
     rnn = _make_birnn(params_f, params_b, dtype)
@@ -385,7 +386,7 @@ def _grad_holders(grads, dtype_of=None):
     holders = []
     for i, g in enumerate(arrays):
         g = take(f"grads[{keys[i]!r}]" if keys else f"grads[{i}]", g,
-                 tuple(f"d{j}" for j in range(np.ndim(g))), {})
+                 tuple(f"d{j}" for j in range(np.ndim(g))), Dims())
         p = nn.Parameter(torch.zeros(g.shape, dtype=_torch_dtype(g.dtype)))
         p.grad = _tensor(g, g.dtype)
         holders.append(p)
@@ -637,7 +638,7 @@ def char_rnn_from_numpy(params: dict) -> CharRNN:
     Returns:
         CharRNN with ``embedding_dim=None``.
     """
-    params, dims = numpy_rnn._take_char_params(params)
+    params, dims = take_char_params(params)
     dtype = params["W_xh"].dtype
     model = CharRNN(dims["V"], dims["H"], dtype=_torch_dtype(dtype))
     _set_rnn_weights(model.rnn, params["W_xh"], params["W_hh"], params["b_h"], dtype, "_l0")
@@ -666,7 +667,7 @@ def train_char_rnn(data, model: CharRNN, *, seq_length: int = 25, steps: int = 3
     Returns:
         losses: (steps,) NumPy array, loss per character of each window before its update.
     """
-    data = take_targets("data", np.asarray(data), ("L",), {}, model.vocab_size)
+    data = take_targets("data", np.asarray(data), ("L",), Dims(), model.vocab_size)
     if len(data) <= seq_length:
         raise ValueError(f"data must be longer than seq_length = {seq_length}, got {len(data)}")
     data = torch.from_numpy(data.astype(np.int64))
