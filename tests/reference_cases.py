@@ -18,6 +18,13 @@ FD_FLOOR = 1e-3
 FWD_TOL = 1e-7  # forward values, float64
 GRAD_TOL = 1e-6  # gradients, float64
 
+# float32 against float64 (the tolerances documented in numpy_rnn), for unit-scale inputs. In
+# float32, tanh' = 1 - h^2 is computed from a rounded h, so small gradients are known only to
+# ~1e-7 absolute: they are compared at the same floor as finite differences.
+F32_FWD_TOL = 1e-5
+F32_GRAD_TOL = 1e-4
+F32_FLOOR = 1e-3
+
 
 def fd_error(analytic, numeric) -> float:
     return numpy_rnn.rel_error(analytic, numeric, floor=FD_FLOOR)
@@ -39,7 +46,7 @@ class RNNProblem:
 
 def rnn_problem(N, T, D, H, seed, scale=1.0, dtype=np.float64) -> RNNProblem:
     """Random RNN inputs. ``scale`` multiplies inputs and weights: at 1 most units sit in tanh's
-    linear range; at 3 and above most are saturated (|pre-activation| of several units)."""
+    linear range; at 3 most are saturated."""
     rng = np.random.default_rng(seed)
     return RNNProblem(
         X=(scale * rng.standard_normal((N, T, D))).astype(dtype),
@@ -59,8 +66,9 @@ shapes = st.tuples(
     st.integers(1, 5),  # H
 )
 seeds = st.integers(0, 2**32 - 1)
-# 0.3: nearly linear; 1: typical; 4: most units saturated.
-scales = st.sampled_from([0.3, 1.0, 4.0])
+# 0.3: nearly linear; 1: typical; 3: pre-activations of standard deviation ~9, so most units are
+# saturated (tanh' < 1e-2) and gradients vanish along some paths.
+scales = st.sampled_from([0.3, 1.0, 3.0])
 
 
 # ---------------------------------------------------------------------------------------------
