@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from autograder import __version__
+from autograder.grading.command import add_grade_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,7 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
         "NumPy and PyTorch implementations.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_grade_command(subparsers)
     return parser
 
 

@@ -1,0 +1,184 @@
+"""What the confined child does with one submission: run its code, then each test on its own.
+
+The notebook's code runs once, statement group by statement group, each failure recorded and
+the rest run anyway (as a notebook run with errors allowed). Every test then runs in a
+grandchild forked from that state: a test that hangs, exits, crashes or patches a library
+affects that test only, and every test starts from the same state.
+
+Outputs are sent case by case as they are produced, so a test that dies halfway still reports
+the cases it finished. This process runs student code, so nothing it says is trusted by the
+parent: these are claims about outputs, checked there.
+"""
+
+from __future__ import annotations
+
+import builtins
+import linecache
+import os
+import signal
+import sys
+import time
+import traceback
+import types
+
+from . import probes, wire
+
+MAX_MESSAGE = 600
+
+
+class _ShellStub:
+    """What ``get_ipython()`` returns here: magics and shell escapes do nothing."""
+
+    def __getattr__(self, name):
+        return _nothing
+
+
+def _nothing(*args, **kwargs):
+    return None
+
+
+def _text(obj, limit: int = MAX_MESSAGE) -> str:
+    try:
+        text = str(obj)
+    except Exception as err:  # noqa: BLE001 - a student's __str__ may raise anything
+        text = f"<unprintable: {type(err).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_error(exc: BaseException) -> dict:
+    """Type, message and the last line of student code that was running."""
+    where = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        filename = frame.f_code.co_filename
+        if filename.startswith("<cell "):
+            where = {
+                "origin": filename[1:-1],
+                "line": lineno,
+                "code": linecache.getline(filename, lineno).strip()[:200],
+                "function": frame.f_code.co_name,
+            }
+    if where is None and isinstance(exc, SyntaxError) and (exc.filename or "").startswith("<"):
+        where = {
+            "origin": exc.filename[1:-1],
+            "line": exc.lineno or 0,
+            "code": (exc.text or "").strip()[:200],
+            "function": "<module>",
+        }
+    return {"type": _text(type(exc).__name__, 100), "message": _text(exc), "where": where}
+
+
+def new_namespace() -> dict:
+    module = types.ModuleType("__main__")
+    module.__dict__.update(
+        {"__builtins__": builtins, "get_ipython": _ShellStub, "display": _nothing}
+    )
+    sys.modules["__main__"] = module
+    return module.__dict__
+
+
+def run_program(program: list, ns: dict) -> list:
+    """Execute each snippet in order; return the errors (one per snippet that raised)."""
+    errors = []
+    for snippet in program:
+        origin, source = snippet["origin"], snippet["source"]
+        filename = f"<{origin}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        try:
+            exec(compile(source, filename, "exec"), ns)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt included
+            errors.append({"origin": origin, **describe_error(exc)})
+    return errors
+
+
+def _call(call: dict, blobs: list, ns: dict) -> dict:
+    kind, name = call["kind"], call["name"]
+    if name not in ns:
+        return {"missing": True}
+    target = ns[name]
+    if kind == "value":
+        return {"result": target}
+    args = wire.load(call["args"], blobs, tagged=False, functions=probes.FUNCTIONS)
+    if kind == "module":
+        init = wire.load(call["init"], blobs, tagged=False)
+        return {"result": probes.probe_module(target, init, args, call["seed"], call["grad"])}
+    if not callable(target):
+        return {
+            "error": {
+                "type": "TypeError",
+                "message": f"{name} is a {type(target).__name__}, not a function",
+                "where": None,
+            }
+        }
+    result = target(*args)
+    return {"result": result, "args_after": args} if call.get("keep_args") else {"result": result}
+
+
+def run_test(index: int, test: dict, blobs: list, ns: dict, fd: int) -> None:
+    for case, call in enumerate(test["calls"]):
+        started = time.monotonic()
+        try:
+            reply = _call(call, blobs, ns)
+        except BaseException as exc:  # noqa: BLE001 - whatever the student's code raised
+            reply = {"error": describe_error(exc)}
+        out_blobs: list = []
+        header = {"type": "case", "test": index, "case": case}
+        header["seconds"] = round(time.monotonic() - started, 4)
+        try:
+            for key in ("result", "args_after"):
+                if key in reply:
+                    header[key] = wire.dump(reply.pop(key), out_blobs)
+        except Exception as exc:  # noqa: BLE001 - e.g. too many values to send back
+            out_blobs = []
+            header.pop("result", None)
+            header.pop("args_after", None)
+            reply = {"error": {"type": "OutputError", "message": _text(exc), "where": None}}
+        header.update(reply)
+        wire.write_frame(fd, header, out_blobs)
+
+
+def _wait_test(pid: int, fd: int, out_fd: int, timeout: float, max_bytes: int):
+    stream = wire.ChildStream(fd, pid, max_bytes)
+    deadline = time.monotonic() + timeout
+    status, detail = "ok", ""
+    try:
+        while (frame := stream.next(deadline)) is not None:
+            wire.write_frame(out_fd, *frame)
+    except wire.FrameTimeout:
+        status, detail = "timeout", f"{timeout:g} s"
+    except wire.FrameError as err:
+        status, detail = "garbled", str(err)
+    if status != "ok" and stream.wait_status is None:
+        os.kill(pid, signal.SIGKILL)
+    code = stream.finish()
+    if status == "ok" and os.WIFSIGNALED(code):
+        sig = os.WTERMSIG(code)
+        status = {signal.SIGXCPU: "cpu", signal.SIGKILL: "killed"}.get(sig, "signal")
+        detail = signal.Signals(sig).name
+    elif status == "ok" and os.WIFEXITED(code) and os.WEXITSTATUS(code) != 0:
+        status, detail = "exit", str(os.WEXITSTATUS(code))
+    return status, detail
+
+
+def run_submission(job: dict, blobs: list, out_fd: int, max_bytes: int) -> None:
+    """Run one job (see zygote); results go to ``out_fd`` as frames."""
+    timeout = float(job["timeout"])
+    ns = new_namespace()
+    errors = run_program(job["program"], ns)
+    wire.write_frame(out_fd, {"type": "program", "errors": errors})
+    for index, test in enumerate(job["tests"]):
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                os.close(read_fd)
+                run_test(index, test, blobs, ns, write_fd)
+            except BaseException:  # noqa: BLE001 - the pipe closed; nothing left to report to
+                code = 3
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        status, detail = _wait_test(pid, read_fd, out_fd, timeout, max_bytes)
+        os.close(read_fd)
+        end = {"type": "test_end", "test": index, "status": status, "detail": detail}
+        wire.write_frame(out_fd, end)

@@ -1,0 +1,308 @@
+"""The grading pipeline: load -> isolate -> run -> compare -> diagnose -> record.
+
+:func:`grade` is the thin imperative shell around the functional core. It finds the
+submissions (``SUBMITTED/<student_id>/<assignment>/<notebook>.ipynb``), loads each notebook and
+finds its code (:mod:`.notebook`, :mod:`.program`), draws fresh inputs for every submission from
+the assignment's declaration (:mod:`.assignments`), runs the code in sandboxed workers
+(:mod:`.sandbox`, :mod:`.run`), judges what came back against the references (:mod:`.judges`,
+:mod:`.compare`, :mod:`.diagnose`) and writes grades and feedback (:mod:`.record`).
+
+Every submission gets a row per test, whatever happened to it; only the instructor's own
+mistakes (a missing folder, an unknown or inconsistent assignment) raise :class:`SetupError`.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import assignments as declarations
+from . import notebook as nbload
+from . import program as code
+from . import record, sandbox
+from .run import Call, Job, Pool, RunResult, TestRun
+from .spec import Assignment, Case, Verdict
+
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+
+
+class SetupError(Exception):
+    """The instructor's mistake: nothing was graded."""
+
+
+class GraderError(Exception):
+    """The grader itself cannot work safely here (e.g. the sandbox could not be set up)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    workers: int | None = None  # default: the number of CPUs
+    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    isolation: str = "auto"
+    solutions: Path = declarations.SOLUTIONS_DIR
+    seed: int | None = None  # None: fresh inputs on every run
+    max_notebook_mb: float = nbload.MAX_NOTEBOOK_MB
+    progress: Callable[[int, int], None] | None = None
+
+
+@dataclass
+class Submission:
+    student: str
+    assignment: Assignment
+    path: Path | None
+    notes: list[str] = field(default_factory=list)
+    problem: str | None = None  # why it cannot be run (unreadable, not submitted...)
+    problem_status: str = "unreadable"
+    cases: list[list[Case]] = field(default_factory=list)
+    seed: tuple[int, int] = (0, 0)
+
+
+@dataclass
+class Summary:
+    rows: list[record.Row]
+    isolation: sandbox.Isolation
+    seconds: float
+    run_seconds: list[float]
+    warnings: list[str]
+
+    @property
+    def median_run_seconds(self) -> float:
+        return statistics.median(self.run_seconds) if self.run_seconds else 0.0
+
+
+def _visible_dirs(folder: Path) -> list[str]:
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _find_notebook(folder: Path, expected: str) -> tuple[Path | None, str]:
+    """The notebook to grade in a submission folder, and a note when it is not the expected one."""
+    if (folder / expected).is_file():
+        return folder / expected, ""
+    found = (
+        sorted(p for p in folder.glob("*.ipynb") if p.is_file() and not p.name.startswith("."))
+        if folder.is_dir()
+        else []
+    )
+    if len(found) == 1:
+        note = f"graded {found[0].name}, the only notebook submitted (expected {expected})"
+        return found[0], note
+    if found:
+        names = ", ".join(p.name for p in found)
+        return None, f"no {expected} in the submission (found {names}): submit it under its name"
+    return None, f"no {expected} in the submission"
+
+
+def collect(submitted: Path, wanted: list[str] | None, solutions: Path):
+    """(students, assignments to grade, warnings); SetupError for the instructor's mistakes."""
+    if not submitted.is_dir():
+        raise SetupError(f"the submissions folder {submitted} does not exist")
+    students = _visible_dirs(submitted)
+    found = sorted({a for s in students for a in _visible_dirs(submitted / s)})
+    warnings = []
+    if wanted:
+        names = list(dict.fromkeys(wanted))
+    else:
+        available = set(declarations.known(solutions))
+        names = [a for a in found if a in available]
+        for a in found:
+            if a not in available:
+                warnings.append(f"skipped {a!r}: no solutions/{a}/checks.py declares its checks")
+    try:
+        loaded = [declarations.load(name, solutions) for name in names]
+    except declarations.AssignmentError as err:
+        raise SetupError(str(err)) from None
+    if not students:
+        warnings.append(f"no student folders in {submitted}")
+    return students, loaded, warnings
+
+
+def make_calls(test, cases: list[Case]) -> tuple[Call, ...]:
+    if test.kind == "value":
+        return tuple(Call("value", test.name) for _ in cases)
+    if test.kind == "module":
+        return tuple(
+            Call(
+                "module",
+                test.name,
+                args=tuple(tuple(inputs) for inputs in case.args[1]),
+                init=tuple(case.args[0]),
+                seed=int(case.extra.get("seed", 0)),
+                grad=True,
+            )
+            for case in cases
+        )
+    return tuple(
+        Call("call", test.name, tuple(case.args), keep_args=test.keep_args) for case in cases
+    )
+
+
+def prepare(
+    submission: Submission, entropy: int, index: int, max_mb: float, timeout: float
+) -> Job | None:
+    """Read the notebook and draw the inputs; None when there is nothing to run."""
+    if submission.path is None:
+        return None
+    try:
+        cells = nbload.read_notebook(submission.path, max_mb)
+    except nbload.NotebookError as err:
+        submission.problem = f"the notebook could not be read: {err}"
+        return None
+    assignment = submission.assignment
+    found = code.find_program(cells, assignment.required)
+    submission.notes.extend(found.notes)
+    submission.seed = (entropy, index)
+    rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(index,)))
+    submission.cases = [test.cases(rng) for test in assignment.tests]
+    tests = tuple(make_calls(t, c) for t, c in zip(assignment.tests, submission.cases, strict=True))
+    return Job(found.snippets, tests, timeout)
+
+
+def _program_failure(result: RunResult, timeout: float) -> tuple[str, str] | None:
+    """(status, message) when the notebook's own code stopped the run before any test."""
+    if result.program_finished:
+        return None
+    if result.status == "timeout":
+        return "timeout", (
+            f"the notebook's code did not finish within {timeout:g} s, so no test could run: "
+            "is there a long computation or an endless loop at the top level of a cell?"
+        )
+    if result.status == "grader_error":
+        return (
+            "error",
+            f"the grader failed on this notebook ({result.detail}); tell your instructor",
+        )
+    if result.signal:
+        return "crashed", (
+            f"the notebook's code was stopped ({result.signal}) before any test could run: it "
+            "used too much memory or CPU time, or crashed"
+        )
+    if result.status == "garbled":
+        return "crashed", "the notebook's code wrote garbage into the grader's results channel"
+    return "crashed", (
+        f"the notebook's code ended the grading process (exit code {result.exit_code}) before "
+        "any test could run: remove os._exit() or exit() calls from the top level of cells"
+    )
+
+
+def judge_submission(submission: Submission, result: RunResult, timeout: float) -> list[Verdict]:
+    """One verdict per test, from what the run returned (pure apart from the judges)."""
+    assignment = submission.assignment
+    failure = _program_failure(result, timeout)
+    if failure is not None:
+        status, message = failure
+        return [Verdict(0.0, status, message) for _ in assignment.tests]
+    verdicts = []
+    for test, cases, run in zip(assignment.tests, submission.cases, result.tests, strict=True):
+        if run.status == "not_run" and all(o is None for o in run.cases):
+            run = TestRun(run.cases, result.status, result.detail or "the run stopped early")
+        try:
+            verdicts.append(test.judge(test, cases, run))
+        except Exception as err:  # noqa: BLE001 - a judge bug must not stop the batch
+            verdicts.append(
+                Verdict(
+                    0.0,
+                    "error",
+                    f"the grader failed to judge this test ({err!r}); tell your instructor",
+                )
+            )
+    return verdicts
+
+
+def _isolation(options: Options, out: Path) -> sandbox.Isolation:
+    try:
+        isolation = sandbox.probe(options.isolation)
+        sandbox.check_view(isolation, [options.solutions, REFERENCE_DIR, DATA_DIR, out])
+    except sandbox.SandboxError as err:
+        raise GraderError(str(err)) from None
+    return isolation
+
+
+def grade(
+    submitted: Path, out: Path, wanted: list[str] | None = None, options: Options = Options()
+) -> Summary:
+    """Grade every submission; write grades.csv, feedback/ and grading.json into ``out``."""
+    started = time.monotonic()
+    submitted, out = Path(submitted).resolve(), Path(out).resolve()
+    students, loaded, warnings = collect(submitted, wanted, options.solutions)
+    out.mkdir(parents=True, exist_ok=True)
+    isolation = _isolation(options, out)
+    limits = options.limits
+    entropy = options.seed if options.seed is not None else int(np.random.SeedSequence().entropy)
+
+    submissions: list[Submission] = []
+    jobs = []
+    for student in students:
+        for assignment in loaded:
+            folder = submitted / student / assignment.name
+            path, note = _find_notebook(folder, assignment.notebook)
+            sub = Submission(student, assignment, path)
+            if path is None:
+                sub.problem = note if folder.is_dir() else f"no submission for {assignment.name}"
+                sub.problem_status = "missing"
+            elif note:
+                sub.notes.append(note)
+            job = prepare(sub, entropy, len(submissions), options.max_notebook_mb, limits.timeout)
+            submissions.append(sub)
+            if job is not None:
+                jobs.append((len(submissions) - 1, job))
+
+    results: dict[int, RunResult] = {}
+    if jobs:
+        size = min(options.workers or os.cpu_count() or 1, len(jobs))
+        with Pool(isolation, limits, size) as pool:
+            for done, (key, result) in enumerate(pool.map(jobs), start=1):
+                if result.status == "unconfined":
+                    raise GraderError(
+                        "the sandbox could not confine a submission, so grading stopped: "
+                        + result.detail
+                    )
+                results[key] = result
+                if options.progress:
+                    options.progress(done, len(jobs))
+
+    reports = []
+    for key, sub in enumerate(submissions):
+        notebook = Path(sub.assignment.notebook).stem
+        if sub.problem is not None:
+            verdicts = [Verdict(0.0, sub.problem_status, sub.problem) for _ in sub.assignment.tests]
+            result = None
+        else:
+            result = results[key]
+            verdicts = judge_submission(sub, result, limits.timeout)
+            if result.status == "grader_error":
+                warnings.append(f"{sub.student}/{sub.assignment.name}: {result.detail}")
+        reports.append(
+            record.Report(
+                sub.student, sub.assignment, notebook, verdicts, sub.notes, result, sub.seed
+            )
+        )
+    rows = [row for report in reports for row in record.rows(report)]
+    record.write_csv(out / "grades.csv", rows)
+    for report in reports:
+        record.write_feedback(out / "feedback", report)
+    run_seconds = [r.seconds for r in results.values()]
+    summary = Summary(rows, isolation, time.monotonic() - started, run_seconds, warnings)
+    record.write_log(out / "grading.json", summary, entropy, limits)
+    return summary
+
+
+def print_summary(summary: Summary, stream=sys.stderr) -> None:
+    notebooks = len({(r.student_id, r.assignment) for r in summary.rows})
+    print(
+        f"graded {notebooks} notebook(s), {len(summary.rows)} row(s) in "
+        f"{summary.seconds:.1f} s (median {summary.median_run_seconds:.2f} s per notebook run)",
+        file=stream,
+    )
+    print(f"isolation: {summary.isolation.describe()}", file=stream)
+    for warning in summary.warnings:
+        print(f"warning: {warning}", file=stream)

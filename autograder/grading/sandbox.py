@@ -1,0 +1,334 @@
+"""Isolate: find the strongest confinement this machine offers, and start workers inside it.
+
+Layers, strongest set first, each used when the platform has it:
+
+1. **bubblewrap** (``bwrap``): the worker runs in new mount, PID, network, IPC and UTS
+   namespaces, with a file-system view made only of the system libraries, the Python
+   installation and the grader's child code (read-only) and a private ``/tmp``. The course
+   repository, ``solutions/``, the references, the reference data and the output folder do not
+   exist in there. When the grader runs as root, bubblewrap runs without a user namespace and
+   keeps the few capabilities the worker needs to hand each child its own uid (``nobody``);
+   otherwise it uses an unprivileged user namespace.
+2. **Landlock** (kernel ABI >= 1), applied by every child to itself: read-only access to that
+   same list of paths, read-write to its scratch directory only; no TCP (ABI >= 4); no signals
+   or abstract sockets outside its own domain (ABI >= 6).
+3. **A separate uid** (root only): children run as ``nobody``, with a process-count limit.
+4. **rlimits**, always: CPU seconds, address space, file size, open files, no core dumps; plus
+   wall-clock limits enforced from outside the child, a scrubbed environment and a scratch
+   working directory.
+
+Without bubblewrap, a root grader still gives each child a network namespace of its own
+(``unshare(CLONE_NEWNET)``). :func:`probe` says what was found; :class:`Isolation` records what
+is used, for the run's log.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import site
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .child import landlock
+
+CHILD_DIR = Path(__file__).resolve().parent / "child"
+MOUNT_ROOT = "/opt/rnn-grader"  # where the child code appears inside bubblewrap
+SANDBOX_SCRATCH = "/tmp/grading"
+LEVELS = ("bubblewrap", "landlock", "rlimits")
+
+_ETC_FILES = (
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+)
+_SYSTEM_DIRS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin")
+_DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
+
+
+class SandboxError(RuntimeError):
+    """The requested isolation is not available here."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-submission limits. ``timeout`` applies to the notebook's code and again to each test."""
+
+    timeout: float = 20.0
+    memory_mb: int = 1024
+    file_mb: int = 64
+    open_files: int = 256
+    processes: int = 64
+    max_output_mb: int = 32
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What confines each submission on this machine."""
+
+    level: str
+    bubblewrap: str | None = None  # path of bwrap when used
+    user_namespace: bool = False
+    landlock_abi: int = 0
+    uid: int | None = None
+    gid: int | None = None
+    unshare_net: bool = False
+    layers: tuple[str, ...] = field(default_factory=tuple)
+
+    def describe(self) -> str:
+        return f"level {self.level!r}: " + "; ".join(self.layers)
+
+
+def _python_paths() -> list[str]:
+    """Directories the Python interpreter and its packages live in (read-only in the sandbox)."""
+    paths = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        os.path.dirname(os.path.realpath(sys.executable)),
+        sysconfig.get_paths()["stdlib"],
+        sysconfig.get_paths()["platstdlib"],
+        *site.getsitepackages(),
+    }
+    real = {os.path.realpath(p) for p in paths if p and os.path.exists(p)}
+    # Keep the outermost directories only.
+    kept = []
+    for p in sorted(real, key=len):
+        if not any(p == k or p.startswith(k.rstrip("/") + "/") for k in kept):
+            kept.append(p)
+    return kept
+
+
+def read_only_paths() -> list[str]:
+    """Everything a child may read: system libraries, Python, its packages, a few /etc files."""
+    paths = [p for p in _SYSTEM_DIRS if os.path.exists(p)]
+    paths += [p for p in _python_paths() if p not in paths]
+    paths += [p for p in _ETC_FILES if os.path.exists(p)]
+    paths += [p for p in ("/dev/zero", "/dev/urandom", "/dev/random") if os.path.exists(p)]
+    return paths
+
+
+def _forbidden(paths, protected) -> list[str]:
+    """The paths of ``paths`` through which a protected folder (or part of it) would be seen."""
+    bad = []
+    for p in paths:
+        for q in protected:
+            if p == q or q.startswith(p.rstrip("/") + "/"):
+                bad.append(p)
+    return bad
+
+
+def bwrap_argv(isolation: Isolation) -> list[str]:
+    """The bubblewrap command line that starts a zygote."""
+    argv = [isolation.bubblewrap, "--die-with-parent", "--new-session"]
+    argv += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+    argv += ["--unshare-cgroup-try"]
+    if isolation.user_namespace:
+        argv += ["--unshare-user"]
+    else:
+        # Root without a user namespace: keep what the zygote needs to give children their own
+        # uid and clean up after them; bubblewrap drops every other capability.
+        for cap in ("SETUID", "SETGID", "CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL"):
+            argv += ["--cap-add", f"CAP_{cap}"]
+    # bubblewrap creates missing parent folders as 0700, which a child that runs as nobody could
+    # not traverse: create them 0755 first.
+    binds = [
+        p for p in _python_paths() if not any(p == s or p.startswith(s + "/") for s in _SYSTEM_DIRS)
+    ]
+    etc = [p for p in _ETC_FILES if os.path.exists(p)]
+    targets = binds + etc + [MOUNT_ROOT + "/child"]
+    parents = sorted({str(a) for p in targets for a in Path(p).parents} - {"/"}, key=len)
+    for parent in parents:
+        argv += ["--perms", "0755", "--dir", parent]
+    for p in _SYSTEM_DIRS:
+        if os.path.islink(p):
+            argv += ["--symlink", os.readlink(p), p]
+        elif os.path.isdir(p):
+            argv += ["--ro-bind", p, p]
+    for p in binds:
+        argv += ["--ro-bind", p, p]
+    for p in etc:
+        argv += ["--ro-bind", p, p]
+    argv += ["--ro-bind", str(CHILD_DIR), f"{MOUNT_ROOT}/child"]
+    argv += ["--dev", "/dev", "--proc", "/proc"]
+    argv += ["--size", str(512 << 20), "--tmpfs", "/tmp"]
+    argv += ["--chdir", "/tmp", "--clearenv"]
+    for name, value in _worker_env().items():
+        argv += ["--setenv", name, value]
+    return argv
+
+
+def _worker_env() -> dict[str, str]:
+    return {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": "/tmp",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+def _bootstrap(root: str) -> list[str]:
+    code = f"import sys; sys.path.insert(0, {root!r}); from child.zygote import main; main()"
+    return [sys.executable, "-I", "-c", code]
+
+
+def zygote_command(isolation: Isolation) -> tuple[list[str], dict[str, str] | None]:
+    """argv and environment of a zygote under ``isolation``."""
+    if isolation.bubblewrap:
+        return bwrap_argv(isolation) + ["--"] + _bootstrap(MOUNT_ROOT), None
+    return _bootstrap(str(CHILD_DIR.parent)), _worker_env()
+
+
+def zygote_config(isolation: Isolation, limits: Limits, scratch_root: str) -> dict:
+    """The first frame a zygote reads: how to confine each child."""
+    read_only = read_only_paths()
+    if isolation.bubblewrap:
+        read_only.append(f"{MOUNT_ROOT}/child")
+    else:
+        read_only.append(str(CHILD_DIR))
+    return {
+        "type": "config",
+        "scratch_root": scratch_root,
+        "read_only": read_only,
+        "read_write": [p for p in ("/dev/null",) if os.path.exists(p)],
+        "landlock": isolation.landlock_abi,
+        "uid": isolation.uid,
+        "gid": isolation.gid,
+        "unshare_net": isolation.unshare_net,
+        "max_frame": limits.max_output_mb << 20,
+        "limits": {
+            "memory_mb": limits.memory_mb,
+            "file_mb": limits.file_mb,
+            "open_files": limits.open_files,
+            "processes": limits.processes,
+        },
+    }
+
+
+def _nobody() -> tuple[int, int]:
+    try:
+        entry = pwd.getpwnam("nobody")
+        return entry.pw_uid, entry.pw_gid
+    except KeyError:
+        return 65534, 65534
+
+
+def _bwrap_works(bwrap: str, user_namespace: bool) -> bool:
+    trial = Isolation("bubblewrap", bubblewrap=bwrap, user_namespace=user_namespace)
+    argv = bwrap_argv(trial) + ["--", sys.executable, "-I", "-c", "pass"]
+    try:
+        result = subprocess.run(argv, capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+def _unshare_net_works() -> bool:
+    code = "import ctypes, sys; sys.exit(ctypes.CDLL(None).unshare(0x40000000) != 0)"
+    try:
+        result = subprocess.run([sys.executable, "-I", "-c", code], timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+def probe(level: str = "auto") -> Isolation:
+    """The strongest isolation available here, or exactly ``level`` (then fail if unavailable).
+
+    ``level`` is "auto" or one of :data:`LEVELS`; a lower level than the best is only useful to
+    test the fallbacks.
+    """
+    if level not in ("auto", *LEVELS):
+        raise SandboxError(f"unknown isolation level {level!r}; choose from auto, {LEVELS}")
+    root = os.geteuid() == 0
+    abi = landlock.abi_version()
+    uid, gid = _nobody() if root else (None, None)
+    layers = []
+    bwrap = shutil.which("bwrap")
+    user_namespace = not root
+    use_bwrap = level in ("auto", "bubblewrap") and bwrap is not None
+    if use_bwrap and not _bwrap_works(bwrap, user_namespace):
+        if root and _bwrap_works(bwrap, True):
+            user_namespace, uid, gid = True, None, None
+        else:
+            use_bwrap = False
+    if level == "bubblewrap" and not use_bwrap:
+        raise SandboxError("bubblewrap was asked for but `bwrap` is missing or does not work here")
+    if use_bwrap:
+        layers.append(
+            "bubblewrap: private mount view (system, Python and grader code read-only, private "
+            "/tmp; no course files, no solutions, no references, no output folder), private "
+            "PID, network, IPC and UTS namespaces" + (", user namespace" if user_namespace else "")
+        )
+    use_landlock = level in ("auto", "bubblewrap", "landlock") and abi > 0
+    if level == "landlock" and not use_landlock:
+        raise SandboxError("Landlock was asked for but the kernel does not offer it")
+    if use_landlock:
+        extras = []
+        if abi >= 4:
+            extras.append("no TCP")
+        if abi >= 6:
+            extras.append("no signals or abstract sockets outside the submission")
+        layers.append(
+            f"Landlock ABI {abi}: read-only system and Python paths, read-write scratch only"
+            + (f", {', '.join(extras)}" if extras else "")
+        )
+    else:
+        abi = 0
+    unshare_net = False
+    if not use_bwrap and root and level != "rlimits" and _unshare_net_works():
+        unshare_net = True
+        layers.append("network namespace per submission (unshare)")
+    if uid is not None:
+        layers.append(f"separate uid {uid} (nobody) with a process-count limit")
+    layers.append(
+        "rlimits: CPU time, address space, file size, open files, no core dumps; wall-clock "
+        "limits, scrubbed environment, scratch working directory"
+    )
+    chosen = "bubblewrap" if use_bwrap else "landlock" if use_landlock else "rlimits"
+    return Isolation(
+        level=chosen,
+        bubblewrap=bwrap if use_bwrap else None,
+        user_namespace=user_namespace if use_bwrap else False,
+        landlock_abi=abi,
+        uid=uid,
+        gid=gid,
+        unshare_net=unshare_net,
+        layers=tuple(layers),
+    )
+
+
+def scratch_root(isolation: Isolation) -> tuple[str, str | None]:
+    """Where children's scratch directories go, and a host folder to remove afterwards."""
+    if isolation.bubblewrap:
+        return SANDBOX_SCRATCH, None
+    host = tempfile.mkdtemp(prefix="rnn-grading-")
+    if isolation.uid is not None:
+        os.chmod(host, 0o711)
+    return host, host
+
+
+def check_view(isolation: Isolation, protected) -> None:
+    """Refuse to start if the sandbox would show a protected folder (solutions, output...)."""
+    if not isolation.bubblewrap and not isolation.landlock_abi:
+        return
+    visible = read_only_paths() + [str(CHILD_DIR)]
+    bad = _forbidden(visible, [os.path.realpath(p) for p in protected])
+    if bad:
+        raise SandboxError(
+            "the sandbox would expose protected folders through "
+            + ", ".join(sorted(set(bad)))
+            + "; install the grader's Python outside the course and output folders"
+        )

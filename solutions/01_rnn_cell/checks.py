@@ -1,0 +1,207 @@
+"""What the grader checks in 01_rnn_cell: one step, a whole sequence, the output layer.
+
+Test ids and points are those of the graded cells of rnn_cell.ipynb (the grader refuses to run
+if they disagree). Every function is compared with the NumPy reference and with PyTorch
+(nn.RNNCell, nn.RNN, nn.Linear) on fresh random inputs, edge sizes included (N = 1, T = 1,
+D = H so that a transposed weight still multiplies).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from autograder.grading import judges, mistakes
+from autograder.grading.inputs import label, normal, rnn_inputs
+from autograder.grading.spec import Array, Assignment, Case, Mistake, Test
+from autograder.reference import numpy_rnn, torch_rnn
+
+CELL_SIZES = [(3, 4, 5), (1, 1, 1), (1, 5, 2), (4, 3, 3), (2, 6, 4)]  # (N, D, H)
+SEQUENCE_SIZES = [(2, 5, 3, 4), (1, 1, 1, 1), (1, 7, 2, 3), (3, 1, 4, 2), (2, 6, 3, 3)]  # N,T,D,H
+OUTPUT_SIZES = [(2, 5, 4, 3), (1, 1, 1, 1), (3, 1, 2, 5), (2, 4, 3, 3)]  # (N, T, H, Q)
+
+
+def cell_cases(rng):
+    cases = []
+    for N, D, H in CELL_SIZES:
+        X, h0, W_xh, W_hh, b_h = rnn_inputs(rng, N, 1, D, H, scale=1.5)
+        cases.append(Case((X[:, 0], h0, W_xh, W_hh, b_h), label=label(N=N, D=D, H=H)))
+    return cases
+
+
+def sequence_cases(rng):
+    return [
+        Case(rnn_inputs(rng, N, T, D, H, scale=1.2), label=label(N=N, T=T, D=D, H=H))
+        for N, T, D, H in SEQUENCE_SIZES
+    ]
+
+
+def output_cases(rng):
+    cases = []
+    for N, T, H, Q in OUTPUT_SIZES:
+        states = normal(rng, N, T, H).clip(-3, 3) / 3
+        cases.append(
+            Case((states, normal(rng, H, Q), normal(rng, Q)), label=label(N=N, T=T, H=H, Q=Q))
+        )
+    return cases
+
+
+def first(fn):
+    """A reference that returns (out, cache), reduced to out."""
+    return lambda *args: fn(*args)[0]
+
+
+CELL_MISTAKES = (
+    Mistake("the bias b_h left out", "add b_h inside the tanh", partial(mistakes.cell, bias=False)),
+    Mistake(
+        "no tanh (the pre-activation is returned)",
+        "apply np.tanh to x W_xh + h_prev W_hh + b_h",
+        partial(mistakes.cell, act=mistakes.identity),
+    ),
+    Mistake(
+        "a sigmoid instead of tanh",
+        "the vanilla RNN of the course uses np.tanh",
+        partial(mistakes.cell, act=mistakes.sigmoid),
+    ),
+    Mistake(
+        "a ReLU instead of tanh",
+        "the vanilla RNN of the course uses np.tanh",
+        partial(mistakes.cell, act=mistakes.relu),
+    ),
+    Mistake(
+        "b_h added after the tanh",
+        "add b_h to the pre-activation, inside the tanh",
+        partial(mistakes.cell, bias_outside=True),
+    ),
+    Mistake(
+        "h_prev left out",
+        "the new state mixes the input and the previous state: add h_prev @ W_hh",
+        partial(mistakes.cell, use_h=False),
+    ),
+    Mistake(
+        "x left out",
+        "the new state mixes the input and the previous state: add x @ W_xh",
+        partial(mistakes.cell, use_x=False),
+    ),
+    Mistake(
+        "W_hh transposed (h_prev @ W_hh.T)",
+        "with row vectors the product is h_prev @ W_hh, without .T",
+        partial(mistakes.cell, transpose_W_hh=True),
+    ),
+    Mistake(
+        "W_xh transposed (x @ W_xh.T)",
+        "W_xh has shape (D, H): the product is x @ W_xh, without .T",
+        partial(mistakes.cell, transpose_W_xh=True),
+    ),
+    Mistake(
+        "W_xh and W_hh swapped",
+        "x goes with W_xh, h_prev with W_hh",
+        partial(mistakes.cell, swap_weights=True),
+    ),
+)
+
+SEQUENCE_MISTAKES = (
+    Mistake(
+        "the state never carried: every step reads h0",
+        "inside the loop, pass the state the previous step computed as h_prev",
+        partial(mistakes.sequence, carry=False),
+    ),
+    Mistake(
+        "h0 ignored (the sequence starts from zeros)",
+        "start the loop from the h0 you are given",
+        partial(mistakes.sequence, zero_h0=True),
+    ),
+    Mistake(
+        "the states shifted by one step (H[:, t] holds the state before X[:, t])",
+        "store the new state, after reading X[:, t], in H[:, t]",
+        partial(mistakes.sequence, shift=True),
+    ),
+    *(
+        Mistake(m.says, m.hint, partial(mistakes.sequence, **m.compute.keywords))
+        for m in CELL_MISTAKES
+    ),
+)
+
+OUTPUT_MISTAKES = (
+    Mistake("the bias b_q left out", "add b_q", partial(mistakes.output, bias=False)),
+    Mistake(
+        "W_hq transposed",
+        "W_hq has shape (H, Q): the product is H @ W_hq",
+        partial(mistakes.output, transpose=True),
+    ),
+    Mistake(
+        "a softmax applied",
+        "the output layer is affine only: return the logits H @ W_hq + b_q",
+        partial(mistakes.output, softmax=True),
+    ),
+    Mistake(
+        "only the last step kept",
+        "apply the layer at every step: H @ W_hq keeps the N and T axes",
+        partial(mistakes.output, last_only=True),
+    ),
+)
+
+BOTH = {
+    "NumPy reference": first(numpy_rnn.rnn_cell_forward),
+    "PyTorch nn.RNNCell": first(torch_rnn.rnn_cell_forward),
+}
+SEQUENCE = {
+    "NumPy reference": first(numpy_rnn.rnn_forward),
+    "PyTorch nn.RNN": first(torch_rnn.rnn_forward),
+}
+OUTPUT = {
+    "NumPy reference": first(numpy_rnn.output_forward),
+    "PyTorch nn.Linear": first(torch_rnn.output_forward),
+}
+H_NEXT = Array("h_next", ("N", "H"))
+H_ALL = Array("H", ("N", "T", "H"))
+O_ALL = Array("O", ("N", "T", "Q"))
+
+
+def build(folder):
+    return Assignment(
+        name="01_rnn_cell",
+        notebook="rnn_cell.ipynb",
+        title="Exercise 1: the RNN cell, step by step",
+        tests=(
+            Test(
+                "test_rnn_cell_forward_shape",
+                "rnn_cell_forward",
+                1,
+                cell_cases,
+                judges.references(H_NEXT, BOTH, shape_only=True),
+                about="rnn_cell_forward returns an (N, H) array",
+            ),
+            Test(
+                "test_rnn_cell_forward_values",
+                "rnn_cell_forward",
+                2,
+                cell_cases,
+                judges.references(H_NEXT, BOTH, CELL_MISTAKES),
+                about="rnn_cell_forward matches the NumPy reference and nn.RNNCell",
+            ),
+            Test(
+                "test_rnn_forward_shape",
+                "rnn_forward",
+                1,
+                sequence_cases,
+                judges.references(H_ALL, SEQUENCE, shape_only=True),
+                about="rnn_forward returns an (N, T, H) array",
+            ),
+            Test(
+                "test_rnn_forward_values",
+                "rnn_forward",
+                2,
+                sequence_cases,
+                judges.references(H_ALL, SEQUENCE, SEQUENCE_MISTAKES),
+                about="rnn_forward matches the NumPy reference and nn.RNN",
+            ),
+            Test(
+                "test_output_forward",
+                "output_forward",
+                2,
+                output_cases,
+                judges.references(O_ALL, OUTPUT, OUTPUT_MISTAKES),
+                about="output_forward matches the NumPy reference and nn.Linear",
+            ),
+        ),
+    )
