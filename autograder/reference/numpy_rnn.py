@@ -14,12 +14,12 @@ gives them, so all-float32 inputs give float32 outputs and gradients.
 Accuracy (measured by the tests with :func:`rel_error`): in float64 this module agrees with
 PyTorch to about 1e-15 and with central differences to better than 1e-6, saturated units
 included (arrays of vanishing gradients, whose entries are all far below 1, to about 1e-9
-absolute: the resolution of central differences). In float32, for unit-scale inputs and T <= 5, forward values stay within 1e-5 and
-gradients within 1e-4 of the float64 result (relative to the largest entry of each array; arrays
-whose entries are all below 1e-3 are good to ~1e-7 absolute). Saturated units cost float32 more:
-tanh' is computed as 1 - h^2 from a rounded h, which loses digits as |h| approaches 1, so with
-most units saturated expect gradient errors around 1e-3 to 1e-2. Errors also grow with T,
-because BPTT multiplies T Jacobians.
+absolute: the resolution of central differences). In float32, for unit-scale inputs and T <= 5,
+forward values stay within 1e-5 and gradients within 1e-4 of the float64 result (relative to the
+largest entry of each array; arrays whose entries are all below 1e-3 are good to ~1e-7
+absolute). Saturated units cost float32 more: tanh' is computed as 1 - h^2 from a rounded h,
+which loses digits as |h| approaches 1, so with most units saturated expect gradient errors
+around 1e-3 to 1e-2. Errors also grow with T, because BPTT multiplies T Jacobians.
 
 Every public function validates its inputs and raises ValueError that names the argument and the
 expected and given shapes. Nothing is broadcast or transposed silently: the most common mistake,
