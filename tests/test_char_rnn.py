@@ -204,13 +204,17 @@ def test_torch_char_rnn_training_beats_the_unigram_entropy(corpus):
 
 
 def test_torch_training_follows_the_numpy_trajectory(corpus):
-    # Same initial parameters, data, clipping and Adagrad update: the same losses, up to rounding.
-    # (Adagrad divides by the root of the accumulated squared gradients, which is tiny for
-    # weights that have barely been used yet, so rounding differences grow; compare 3 steps.)
+    """Same initial parameters, data, clipping and Adagrad update: the same losses, up to rounding.
+
+    The stream is cut to 60 characters so that the fourth window wraps around to the start with
+    a fresh zero state. Adagrad divides by the root of the accumulated squared gradients, which is
+    tiny for weights that have barely been used, so rounding differences grow with every step:
+    compare four steps only."""
     _, chars, _, data = corpus
-    _, losses_np = nr.train_char_rnn(data, len(chars), hidden_size=HIDDEN, steps=3, seed=7)
+    stream = data[:60]
+    _, losses_np = nr.train_char_rnn(stream, len(chars), hidden_size=HIDDEN, steps=4, seed=7)
     model = tr.char_rnn_from_numpy(nr.char_rnn_init(len(chars), HIDDEN, seed=7))
-    losses_torch = tr.train_char_rnn(data, model, steps=3)
+    losses_torch = tr.train_char_rnn(stream, model, steps=4)
     np.testing.assert_allclose(losses_np, losses_torch, rtol=1e-9)
 
 

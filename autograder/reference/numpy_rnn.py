@@ -260,10 +260,11 @@ def rnn_backward(dH, cache: SequenceCache, k: int | None = None):
     * ``dh0`` (the gradient that leaves step 0) only collects the losses at steps t < k.
 
     So ``k=1`` keeps only each step's direct effect, and any ``k >= T`` gives full BPTT (equal to
-    ``k=None`` up to floating-point summation order). This is the per-loss truncation of
-    Williams & Peng's BPTT(1, k), computed directly in O(T k) step-backward calls; it is a
-    different thing from cutting a long stream into windows and carrying the state across them
-    without gradient, which is what :func:`char_rnn_loss` does.
+    ``k=None`` up to floating-point summation order). This is the per-loss truncation studied by
+    Williams & Peng (1990), computed directly with one chain of at most k step-backward calls per
+    loss (O(T k) calls in all). It is a different thing from cutting a long stream into windows
+    and carrying the state across them without gradient, which is what :func:`char_rnn_loss`
+    does.
 
     Args:
         dH: (N, T, H) upstream gradient on every hidden state.
