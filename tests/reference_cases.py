@@ -71,7 +71,6 @@ seeds = st.integers(0, 2**32 - 1)
 scales = st.sampled_from([0.3, 1.0, 3.0])
 
 
-# ---------------------------------------------------------------------------------------------
 # Malformed calls. Each case builds its call from a reference module (numpy_rnn or torch_rnn), so
 # that both oracles are held to the same validation. N=2, T=3, D=3, H=5, Q=7.
 

@@ -50,7 +50,6 @@ def unigram_entropy(data) -> float:
     return float(-(f * np.log(f)).sum())
 
 
-# ---------------------------------------------------------------------------------------------
 # Data.
 
 
@@ -78,7 +77,6 @@ def test_one_hot_has_a_single_one_per_index():
         nr.one_hot(np.array([3]), 3)
 
 
-# ---------------------------------------------------------------------------------------------
 # Loss and gradients.
 
 
@@ -143,7 +141,6 @@ def test_char_rnn_rejects_malformed_parameters_and_inputs():
         nr.char_rnn_loss({k: v for k, v in params.items() if k != "b_q"}, inputs, targets, h_prev)
 
 
-# ---------------------------------------------------------------------------------------------
 # Optimisers.
 
 
@@ -176,7 +173,6 @@ def test_sgd_step_moves_against_the_gradient():
         nr.sgd_step(params, {"w": np.zeros(3)}, lr=0.1)
 
 
-# ---------------------------------------------------------------------------------------------
 # Training on the shipped text.
 
 
@@ -218,7 +214,6 @@ def test_torch_training_follows_the_numpy_trajectory(corpus):
     np.testing.assert_allclose(losses_np, losses_torch, rtol=1e-9)
 
 
-# ---------------------------------------------------------------------------------------------
 # Sampling.
 
 

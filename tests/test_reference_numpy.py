@@ -45,7 +45,6 @@ def fd_rnn_grads(p, k_forward=nr.rnn_forward):
     return [nr.numerical_gradient(f_of(i), a, p.dH) for i, a in enumerate(arrays)]
 
 
-# ---------------------------------------------------------------------------------------------
 # Gradients against finite differences.
 
 
@@ -122,7 +121,6 @@ def test_birnn_backward_matches_finite_differences(shape, seed, scale):
         assert fd_error(grad, nr.numerical_gradient(f, a, dH)) < GRAD_TOL
 
 
-# ---------------------------------------------------------------------------------------------
 # The sequence functions are the step functions in a loop.
 
 
@@ -156,7 +154,6 @@ def test_bptt_is_the_cell_backward_in_a_loop_carrying_dh_next(shape, seed, scale
         np.testing.assert_array_equal(total, s)
 
 
-# ---------------------------------------------------------------------------------------------
 # Truncated BPTT.
 
 
@@ -252,7 +249,6 @@ def test_truncation_drops_long_range_gradient_only():
     assert np.all(dX_k2[:, :4] == 0) and np.all(dX_full[:, :4] != 0)
 
 
-# ---------------------------------------------------------------------------------------------
 # Bidirectional RNN.
 
 
@@ -273,7 +269,6 @@ def test_birnn_halves_are_causal_in_opposite_directions(shape, seed):
     np.testing.assert_array_equal(H1[..., :H], nr.rnn_forward(p.X, p.h0, *p.params)[0])
 
 
-# ---------------------------------------------------------------------------------------------
 # Loss.
 
 
@@ -301,7 +296,6 @@ def test_softmax_is_stable_and_normalised():
     assert P[0, 0] / P[0, 1] == pytest.approx(np.e, rel=1e-12)
 
 
-# ---------------------------------------------------------------------------------------------
 # Clipping (agreement with torch.nn.utils is in test_reference_torch.py).
 
 
@@ -330,7 +324,6 @@ def test_clip_grad_value_clamps_elementwise_into_new_arrays():
     np.testing.assert_array_equal(g, [-3.0, -0.5, 0.0, 2.0])
 
 
-# ---------------------------------------------------------------------------------------------
 # Gradient-checking tools.
 
 
@@ -369,7 +362,6 @@ def test_rel_error_is_max_abs_difference_over_largest_magnitude():
         nr.rel_error(a, b[None])
 
 
-# ---------------------------------------------------------------------------------------------
 # Validation and dtypes.
 
 

@@ -50,7 +50,6 @@ def assert_all_close(ours, theirs, tol, what="", floor=1e-8):
         assert error < tol, f"{what}[{i}]: {error}"
 
 
-# ---------------------------------------------------------------------------------------------
 # NumPy vs PyTorch vs finite differences, float64.
 
 
@@ -157,7 +156,6 @@ def test_caches_are_interchangeable_between_the_two_references():
     assert_all_close(nr.birnn_backward(dH, bi_torch)[:3], tr.birnn_backward(dH, bi_np)[:3], GRAD_TOL)
 
 
-# ---------------------------------------------------------------------------------------------
 # float32.
 
 
@@ -173,7 +171,6 @@ def test_float32_agrees_between_numpy_and_torch(shape, seed, scale):
                      "float32", floor=F32_FLOOR)
 
 
-# ---------------------------------------------------------------------------------------------
 # Clipping against torch.nn.utils itself.
 
 
@@ -232,7 +229,6 @@ def test_clip_grad_value_matches_torch_clip_grad_value(seed, clip_value):
             np.testing.assert_array_equal(c, param.grad.numpy())
 
 
-# ---------------------------------------------------------------------------------------------
 # The PyTorch reference validates like the NumPy one.
 
 
@@ -244,7 +240,6 @@ def test_torch_reference_rejects_bad_input_like_numpy_reference(call, message):
     assert message in str(info.value)
 
 
-# ---------------------------------------------------------------------------------------------
 # Models.
 
 

@@ -77,7 +77,6 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------------------------
 # Caches. Named fields instead of positional tuples so that a backward pass reads like the maths.
 # The caches hold only the forward *inputs* and the hidden states, which is all an autograd
 # implementation needs to replay the forward pass: torch_rnn's backward functions accept them too.
@@ -146,7 +145,6 @@ def _check_cache(name: str, cache, kind: type) -> None:
         )
 
 
-# --------------------------------------------------------------------------------------------
 # One time step. The private cores do the maths; the public functions validate and delegate, so
 # the sequence functions below can call the cores T times without re-validating every step.
 
@@ -204,7 +202,6 @@ def rnn_cell_backward(dh_next, cache: CellCache):
     return _cell_backward(dh_next, cache)
 
 
-# --------------------------------------------------------------------------------------------
 # A whole sequence: the step in a loop.
 
 
@@ -324,7 +321,6 @@ def _rnn_backward_truncated(dH, cache: SequenceCache, k: int):
     return dX, dh0, dW_xh, dW_hh, db_h
 
 
-# --------------------------------------------------------------------------------------------
 # Output layer and loss.
 
 
@@ -414,7 +410,6 @@ def softmax_cross_entropy(O, y):
     return float(loss), dO
 
 
-# --------------------------------------------------------------------------------------------
 # Bidirectional RNN: two independent RNNs, the second reading the sequence backwards.
 
 
@@ -470,7 +465,6 @@ def birnn_backward(dH, cache: BiCache):
     return dX, dh0_f, dh0_b, tuple(dparams_f), tuple(dparams_b)
 
 
-# --------------------------------------------------------------------------------------------
 # Gradient clipping, with the semantics of torch.nn.utils.
 
 
@@ -535,7 +529,6 @@ def clip_grad_value(grads, clip_value: float):
     return _like(grads, keys, [np.clip(g, -clip_value, clip_value) for g in arrays])
 
 
-# --------------------------------------------------------------------------------------------
 # Gradient checking.
 
 
@@ -615,7 +608,6 @@ def rel_error(a, b, floor: float = 1e-8) -> float:
     return float(np.max(np.abs(a - b)) / max(floor, np.max(np.abs(a) + np.abs(b))))
 
 
-# --------------------------------------------------------------------------------------------
 # A character-level language model (the capstone): one-hot characters -> RNN -> logits.
 
 def one_hot(indices, depth: int, dtype=np.float64) -> np.ndarray:

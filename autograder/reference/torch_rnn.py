@@ -57,7 +57,6 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------------------------
 # NumPy <-> torch. Always copy: PyTorch's in-place operations (clip_grad_norm_) must never reach
 # the caller's arrays, and time-reversed views have negative strides that torch cannot share.
 
@@ -103,7 +102,6 @@ def _check_cache(name: str, cache, kind: type) -> None:
                         f"got {type(cache).__name__}")
 
 
-# --------------------------------------------------------------------------------------------
 # One step: nn.RNNCell.
 
 
@@ -153,7 +151,6 @@ def rnn_cell_backward(dh_next, cache: CellCache):
     return (_numpy(x.grad), _numpy(h_prev.grad), *_rnn_grads(cell))
 
 
-# --------------------------------------------------------------------------------------------
 # A sequence: nn.RNN(batch_first=True).
 
 
@@ -228,7 +225,6 @@ def rnn_backward(dH, cache: SequenceCache, k: int | None = None):
     return (dX, dh0, *_rnn_grads(rnn, "_l0"))
 
 
-# --------------------------------------------------------------------------------------------
 # Output layer and loss: nn.Linear and F.cross_entropy.
 
 
@@ -303,7 +299,6 @@ def softmax_cross_entropy(O, y):
     return loss.item(), _numpy(logits.grad)
 
 
-# --------------------------------------------------------------------------------------------
 # Bidirectional: nn.RNN(bidirectional=True). PyTorch names the second direction "_l0_reverse".
 
 
@@ -372,7 +367,6 @@ def birnn_backward(dH, cache: BiCache):
             _rnn_grads(rnn, "_l0"), _rnn_grads(rnn, "_l0_reverse"))
 
 
-# --------------------------------------------------------------------------------------------
 # Clipping: torch.nn.utils on copies of the arrays.
 
 
@@ -432,7 +426,6 @@ def clip_grad_value(grads, clip_value: float):
     return _like(grads, keys, [_numpy(p.grad) for p in holders])
 
 
-# --------------------------------------------------------------------------------------------
 # Models used by the exercises and the book. Inputs are batch first throughout.
 
 
