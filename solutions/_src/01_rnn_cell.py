@@ -1,0 +1,363 @@
+# Source of solutions/01_rnn_cell/rnn_cell.ipynb (see solutions/build_notebooks.py).
+# ruff: noqa: E402
+
+# %% [markdown]
+# # Exercise 1: the RNN cell, step by step
+#
+# Companion chapter: [The structure of an RNN](../../book/chapters/03_structure.ipynb).
+#
+# **After this exercise you can**
+#
+# - compute one step of a vanilla RNN, $H_t = \tanh(X_t W_{xh} + H_{t-1} W_{hh} + b_h)$,
+#   for a whole batch at once;
+# - run the same cell over a sequence, carrying the hidden state from step to step;
+# - add the output layer $O_t = H_t W_{hq} + b_q$ at every step;
+# - check your NumPy code against PyTorch's `nn.RNNCell` and `nn.RNN`, and know how their
+#   weights map onto the equations above.
+#
+# **How to work.** Fill in every cell that contains `raise NotImplementedError(...)`: replace
+# that line with your code. Then run the test cell below it. A test prints a line starting
+# with ✓ when it passes, and otherwise tells you what it expected, what it got and where.
+# Your grade comes from these tests and from hidden ones that try other shapes and values,
+# including a batch of one sequence ($N = 1$) and sequences of one step ($T = 1$).
+#
+# **Notation** (the same as in the book). Everything is *batch first* and uses *row vectors*:
+#
+# | symbol | shape | meaning |
+# |---|---|---|
+# | $N$, $T$ | | batch size, sequence length |
+# | $D$, $H$, $Q$ | | input size, hidden size, output size |
+# | `X` | $(N, T, D)$ | a batch of input sequences; `X[:, t]` is $X_t$ |
+# | `h0` | $(N, H)$ | the hidden state before the first step |
+# | `W_xh`, `W_hh`, `b_h` | $(D, H)$, $(H, H)$, $(H,)$ | the cell's parameters |
+# | `H` | $(N, T, H)$ | the hidden state after every step; `H[:, t]` is $H_t$ |
+# | `W_hq`, `b_q` | $(H, Q)$, $(Q,)$ | the output layer's parameters |
+# | `O` | $(N, T, Q)$ | the outputs at every step |
+
+# %% [setup] id=setup_imports
+import numpy as np
+import torch
+
+from autograder.notebook_checks import check_array, rnn_inputs
+
+np.set_printoptions(precision=4, suppress=True)
+torch.set_default_dtype(torch.float64)
+
+# %% [markdown]
+# ## 1. One step of the cell
+#
+# At step $t$ the cell mixes the new input with what it remembers:
+#
+# $$H_t = \tanh\left(X_t W_{xh} + H_{t-1} W_{hh} + b_h\right)$$
+#
+# With row vectors, a whole batch is one matrix product: `x` has one row per sequence, so
+# `x @ W_xh` has shape $(N, H)$, and so has `h_prev @ W_hh`. The bias `b_h` of shape $(H,)$ is
+# added to every row by NumPy's broadcasting.
+#
+# Write `rnn_cell_forward`. Return only the new hidden state (an array), nothing else.
+
+
+# %% [answer] id=rnn_cell_forward_impl
+def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):
+    """One step of a vanilla RNN: h_next = tanh(x W_xh + h_prev W_hh + b_h).
+
+    Args:
+        x: (N, D) inputs at this step.
+        h_prev: (N, H) hidden state from the previous step.
+        W_xh: (D, H) input-to-hidden weights.
+        W_hh: (H, H) hidden-to-hidden weights.
+        b_h: (H,) hidden bias.
+
+    Returns:
+        h_next: (N, H) the new hidden state.
+    """
+    # Compute the pre-activation x W_xh + h_prev W_hh + b_h, then apply tanh (np.tanh).
+    ### BEGIN SOLUTION
+    return np.tanh(x @ W_xh + h_prev @ W_hh + b_h)
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The first test checks the shape of the result, the second its values: once against the
+# course's NumPy reference, and once against PyTorch.
+#
+# PyTorch's `nn.RNNCell` computes the same thing in column-vector form,
+# $h' = \tanh(W_{ih} x + b_{ih} + W_{hh} h + b_{hh})$, so its weights are the *transposes* of
+# ours, `weight_ih = W_xh.T` and `weight_hh = W_hh.T`, and it has two biases where we have one.
+# The cell below copies our weights into a PyTorch cell (second bias set to zero); read it to see
+# the mapping, which you will meet again whenever you move between papers and code.
+
+
+# %% [setup] id=setup_torch_helpers
+def torch_cell_step(x, h_prev, W_xh, W_hh, b_h):
+    """h_next computed by torch.nn.RNNCell holding our weights."""
+    D, H = W_xh.shape
+    cell = torch.nn.RNNCell(D, H)
+    with torch.no_grad():
+        cell.weight_ih.copy_(torch.from_numpy(W_xh.T))
+        cell.weight_hh.copy_(torch.from_numpy(W_hh.T))
+        cell.bias_ih.copy_(torch.from_numpy(b_h))
+        cell.bias_hh.zero_()
+        return cell(torch.from_numpy(x), torch.from_numpy(h_prev)).numpy()
+
+
+def torch_sequence(X, h0, W_xh, W_hh, b_h):
+    """H computed by torch.nn.RNN(batch_first=True) holding our weights."""
+    D, H = W_xh.shape
+    rnn = torch.nn.RNN(D, H, batch_first=True)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(W_xh.T))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(W_hh.T))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(b_h))
+        rnn.bias_hh_l0.zero_()
+        H_all, _ = rnn(torch.from_numpy(X), torch.from_numpy(h0)[None])  # h0 as (1, N, H)
+        return H_all.numpy()
+
+
+# %% [test] id=test_rnn_cell_forward_shape points=1
+X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=0, N=2, T=1, D=3, H=4)
+h_next = rnn_cell_forward(X[:, 0], h0, W_xh, W_hh, b_h)
+check_array(
+    "rnn_cell_forward(...)",
+    h_next,
+    np.zeros((2, 4)),
+    axes=("N", "H"),
+    atol=np.inf,
+    hint="the new state has one row per sequence and one column per hidden unit.",
+)
+### BEGIN HIDDEN TESTS
+for seed, (N, D, H) in enumerate([(1, 1, 1), (1, 5, 2), (4, 2, 6), (3, 7, 3)], start=101):
+    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, 1, D, H)
+    check_array(
+        f"rnn_cell_forward with N={N}, D={D}, H={H}",
+        rnn_cell_forward(X[:, 0], h0, W_xh, W_hh, b_h),
+        np.zeros((N, H)),
+        axes=("N", "H"),
+        atol=np.inf,
+    )
+### END HIDDEN TESTS
+print("✓ rnn_cell_forward returns an (N, H) array")
+
+# %% [test] id=test_rnn_cell_forward_values points=2
+from autograder.reference import numpy_rnn
+
+X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=0, N=2, T=1, D=3, H=4)
+x = X[:, 0]
+pre = x @ W_xh + h0 @ W_hh + b_h
+suspects = {
+    "the pre-activation, without tanh": pre,
+    "tanh of the pre-activation without the bias b_h": np.tanh(pre - b_h),
+    "a step that ignores h_prev": np.tanh(x @ W_xh + b_h),
+    "a step that uses W_hh.T instead of W_hh": np.tanh(x @ W_xh + h0 @ W_hh.T + b_h),
+}
+expected, _ = numpy_rnn.rnn_cell_forward(x, h0, W_xh, W_hh, b_h)
+got = rnn_cell_forward(x, h0, W_xh, W_hh, b_h)
+check_array("rnn_cell_forward(...)", got, expected, axes=("N", "H"), suspects=suspects)
+check_array(
+    "rnn_cell_forward(...) compared with torch.nn.RNNCell",
+    got,
+    torch_cell_step(x, h0, W_xh, W_hh, b_h),
+    axes=("N", "H"),
+)
+### BEGIN HIDDEN TESTS
+for seed, (N, D, H) in enumerate(
+    [(1, 1, 1), (1, 5, 2), (4, 2, 6), (3, 7, 3), (5, 4, 4)], start=201
+):
+    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, 1, D, H, scale=1.5)
+    got = rnn_cell_forward(X[:, 0], h0, W_xh, W_hh, b_h)
+    name = f"rnn_cell_forward with N={N}, D={D}, H={H}"
+    check_array(name, got, numpy_rnn.rnn_cell_forward(X[:, 0], h0, W_xh, W_hh, b_h)[0])
+    check_array(name, got, torch_cell_step(X[:, 0], h0, W_xh, W_hh, b_h))
+### END HIDDEN TESTS
+print("✓ rnn_cell_forward matches the NumPy reference and torch.nn.RNNCell")
+
+# %% [markdown]
+# ## 2. A whole sequence
+#
+# A recurrent network applies *the same* cell, with the same weights, at every step, feeding the
+# state it just computed back in as `h_prev`:
+#
+# $$H_0 = \tanh(X_0 W_{xh} + h_0 W_{hh} + b_h), \quad
+#   H_1 = \tanh(X_1 W_{xh} + H_0 W_{hh} + b_h), \quad \dots$$
+#
+# Write `rnn_forward` with a loop over $t = 0, \dots, T-1$ that calls your `rnn_cell_forward`
+# and stores each new state in `H[:, t]`. Note the indexing: `H[:, t]` is the state *after*
+# reading `X[:, t]`, and `h0` is not part of `H`.
+
+
+# %% [answer] id=rnn_forward_impl
+def rnn_forward(X, h0, W_xh, W_hh, b_h):
+    """Run a vanilla RNN over whole sequences.
+
+    Args:
+        X: (N, T, D) input sequences, batch first.
+        h0: (N, H) initial hidden state.
+        W_xh: (D, H); W_hh: (H, H); b_h: (H,) the cell's parameters.
+
+    Returns:
+        H: (N, T, H) the hidden state after every step; H[:, t] is the state after X[:, t].
+    """
+    # Allocate H, then loop over time, carrying the state from one step to the next.
+    ### BEGIN SOLUTION
+    N, T, _ = X.shape
+    H = np.empty((N, T, W_hh.shape[0]))
+    h = h0
+    for t in range(T):
+        h = rnn_cell_forward(X[:, t], h, W_xh, W_hh, b_h)
+        H[:, t] = h
+    return H
+    ### END SOLUTION
+
+
+# %% [test] id=test_rnn_forward_shape points=1
+X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=1, N=2, T=5, D=3, H=4)
+check_array(
+    "rnn_forward(...)",
+    rnn_forward(X, h0, W_xh, W_hh, b_h),
+    np.zeros((2, 5, 4)),
+    axes=("N", "T", "H"),
+    atol=np.inf,
+    hint="one hidden state per sequence and per step: H[:, t] holds the state after X[:, t].",
+)
+### BEGIN HIDDEN TESTS
+for seed, (N, T, D, H) in enumerate(
+    [(1, 1, 1, 1), (1, 6, 2, 3), (3, 1, 4, 2), (2, 3, 1, 5)], start=301
+):
+    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, T, D, H)
+    check_array(
+        f"rnn_forward with N={N}, T={T}, D={D}, H={H}",
+        rnn_forward(X, h0, W_xh, W_hh, b_h),
+        np.zeros((N, T, H)),
+        axes=("N", "T", "H"),
+        atol=np.inf,
+    )
+### END HIDDEN TESTS
+print("✓ rnn_forward returns an (N, T, H) array")
+
+# %% [test] id=test_rnn_forward_values points=2
+X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=1, N=2, T=5, D=3, H=4)
+expected, _ = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
+got = rnn_forward(X, h0, W_xh, W_hh, b_h)
+suspects = {
+    "the states computed with h0 = 0": numpy_rnn.rnn_forward(X, 0 * h0, W_xh, W_hh, b_h)[0],
+    "the states computed with h0 at every step (the state is never carried)": np.tanh(
+        X @ W_xh + (h0 @ W_hh)[:, None] + b_h
+    ),
+    "the states shifted by one step (H[:, t] holds the state before X[:, t])": np.concatenate(
+        [h0[:, None], expected[:, :-1]], axis=1
+    ),
+}
+check_array(
+    "rnn_forward(...)",
+    got,
+    expected,
+    axes=("N", "T", "H"),
+    suspects=suspects,
+    hint="the first step reads h0; every later step reads the state the previous step computed.",
+)
+check_array(
+    "rnn_forward(...) compared with torch.nn.RNN",
+    got,
+    torch_sequence(X, h0, W_xh, W_hh, b_h),
+    axes=("N", "T", "H"),
+)
+### BEGIN HIDDEN TESTS
+shapes = [(1, 1, 1, 1), (1, 9, 2, 3), (4, 1, 3, 5), (3, 6, 4, 2), (2, 12, 3, 6)]
+for seed, (N, T, D, H) in enumerate(shapes, start=401):
+    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, T, D, H, scale=1.2)
+    got = rnn_forward(X, h0, W_xh, W_hh, b_h)
+    name = f"rnn_forward with N={N}, T={T}, D={D}, H={H}"
+    check_array(name, got, numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)[0], axes=("N", "T", "H"))
+    check_array(name, got, torch_sequence(X, h0, W_xh, W_hh, b_h), axes=("N", "T", "H"))
+### END HIDDEN TESTS
+print("✓ rnn_forward matches the NumPy reference and torch.nn.RNN")
+
+# %% [markdown]
+# ## 3. The output layer
+#
+# The hidden states are the network's memory; what it *says* at each step is an affine map of
+# them, with one more set of shared weights:
+#
+# $$O_t = H_t W_{hq} + b_q$$
+#
+# `H` has three axes, but `@` multiplies the last axis of `H` with the first of `W_hq` and keeps
+# the others, so `H @ W_hq` has shape $(N, T, Q)$ without any loop. Write `output_forward`.
+
+
+# %% [answer] id=output_forward_impl
+def output_forward(H, W_hq, b_q):
+    """The output layer applied at every step: O_t = H_t W_hq + b_q.
+
+    Args:
+        H: (N, T, H) hidden states.
+        W_hq: (H, Q) hidden-to-output weights.
+        b_q: (Q,) output bias.
+
+    Returns:
+        O: (N, T, Q) the outputs at every step.
+    """
+    # One matrix product and one broadcast addition; no loop is needed.
+    ### BEGIN SOLUTION
+    return H @ W_hq + b_q
+    ### END SOLUTION
+
+
+# %% [test] id=test_output_forward points=2
+rng = np.random.default_rng(2)
+H_states = np.tanh(rng.standard_normal((2, 5, 4)))
+W_hq, b_q = rng.standard_normal((4, 3)), rng.standard_normal(3)
+expected, _ = numpy_rnn.output_forward(H_states, W_hq, b_q)
+got = output_forward(H_states, W_hq, b_q)
+check_array(
+    "output_forward(...)",
+    got,
+    expected,
+    axes=("N", "T", "Q"),
+    suspects={"H W_hq without the bias b_q": H_states @ W_hq},
+)
+linear = torch.nn.Linear(4, 3)  # PyTorch again stores the transpose: weight = W_hq.T
+with torch.no_grad():
+    linear.weight.copy_(torch.from_numpy(W_hq.T))
+    linear.bias.copy_(torch.from_numpy(b_q))
+    check_array(
+        "output_forward(...) compared with torch.nn.Linear",
+        got,
+        linear(torch.from_numpy(H_states)).numpy(),
+        axes=("N", "T", "Q"),
+    )
+### BEGIN HIDDEN TESTS
+for seed, (N, T, H, Q) in enumerate(
+    [(1, 1, 1, 1), (1, 4, 3, 2), (3, 1, 2, 5), (2, 6, 5, 3)], start=501
+):
+    rng = np.random.default_rng(seed)
+    H_states = np.tanh(rng.standard_normal((N, T, H)))
+    W_hq, b_q = rng.standard_normal((H, Q)), rng.standard_normal(Q)
+    check_array(
+        f"output_forward with N={N}, T={T}, H={H}, Q={Q}",
+        output_forward(H_states, W_hq, b_q),
+        numpy_rnn.output_forward(H_states, W_hq, b_q)[0],
+        axes=("N", "T", "Q"),
+    )
+### END HIDDEN TESTS
+print("✓ output_forward matches the NumPy reference and torch.nn.Linear")
+
+# %% [markdown]
+# ## 4. Putting it together
+#
+# Your three functions make a complete (untrained) RNN. The cell below runs it on a batch of two
+# sequences and prints the shapes at each stage, and how far the two sequences' states have
+# drifted apart: they start from the same $h_0$, and differ only because they read different
+# inputs. Try other sizes, or scale `W_hh` up and watch the states saturate at $\pm 1$.
+
+# %% [code]
+X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=3, N=2, T=6, D=3, H=5)
+h0 = np.zeros_like(h0)
+H_states = rnn_forward(X, h0, W_xh, W_hh, b_h)
+O = output_forward(H_states, np.ones((5, 2)), np.zeros(2))
+print("X:", X.shape, " H:", H_states.shape, " O:", O.shape)
+print("distance between the two sequences' states at each step:")
+print(np.linalg.norm(H_states[0] - H_states[1], axis=-1))
+
+# %% [markdown]
+# Next: [Exercise 2](../02_bptt/bptt.ipynb) runs this network backwards in time to compute
+# its gradients.

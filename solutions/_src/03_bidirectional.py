@@ -1,0 +1,329 @@
+# Source of solutions/03_bidirectional/bidirectional.ipynb (see solutions/build_notebooks.py).
+# ruff: noqa: E402
+
+# %% [markdown]
+# # Exercise 3: a bidirectional RNN
+#
+# Companion chapter: [Bidirectional RNNs](../../book/chapters/04_bidirectional.ipynb).
+#
+# **After this exercise you can**
+#
+# - build a bidirectional RNN from two ordinary ones, the second reading the sequence backwards;
+# - lay out its states as PyTorch's `nn.RNN(bidirectional=True)` does, and match it exactly;
+# - backpropagate through it, reversing time where the forward pass reversed it;
+# - say which inputs each half of the state can see.
+#
+# **How to work.** Fill in every cell that contains `raise NotImplementedError(...)`, then run
+# the test cell below it. Hidden tests try other shapes and values, including $N = 1$ and
+# $T = 1$.
+#
+# A forward RNN's state $\overrightarrow{H}_t$ has read $X_0, \dots, X_t$: the past. A second RNN,
+# with its own weights, reads the sequence from the end; its state $\overleftarrow{H}_t$ has read
+# $X_{T-1}, \dots, X_t$: the future. The bidirectional state at step $t$ is both, side by side:
+#
+# $$\overrightarrow{H}_t = \tanh(X_t W_{xh}^{(f)} + \overrightarrow{H}_{t-1} W_{hh}^{(f)} + b_h^{(f)}),
+#   \qquad
+#   \overleftarrow{H}_t = \tanh(X_t W_{xh}^{(b)} + \overleftarrow{H}_{t+1} W_{hh}^{(b)} + b_h^{(b)}),
+#   \qquad
+#   H_t = [\overrightarrow{H}_t, \overleftarrow{H}_t] \in \mathbb{R}^{N \times 2H}$$
+#
+# You do not need to write the one-directional RNN again: the cell below gives you working
+# `rnn_forward` and `rnn_backward` with the signatures of Exercises 1 and 2.
+
+# %% [setup] id=setup_imports
+import numpy as np
+
+from autograder.notebook_checks import CheckFailure, check_array, check_arrays, rnn_inputs
+from autograder.reference import numpy_rnn, torch_rnn
+
+np.set_printoptions(precision=4, suppress=True)
+
+
+def rnn_forward(X, h0, W_xh, W_hh, b_h):
+    """Forward pass of a one-directional RNN.
+
+    Args:
+        X: (N, T, D); h0: (N, H); W_xh: (D, H); W_hh: (H, H); b_h: (H,).
+
+    Returns:
+        H: (N, T, H), H[:, t] is the state after reading X[:, t].
+    """
+    H, _ = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
+    return H
+
+
+def rnn_backward(dH, X, h0, H, W_xh, W_hh):
+    """Full BPTT of a one-directional RNN.
+
+    Args:
+        dH: (N, T, H) upstream gradient on every state; X, h0, H, W_xh, W_hh as in rnn_forward
+            (H is the output of rnn_forward).
+
+    Returns:
+        dX: (N, T, D); dh0: (N, H); dW_xh: (D, H); dW_hh: (H, H); db_h: (H,).
+    """
+    b_h = np.zeros(W_hh.shape[0])  # the backward pass does not need the bias itself
+    cache = numpy_rnn.SequenceCache(X, h0, W_xh, W_hh, b_h, H)
+    return numpy_rnn.rnn_backward(dH, cache)
+
+
+# %% [markdown]
+# ## 1. Forward
+#
+# Reading "from the end" is just reading a reversed sequence: `X[:, ::-1]` reverses the time
+# axis. Run the backward RNN on it, and the state it computes at its step $s$ belongs to
+# the original time step $T-1-s$: reverse its output in time too before you put it next to the
+# forward states. Then concatenate along the last axis (`np.concatenate(..., axis=-1)`), forward
+# half first, as PyTorch does.
+#
+# The parameters arrive as tuples `params_f = (W_xh, W_hh, b_h)` for the forward direction and
+# `params_b` for the backward one.
+
+
+# %% [answer] id=birnn_forward_impl
+def birnn_forward(X, h0_f, h0_b, params_f, params_b):
+    """Bidirectional RNN: a forward RNN on X and a backward RNN on X reversed in time.
+
+    Args:
+        X: (N, T, D) input sequences.
+        h0_f: (N, H) initial state of the forward RNN (before step 0).
+        h0_b: (N, H) initial state of the backward RNN (before step T-1, which it reads first).
+        params_f: (W_xh (D, H), W_hh (H, H), b_h (H,)) of the forward RNN.
+        params_b: (W_xh (D, H), W_hh (H, H), b_h (H,)) of the backward RNN.
+
+    Returns:
+        H: (N, T, 2H); H[:, t, :H] is the forward state at t, H[:, t, H:] the backward one.
+    """
+    # Use rnn_forward twice; reverse time on the way into and out of the backward RNN.
+    ### BEGIN SOLUTION
+    H_f = rnn_forward(X, h0_f, *params_f)
+    H_b = rnn_forward(X[:, ::-1], h0_b, *params_b)[:, ::-1]
+    return np.concatenate([H_f, H_b], axis=-1)
+    ### END SOLUTION
+
+
+# %% [setup] id=setup_birnn_helpers
+def birnn_inputs(seed, N, T, D, H, scale=0.8):
+    """Random inputs and the parameters of both directions."""
+    X, h0_f, *params_f = rnn_inputs(seed, N, T, D, H, scale=scale)
+    _, h0_b, *params_b = rnn_inputs(seed + 1000, N, T, D, H, scale=scale)
+    return X, h0_f, h0_b, tuple(params_f), tuple(params_b)
+
+
+# %% [test] id=test_birnn_forward_shape points=1
+X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed=0, N=2, T=5, D=3, H=4)
+check_array(
+    "birnn_forward(...)",
+    birnn_forward(X, h0_f, h0_b, params_f, params_b),
+    np.zeros((2, 5, 8)),
+    axes=("N", "T", "2H"),
+    atol=np.inf,
+    hint="concatenate the two directions' states along the last axis.",
+)
+### BEGIN HIDDEN TESTS
+for seed, (N, T, D, H) in enumerate([(1, 1, 1, 1), (1, 6, 2, 3), (4, 1, 3, 2)], start=101):
+    X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed, N, T, D, H)
+    check_array(
+        f"birnn_forward with N={N}, T={T}, D={D}, H={H}",
+        birnn_forward(X, h0_f, h0_b, params_f, params_b),
+        np.zeros((N, T, 2 * H)),
+        axes=("N", "T", "2H"),
+        atol=np.inf,
+    )
+### END HIDDEN TESTS
+print("✓ birnn_forward returns an (N, T, 2H) array")
+
+# %% [test] id=test_birnn_forward_values points=2
+X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed=0, N=2, T=5, D=3, H=4)
+got = birnn_forward(X, h0_f, h0_b, params_f, params_b)
+H_f = rnn_forward(X, h0_f, *params_f)
+H_b_reversed = rnn_forward(X[:, ::-1], h0_b, *params_b)
+suspects = {
+    "the backward states left in reversed time order (reverse them back)": np.concatenate(
+        [H_f, H_b_reversed], axis=-1
+    ),
+    "a backward RNN that reads X forwards": np.concatenate(
+        [H_f, rnn_forward(X, h0_b, *params_b)], axis=-1
+    ),
+    "the two halves swapped (the backward half first)": np.concatenate(
+        [H_b_reversed[:, ::-1], H_f], axis=-1
+    ),
+}
+check_array(
+    "birnn_forward(...)",
+    got,
+    numpy_rnn.birnn_forward(X, h0_f, h0_b, params_f, params_b)[0],
+    axes=("N", "T", "2H"),
+    suspects=suspects,
+)
+check_array(
+    "birnn_forward(...) compared with torch.nn.RNN(bidirectional=True)",
+    got,
+    torch_rnn.birnn_forward(X, h0_f, h0_b, params_f, params_b)[0],
+    axes=("N", "T", "2H"),
+)
+### BEGIN HIDDEN TESTS
+for seed, (N, T, D, H) in enumerate(
+    [(1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 2), (3, 9, 2, 5)], start=201
+):
+    X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed, N, T, D, H, scale=1.2)
+    got = birnn_forward(X, h0_f, h0_b, list(params_f), list(params_b))
+    name = f"birnn_forward with N={N}, T={T}, D={D}, H={H}"
+    check_array(
+        name,
+        got,
+        numpy_rnn.birnn_forward(X, h0_f, h0_b, params_f, params_b)[0],
+        axes=("N", "T", "2H"),
+    )
+    check_array(
+        name,
+        got,
+        torch_rnn.birnn_forward(X, h0_f, h0_b, params_f, params_b)[0],
+        axes=("N", "T", "2H"),
+    )
+### END HIDDEN TESTS
+print("✓ birnn_forward matches the NumPy reference and torch.nn.RNN(bidirectional=True)")
+
+# %% [markdown]
+# ## 2. Backward
+#
+# The two directions share nothing but the input, so the backward pass splits in two:
+#
+# - the forward half of `dH`, `dH[..., :H]`, goes into `rnn_backward` of the forward RNN as is;
+# - the backward RNN saw time reversed, so its half, `dH[..., H:]`, must be reversed in time
+#   before it goes in, and the `dX` that comes out must be reversed back;
+# - `X` feeds both directions, so `dX` is the **sum** of the two directions' input gradients.
+#
+# `rnn_backward` needs each direction's states as that direction computed them (for the
+# backward RNN, in reversed order): recompute them with `rnn_forward`.
+
+
+# %% [answer] id=birnn_backward_impl
+def birnn_backward(dH, X, h0_f, h0_b, params_f, params_b):
+    """Backward pass of birnn_forward (full BPTT in both directions).
+
+    Args:
+        dH: (N, T, 2H) upstream gradient on the concatenated states.
+        X, h0_f, h0_b, params_f, params_b: the inputs of birnn_forward.
+
+    Returns:
+        dX: (N, T, D), the sum of both directions' input gradients.
+        dh0_f: (N, H); dh0_b: (N, H).
+        dparams_f: (dW_xh (D, H), dW_hh (H, H), db_h (H,)) of the forward RNN.
+        dparams_b: (dW_xh (D, H), dW_hh (H, H), db_h (H,)) of the backward RNN.
+    """
+    # Split dH; run rnn_backward per direction (reversing time for the backward one); add dX.
+    ### BEGIN SOLUTION
+    Hdim = dH.shape[-1] // 2
+    W_xh_f, W_hh_f, b_h_f = params_f
+    W_xh_b, W_hh_b, b_h_b = params_b
+    X_rev = X[:, ::-1]
+    H_f = rnn_forward(X, h0_f, W_xh_f, W_hh_f, b_h_f)
+    H_b_rev = rnn_forward(X_rev, h0_b, W_xh_b, W_hh_b, b_h_b)
+    dX_f, dh0_f, *dparams_f = rnn_backward(dH[..., :Hdim], X, h0_f, H_f, W_xh_f, W_hh_f)
+    dX_b_rev, dh0_b, *dparams_b = rnn_backward(
+        dH[:, ::-1, Hdim:], X_rev, h0_b, H_b_rev, W_xh_b, W_hh_b
+    )
+    dX = dX_f + dX_b_rev[:, ::-1]
+    return dX, dh0_f, dh0_b, tuple(dparams_f), tuple(dparams_b)
+    ### END SOLUTION
+
+
+# %% [setup] id=setup_birnn_backward_helpers
+def flatten_birnn_grads(grads):
+    """(dX, dh0_f, dh0_b, (3 arrays), (3 arrays)) -> a dict of 9 named arrays, for the checks."""
+    if not isinstance(grads, (tuple, list)) or len(grads) != 5:
+        return grads
+    dX, dh0_f, dh0_b, dparams_f, dparams_b = grads
+    flat = {"dX": dX, "dh0_f": dh0_f, "dh0_b": dh0_b}
+    for suffix, dparams in (("f", dparams_f), ("b", dparams_b)):
+        if not isinstance(dparams, (tuple, list)) or len(dparams) != 3:
+            raise CheckFailure(
+                f"dparams_{suffix} must be a tuple (dW_xh, dW_hh, db_h), got {type(dparams).__name__}"
+            )
+        for name, value in zip(("dW_xh", "dW_hh", "db_h"), dparams, strict=True):
+            flat[f"{name}_{suffix}"] = value
+    return tuple(flat.values())
+
+
+BI_AXES = {
+    "dX": ("N", "T", "D"),
+    "dh0_f": ("N", "H"),
+    "dh0_b": ("N", "H"),
+    "dW_xh_f": ("D", "H"),
+    "dW_hh_f": ("H", "H"),
+    "db_h_f": ("H",),
+    "dW_xh_b": ("D", "H"),
+    "dW_hh_b": ("H", "H"),
+    "db_h_b": ("H",),
+}
+
+
+def expected_birnn_grads(module, dH, X, h0_f, h0_b, params_f, params_b):
+    _, cache = module.birnn_forward(X, h0_f, h0_b, params_f, params_b)
+    return dict(zip(BI_AXES, flatten_birnn_grads(module.birnn_backward(dH, cache)), strict=True))
+
+
+# %% [test] id=test_birnn_backward points=3
+X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed=0, N=2, T=5, D=3, H=4)
+dH = np.random.default_rng(1).standard_normal((2, 5, 8))
+got = flatten_birnn_grads(birnn_backward(dH, X, h0_f, h0_b, params_f, params_b))
+hints = {
+    "dX": "dX is the forward direction's dX plus the backward direction's, reversed back in time.",
+    "dh0_b": "the backward RNN's upstream gradient is dH[:, ::-1, H:] (reversed in time).",
+    "dW_hh_b": "the backward RNN's upstream gradient is dH[:, ::-1, H:] (reversed in time).",
+}
+check_arrays(
+    "birnn_backward(...)",
+    got,
+    expected_birnn_grads(numpy_rnn, dH, X, h0_f, h0_b, params_f, params_b),
+    axes=BI_AXES,
+    hints=hints,
+)
+check_arrays(
+    "birnn_backward(...) compared with autograd through torch.nn.RNN(bidirectional=True)",
+    got,
+    expected_birnn_grads(torch_rnn, dH, X, h0_f, h0_b, params_f, params_b),
+    axes=BI_AXES,
+)
+### BEGIN HIDDEN TESTS
+for seed, (N, T, D, H) in enumerate(
+    [(1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 2), (3, 8, 2, 5)], start=301
+):
+    X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed, N, T, D, H, scale=1.1)
+    dH = np.random.default_rng(seed + 7).standard_normal((N, T, 2 * H))
+    got = flatten_birnn_grads(birnn_backward(dH, X, h0_f, h0_b, params_f, params_b))
+    name = f"birnn_backward with N={N}, T={T}, D={D}, H={H}"
+    for module in (numpy_rnn, torch_rnn):
+        check_arrays(
+            name,
+            got,
+            expected_birnn_grads(module, dH, X, h0_f, h0_b, params_f, params_b),
+            axes=BI_AXES,
+        )
+### END HIDDEN TESTS
+print("✓ birnn_backward matches the NumPy reference and PyTorch's autograd")
+
+# %% [markdown]
+# ## 3. What each half can see
+#
+# Change only the *last* input, `X[:, -1]`, and see which states move. The forward half at step
+# $t < T-1$ has not read it yet, so it cannot change; the backward half read it first, so every
+# one of its states can. This is why a bidirectional RNN suits tasks where the whole sequence is
+# known in advance (tagging the words of a sentence), and cannot be used to predict the next
+# element of a stream.
+
+# %% [code]
+X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed=5, N=1, T=6, D=3, H=4)
+X_changed = X.copy()
+X_changed[:, -1] += 1.0
+change = np.abs(
+    birnn_forward(X_changed, h0_f, h0_b, params_f, params_b)
+    - birnn_forward(X, h0_f, h0_b, params_f, params_b)
+)[0]
+print("largest change per step, forward half: ", change[:, :4].max(axis=1))
+print("largest change per step, backward half:", change[:, 4:].max(axis=1))
+
+# %% [markdown]
+# Next: [Exercise 4](../04_sequence_types/sequence_types.ipynb) trains recurrent models of
+# four shapes (one to many, many to one, many to many, encoder–decoder) in PyTorch.

@@ -1,0 +1,561 @@
+# Source of solutions/06_char_rnn/char_rnn.ipynb (see solutions/build_notebooks.py).
+# ruff: noqa: E402
+
+# %% [markdown]
+# # Exercise 6 (capstone): a character-level language model
+#
+# Companion chapter: [A character-level RNN](../../book/chapters/09_char_rnn_example.ipynb).
+#
+# **After this exercise you can**
+#
+# - write the loss and every gradient of a character-level RNN language model in NumPy, in one
+#   function, forward and backward (the model of Karpathy's `min-char-rnn`);
+# - train it on a real text with truncated BPTT, gradient clipping and Adagrad;
+# - sample new text from it, and control how adventurous the samples are with a temperature;
+# - build the same model in PyTorch, train it on mini-batches, and measure it by its perplexity
+#   on text it has never seen.
+#
+# **How to work.** Fill in every cell that contains `raise NotImplementedError(...)`, then run
+# the test cell below it. Hidden tests try other sizes, including a batch of one window and
+# windows of one character.
+#
+# The text is a small collection of Shakespeare's sonnets and speeches, in the public domain,
+# shipped with the course: nothing is downloaded.
+
+# %% [setup] id=setup_imports
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from autograder.notebook_checks import (
+    CheckFailure,
+    check_array,
+    check_arrays,
+    check_at_most,
+    check_scalar,
+)
+from autograder.reference import char_data, numpy_rnn
+
+np.set_printoptions(precision=4, suppress=True)
+torch.set_num_threads(1)  # models this small train fastest on one thread
+
+text = char_data.load_text("shakespeare")
+chars, char_to_ix = char_data.build_vocab(text)
+data = char_data.encode(text, char_to_ix)
+V = len(chars)
+split = int(0.9 * len(data))
+train_data, val_data = data[:split], data[split:]
+print(
+    f"{len(text)} characters, {V} distinct; {len(train_data)} to train on, {len(val_data)} held out"
+)
+print(text[:200])
+
+# %% [markdown]
+# ## 1. The model and its loss
+#
+# Characters are numbered $0, \dots, V-1$ (`chars[i]` is character `i`). At each step the model
+# reads one character as a one-hot row vector $x_t \in \{0, 1\}^V$ and outputs a score for every
+# possible next character:
+#
+# $$H_t = \tanh(x_t W_{xh} + H_{t-1} W_{hh} + b_h), \qquad O_t = H_t W_{hq} + b_q, \qquad
+#   P_t = \operatorname{softmax}(O_t)$$
+#
+# The loss of a window of $T$ characters is the negative log-probability the model gave to the
+# character that actually came next, **summed over the window** (and averaged over the $N$
+# windows of a batch):
+#
+# $$L = \frac{1}{N} \sum_{n} \sum_{t=0}^{T-1} -\log P_t[n, y_t^{(n)}]$$
+#
+# **Backward.** Softmax and cross-entropy together have the simplest gradient there is:
+# $\partial L / \partial O_t = (P_t - \operatorname{onehot}(y_t)) / N$. From there, the output
+# layer's gradients are sums over the steps ($dW_{hq} = \sum_t H_t^\top dO_t$), each state
+# receives $dO_t W_{hq}^\top$ from its output, and the rest is the BPTT loop of
+# [Exercise 2](../02_bptt/bptt.ipynb): at step $t$, `dh = dO_t W_hq^T + dh_next`, go back
+# through tanh, accumulate the weight gradients, pass `dh_next = da W_hh^T` on to step $t-1$.
+#
+# The window is also the unit of *truncation*: the state at its end, `h_last`, is carried into
+# the next window as `h_prev`, but no gradient flows into `h_prev`.
+#
+# `one_hot` and a numerically stable `softmax` are given below.
+
+
+# %% [setup] id=setup_helpers
+def one_hot(indices, depth):
+    """(...) integer array -> (..., depth) float array with a single 1 per index."""
+    return (np.asarray(indices)[..., None] == np.arange(depth)).astype(np.float64)
+
+
+def softmax(O):
+    """Softmax along the last axis, with the max subtracted first so that exp cannot overflow."""
+    e = np.exp(O - O.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+PARAM_NAMES = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
+
+
+# %% [answer] id=char_rnn_loss_impl
+def char_rnn_loss(params, inputs, targets, h_prev):
+    """Loss and gradients of the character RNN on one window of text.
+
+    Args:
+        params: dict with W_xh (V, H), W_hh (H, H), b_h (H,), W_hq (H, V), b_q (V,).
+        inputs: (N, T) integer character indices (a list, or a single window (T,), works too).
+        targets: (N, T) integer indices of the characters that come next.
+        h_prev: (N, H) hidden state at the start of the window ((H,) for a single window).
+
+    Returns:
+        loss: float, summed over the T steps and averaged over the N windows.
+        grads: dict with the keys and shapes of params.
+        h_last: (N, H) hidden state after the last step, for the next window.
+    """
+    inputs = np.atleast_2d(inputs)  # a single window (T,) becomes a batch of one, (1, T)
+    targets = np.atleast_2d(targets)
+    h_prev = np.atleast_2d(h_prev)  # (H,) becomes (1, H)
+    # Forward: loop over t, keeping every H_t and P_t. Then backward: loop over t in reverse.
+    ### BEGIN SOLUTION
+    W_xh, W_hh, b_h = params["W_xh"], params["W_hh"], params["b_h"]
+    W_hq, b_q = params["W_hq"], params["b_q"]
+    N, T = inputs.shape
+    X = one_hot(inputs, W_xh.shape[0])
+    H = np.zeros((N, T, W_hh.shape[0]))
+    h = h_prev
+    for t in range(T):
+        h = np.tanh(X[:, t] @ W_xh + h @ W_hh + b_h)
+        H[:, t] = h
+    P = softmax(H @ W_hq + b_q)
+    rows, steps = np.indices(targets.shape)
+    loss = -np.log(P[rows, steps, targets]).sum() / N
+
+    dO = P.copy()
+    dO[rows, steps, targets] -= 1
+    dO /= N
+    grads = {name: np.zeros_like(params[name], dtype=np.float64) for name in PARAM_NAMES}
+    grads["W_hq"] = H.reshape(N * T, -1).T @ dO.reshape(N * T, -1)
+    grads["b_q"] = dO.sum(axis=(0, 1))
+    dh_next = np.zeros_like(h_prev, dtype=np.float64)
+    for t in reversed(range(T)):
+        dh = dO[:, t] @ W_hq.T + dh_next
+        da = dh * (1 - H[:, t] ** 2)
+        h_before = h_prev if t == 0 else H[:, t - 1]
+        grads["W_xh"] += X[:, t].T @ da
+        grads["W_hh"] += h_before.T @ da
+        grads["b_h"] += da.sum(axis=0)
+        dh_next = da @ W_hh.T
+    return float(loss), grads, H[:, -1].copy()
+    ### END SOLUTION
+
+
+# %% [setup] id=setup_loss_helpers
+def random_char_params(seed, V, H, scale=0.3):
+    rng = np.random.default_rng(seed)
+    return {
+        "W_xh": scale * rng.standard_normal((V, H)),
+        "W_hh": scale * rng.standard_normal((H, H)),
+        "b_h": scale * rng.standard_normal(H),
+        "W_hq": scale * rng.standard_normal((H, V)),
+        "b_q": scale * rng.standard_normal(V),
+    }
+
+
+def check_char_rnn_loss(name, params, inputs, targets, h_prev):
+    """Compare char_rnn_loss with the reference on one input."""
+    result = char_rnn_loss(params, inputs, targets, h_prev)
+    if not isinstance(result, tuple) or len(result) != 3:
+        raise CheckFailure(f"{name} must return a tuple (loss, grads, h_last).")
+    loss, grads, h_last = result
+    batch = np.atleast_2d(inputs), np.atleast_2d(targets), np.atleast_2d(h_prev)
+    ref_loss, ref_grads, ref_h_last = numpy_rnn.char_rnn_loss(params, *batch)
+    check_scalar(
+        f"{name}: loss",
+        loss,
+        ref_loss,
+        hint="sum -log P_t[target] over the steps of a window, then average over the N windows.",
+    )
+    if not isinstance(grads, dict) or set(grads) != set(PARAM_NAMES):
+        got = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
+        raise CheckFailure(
+            f"{name}: grads must be a dict with keys {list(PARAM_NAMES)}, got {got}."
+        )
+    check_arrays(
+        f"{name}: grads",
+        tuple(grads[k] for k in PARAM_NAMES),
+        {k: ref_grads[k] for k in PARAM_NAMES},
+        hints={
+            "W_hq": "dO_t = (P_t - onehot(y_t)) / N, and dW_hq sums H_t^T dO_t over the steps.",
+            "W_hh": "each state gets dO_t W_hq^T from its output plus dh_next from the step after.",
+        },
+    )
+    check_array(
+        f"{name}: h_last", h_last, ref_h_last, hint="h_last is the state after the last step."
+    )
+
+
+# %% [test] id=test_char_rnn_loss points=4
+params = random_char_params(0, V=5, H=4)
+inputs = np.array([[0, 3, 1], [2, 2, 4]])
+targets = np.array([[3, 1, 4], [2, 4, 0]])
+h_prev = np.random.default_rng(1).standard_normal((2, 4))
+check_char_rnn_loss("char_rnn_loss(...) on a batch of two windows", params, inputs, targets, h_prev)
+check_char_rnn_loss(
+    "char_rnn_loss(...) on a single window given as lists",
+    params,
+    [0, 3, 1, 1],
+    [3, 1, 1, 2],
+    np.zeros(4),
+)
+### BEGIN HIDDEN TESTS
+for seed, (N, T, V_test, H_test) in enumerate(
+    [(1, 1, 2, 1), (1, 1, 7, 3), (3, 1, 4, 5), (1, 9, 6, 2), (4, 12, 8, 6)], start=101
+):
+    rng = np.random.default_rng(seed)
+    params = random_char_params(seed, V_test, H_test, scale=0.6)
+    inputs = rng.integers(0, V_test, (N, T))
+    targets = rng.integers(0, V_test, (N, T))
+    h_prev = rng.standard_normal((N, H_test))
+    check_char_rnn_loss(
+        f"char_rnn_loss with N={N}, T={T}, V={V_test}, H={H_test}", params, inputs, targets, h_prev
+    )
+### END HIDDEN TESTS
+print("✓ char_rnn_loss matches the NumPy reference: loss, all five gradients and h_last")
+
+# %% [markdown]
+# ## 2. Training it on Shakespeare
+#
+# The cell below trains your model as `min-char-rnn` does: it walks through the text in
+# consecutive windows of 25 characters, carries the hidden state from each window to the next,
+# clips every gradient entry to $[-5, 5]$ ([Exercise 5](../05_gradient_clipping/gradient_clipping.ipynb))
+# and updates with Adagrad, which gives each weight its own step size. It prints the loss per
+# character; a model that knows nothing scores $\ln V$.
+
+
+# %% [setup] id=setup_numpy_training
+def train_numpy(data, steps, hidden_size=64, seq_length=25, lr=0.1, clip_value=5.0, seed=0):
+    """Train the NumPy char-RNN with your char_rnn_loss; return (params, loss per character)."""
+    params = numpy_rnn.char_rnn_init(V, hidden_size, seed)
+    memory = {name: np.zeros_like(value) for name, value in params.items()}
+    h = np.zeros((1, hidden_size))
+    position, losses = 0, []
+    for _ in range(steps):
+        if position + seq_length + 1 > len(data):  # wrap around, starting from a fresh state
+            position, h = 0, np.zeros((1, hidden_size))
+        inputs = data[None, position : position + seq_length]
+        targets = data[None, position + 1 : position + seq_length + 1]
+        loss, grads, h = char_rnn_loss(params, inputs, targets, h)
+        grads = numpy_rnn.clip_grad_value(grads, clip_value)
+        params, memory = numpy_rnn.adagrad_step(params, grads, memory, lr)
+        losses.append(loss / seq_length)
+        position += seq_length
+    return params, np.array(losses)
+
+
+def loss_per_char(params, data):
+    """Average loss per character of the NumPy model reading `data` in one pass."""
+    H = params["W_hh"].shape[0]
+    loss, _, _ = numpy_rnn.char_rnn_loss(params, data[None, :-1], data[None, 1:], np.zeros((1, H)))
+    return loss / (len(data) - 1)
+
+
+# %% [test] id=test_numpy_char_rnn_learns points=2
+numpy_params, numpy_losses = train_numpy(train_data, steps=1500)
+for step in (0, 250, 500, 1000, 1499):
+    print(
+        f"step {step:4d}  loss per character {numpy_losses[max(0, step - 49) : step + 1].mean():.3f}"
+    )
+print(f"(a model that knows nothing: ln V = {math.log(V):.3f})")
+check_at_most(
+    "the loss per character over the last 100 steps",
+    numpy_losses[-100:].mean(),
+    2.6,
+    hint="if the loss does not go down, compare your gradients with numerical ones (Exercise 2).",
+)
+### BEGIN HIDDEN TESTS
+check_at_most(
+    "the loss per character on the held-out text", loss_per_char(numpy_params, val_data), 2.8
+)
+### END HIDDEN TESTS
+print("✓ your NumPy char-RNN learns: its loss per character is below 2.6")
+
+# %% [markdown]
+# ## 3. Sampling
+#
+# To write text, start from a state `h` and a seed character, and repeat: compute $P_t$,
+# draw the next character from it, feed that character back in as the next input. Dividing
+# the scores by a **temperature** before the softmax, $\operatorname{softmax}(O_t / \tau)$,
+# sharpens the distribution when $\tau < 1$ (safer, more repetitive text) and flattens it when
+# $\tau > 1$ (more surprising text, more misspellings).
+#
+# Draw each character with `rng.choice(V, p=p)`, once per step, so that the same `rng` gives
+# the same text as the reference and the tests can compare them.
+
+
+# %% [answer] id=sample_impl
+def sample(params, h, seed_ix, n, temperature=1.0, rng=None):
+    """Sample n characters, feeding each one back in as the next input.
+
+    Args:
+        params: dict with W_xh (V, H), W_hh (H, H), b_h (H,), W_hq (H, V), b_q (V,).
+        h: (H,) hidden state to start from ((1, H) works too).
+        seed_ix: int, the first input character.
+        n: number of characters to sample.
+        temperature: float > 0; the distribution is softmax(O_t / temperature).
+        rng: numpy.random.Generator; draw with rng.choice(V, p=p).
+
+    Returns:
+        (n,) integer array of sampled indices (the seed character not included).
+    """
+    if rng is None:
+        rng = np.random.default_rng()
+    h = np.asarray(h, dtype=np.float64).reshape(1, -1)
+    # For each of the n steps: one RNN step on one_hot(ix), scores, p, ix = rng.choice(V, p=p).
+    ### BEGIN SOLUTION
+    V_sample = params["W_xh"].shape[0]
+    ix = int(seed_ix)
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        x = one_hot([ix], V_sample)
+        h = np.tanh(x @ params["W_xh"] + h @ params["W_hh"] + params["b_h"])
+        o = h @ params["W_hq"] + params["b_q"]
+        p = softmax(o[0] / temperature)
+        ix = int(rng.choice(V_sample, p=p))
+        out[i] = ix
+    return out
+    ### END SOLUTION
+
+
+# %% [test] id=test_sample points=2
+params = random_char_params(2, V=6, H=5, scale=0.8)
+h = np.random.default_rng(3).standard_normal(5)
+got = sample(params, h, seed_ix=2, n=20, temperature=1.0, rng=np.random.default_rng(0))
+check_array(
+    "sample(..., n=20)",
+    got,
+    numpy_rnn.sample(params, h, 2, 20, 1.0, np.random.default_rng(0)),
+    axes=("n",),
+    atol=0,
+    rtol=0,
+    hint="feed each sampled character back in, and draw exactly once per step with rng.choice(V, p=p).",
+)
+if np.asarray(got).dtype.kind not in "iu":
+    raise CheckFailure(f"sample must return integer indices, got dtype {np.asarray(got).dtype}.")
+cold = sample(params, h, seed_ix=2, n=20, temperature=0.3, rng=np.random.default_rng(0))
+check_array(
+    "sample(..., temperature=0.3)",
+    cold,
+    numpy_rnn.sample(params, h, 2, 20, 0.3, np.random.default_rng(0)),
+    axes=("n",),
+    atol=0,
+    rtol=0,
+    hint="divide the scores by the temperature before the softmax.",
+)
+### BEGIN HIDDEN TESTS
+for seed, (V_test, H_test, n, temperature) in enumerate(
+    [(2, 1, 1, 1.0), (7, 3, 0, 1.0), (5, 4, 15, 2.0), (9, 6, 30, 0.5)], start=201
+):
+    params = random_char_params(seed, V_test, H_test, scale=0.8)
+    h = np.random.default_rng(seed).standard_normal(H_test)
+    check_array(
+        f"sample with V={V_test}, H={H_test}, n={n}, temperature={temperature}",
+        sample(params, h, 1, n, temperature, np.random.default_rng(seed)),
+        numpy_rnn.sample(params, h, 1, n, temperature, np.random.default_rng(seed)),
+        atol=0,
+        rtol=0,
+    )
+### END HIDDEN TESTS
+print("✓ sample draws the same characters as the reference, at two temperatures")
+
+# %% [markdown]
+# Your trained model, at three temperatures (each line starts from the same state and seed):
+
+# %% [code]
+h0 = np.zeros(numpy_params["W_hh"].shape[0])
+for temperature in (0.5, 1.0, 1.5):
+    indices = sample(numpy_params, h0, char_to_ix["T"], 160, temperature, np.random.default_rng(0))
+    print(f"--- temperature {temperature}\nT" + char_data.decode(indices, chars))
+
+# %% [markdown]
+# ## 4. The same model in PyTorch, trained on mini-batches
+#
+# Write `CharRNN`: one-hot inputs (`F.one_hot(idx, vocab_size).float()`), an
+# `nn.RNN(vocab_size, hidden_size, batch_first=True)` and an `nn.Linear(hidden_size,
+# vocab_size)`. Its `forward` takes an optional initial state `h` and returns the state after
+# the last step, so that a long text can be read in pieces: reading `idx[:, :k]` and then
+# `idx[:, k:]` from the state the first piece returned must give the same logits as reading
+# `idx` at once.
+#
+# Training (given below) uses mini-batches of windows cut at random places in the training
+# text, Adam and norm clipping, and measures the model by its **perplexity** on the held-out
+# text: $\exp$ of the average loss per character. A perplexity of $k$ means the model is, on
+# average, as unsure as if it chose uniformly among $k$ characters.
+
+
+# %% [answer] id=char_rnn_module_impl
+class CharRNN(nn.Module):
+    """Character language model: one-hot characters -> nn.RNN -> nn.Linear scores.
+
+    Args:
+        vocab_size: V.
+        hidden_size: H.
+    """
+
+    def __init__(self, vocab_size, hidden_size):
+        super().__init__()
+        # Keep vocab_size; create the nn.RNN (V -> H, batch_first=True) and the nn.Linear (H -> V).
+        ### BEGIN SOLUTION
+        self.vocab_size = vocab_size
+        self.rnn = nn.RNN(vocab_size, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, vocab_size)
+        ### END SOLUTION
+
+    def forward(self, idx, h=None):
+        """idx: (N, T) int64 indices; h: optional (1, N, H) initial state.
+
+        Returns:
+            logits: (N, T, V) scores of the next character at every step.
+            h_last: (1, N, H) the state after the last step.
+        """
+        # One-hot, run the RNN from h, map every state to V scores.
+        ### BEGIN SOLUTION
+        H, h_last = self.rnn(F.one_hot(idx, self.vocab_size).float(), h)
+        return self.head(H), h_last
+        ### END SOLUTION
+
+
+# %% [test] id=test_char_rnn_module_shapes points=2
+torch.manual_seed(0)
+model = CharRNN(vocab_size=7, hidden_size=5)
+idx = torch.randint(0, 7, (2, 6))
+result = model(idx)
+if not isinstance(result, tuple) or len(result) != 2:
+    raise CheckFailure("CharRNN.forward must return a tuple (logits, h_last).")
+logits, h_last = result
+check_array("logits", logits, np.zeros((2, 6, 7)), axes=("N", "T", "V"), atol=np.inf)
+check_array(
+    "h_last",
+    h_last,
+    np.zeros((1, 2, 5)),
+    axes=("layers", "N", "H"),
+    atol=np.inf,
+    hint="return the second output of nn.RNN, of shape (1, N, H).",
+)
+with torch.no_grad():
+    first, h_mid = model(idx[:, :4])
+    second, _ = model(idx[:, 4:], h_mid)
+    check_array(
+        "the logits of idx read in two pieces, carrying h",
+        torch.cat([first, second], dim=1),
+        logits.detach(),
+        axes=("N", "T", "V"),
+        atol=1e-6,
+        hint="pass h to the RNN as its initial state.",
+    )
+### BEGIN HIDDEN TESTS
+for N, T, V_test, H_test in [(1, 1, 2, 1), (1, 8, 5, 3), (4, 1, 6, 2)]:
+    model = CharRNN(V_test, H_test)
+    logits, h_last = model(torch.randint(0, V_test, (N, T)))
+    check_array(
+        f"CharRNN({V_test}, {H_test}) logits", logits, np.zeros((N, T, V_test)), atol=np.inf
+    )
+    check_array(
+        f"CharRNN({V_test}, {H_test}) h_last", h_last, np.zeros((1, N, H_test)), atol=np.inf
+    )
+### END HIDDEN TESTS
+print("✓ CharRNN returns (N, T, V) logits and a (1, N, H) state that can be carried")
+
+
+# %% [setup] id=setup_torch_training
+def random_windows(data, batch_size, length, rng):
+    """A batch of windows cut at random places: inputs and next characters, (N, length) each."""
+    starts = rng.integers(0, len(data) - length - 1, batch_size)
+    x = np.stack([data[s : s + length] for s in starts])
+    y = np.stack([data[s + 1 : s + length + 1] for s in starts])
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def train_torch(model, data, steps=400, batch_size=32, length=64, lr=1e-2, seed=0):
+    """Adam on random windows with norm clipping; returns the loss per character of each step."""
+    rng = np.random.default_rng(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        x, y = random_windows(data, batch_size, length, rng)
+        logits, _ = model(x)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+    return np.array(losses)
+
+
+@torch.no_grad()
+def perplexity(model, data):
+    """exp(average loss per character) of the model reading `data` in one pass."""
+    x = torch.from_numpy(data[None, :-1])
+    logits, _ = model(x)
+    return math.exp(F.cross_entropy(logits[0], torch.from_numpy(data[1:])).item())
+
+
+def baseline_perplexities(train, val):
+    """Perplexities on `val` of models that know only character (or character pair) counts."""
+    counts = np.bincount(train, minlength=V) + 1.0
+    unigram = math.exp(-np.log(counts[val] / counts.sum()).mean())
+    pairs = np.ones((V, V))
+    np.add.at(pairs, (train[:-1], train[1:]), 1)
+    pairs /= pairs.sum(axis=1, keepdims=True)
+    bigram = math.exp(-np.log(pairs[val[:-1], val[1:]]).mean())
+    return unigram, bigram
+
+
+# %% [test] id=test_char_rnn_perplexity points=3
+torch.manual_seed(0)
+model = CharRNN(V, hidden_size=64)
+losses = train_torch(model, train_data, steps=400)
+unigram, bigram = baseline_perplexities(train_data, val_data)
+val_perplexity = perplexity(model, val_data)
+print(f"training loss per character {losses[:10].mean():.3f} -> {losses[-20:].mean():.3f}")
+print(f"held-out perplexity: yours {val_perplexity:.2f}")
+print(
+    f"   for comparison: character counts only {unigram:.2f}, counts of pairs {bigram:.2f}, uniform {V}"
+)
+check_at_most(
+    "CharRNN's perplexity on the held-out text",
+    val_perplexity,
+    11.0,
+    hint="the logits at step t must score the character at t+1: check the shapes and the one-hot input.",
+)
+### BEGIN HIDDEN TESTS
+check_at_most(
+    "CharRNN's perplexity on the training text", perplexity(model, train_data[:5000]), 9.0
+)
+### END HIDDEN TESTS
+print("✓ CharRNN's held-out perplexity is below 11")
+
+# %% [markdown]
+# Text from your PyTorch model, at temperature 0.7. Compare it with the NumPy model's text above:
+# which one spells better, and which has learnt the layout of a verse?
+
+
+# %% [code]
+@torch.no_grad()
+def sample_torch(model, seed_ix, n, temperature=1.0, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    idx, h, out = torch.tensor([[seed_ix]]), None, []
+    for _ in range(n):
+        logits, h = model(idx, h)
+        p = torch.softmax(logits[0, -1] / temperature, dim=-1)
+        idx = torch.multinomial(p, 1, generator=generator)[None]
+        out.append(int(idx))
+    return char_data.decode(out, chars)
+
+
+print("T" + sample_torch(model, char_to_ix["T"], 300, temperature=0.7))
+
+# %% [markdown]
+# **Where to go from here.** The vanilla RNN forgets quickly (you measured why in Exercise 2).
+# Swap `nn.RNN` for `nn.LSTM` or `nn.GRU` in `CharRNN` (their states are shaped differently;
+# the LSTM's is a pair) and compare the perplexities at the same training budget.

@@ -1,0 +1,182 @@
+"""Build the instructor notebooks from their sources, and the student notebooks from those.
+
+    python solutions/build_notebooks.py            # solutions/_src/*.py -> solutions/<NN_topic>/*.ipynb
+    python solutions/build_notebooks.py --release  # ... then `nbgrader generate_assignment` -> exercises/
+
+Each notebook is written as a Python file, ``solutions/_src/<NN_topic>.py``, so that it can be
+linted, formatted and reviewed as code. Cells are separated by header lines:
+
+    # %% [markdown]                  a markdown cell; each line starts with "#", which is removed
+    # %% [setup] id=imports          read-only code (locked: the autograder restores it)
+    # %% [answer] id=rnn_cell_impl   the learner's cell: a ``### BEGIN SOLUTION`` region inside
+    # %% [test] id=test_shape points=2   an autograded test cell (locked), optionally with a
+                                     ``### BEGIN HIDDEN TESTS`` region
+    # %% [code]                      an ordinary cell the learner may edit (experiments)
+
+Lines before the first header (licence, lint pragmas) are not part of the notebook. The notebook
+name is the source name without its "NN_" prefix: ``01_rnn_cell.py`` becomes
+``solutions/01_rnn_cell/rnn_cell.ipynb``. Cell ids are derived from the grade ids and positions,
+so rebuilding an unchanged source gives a byte-identical notebook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+SOLUTIONS = Path(__file__).resolve().parent
+ROOT = SOLUTIONS.parent
+SOURCES = SOLUTIONS / "_src"
+
+HEADER = re.compile(r"^# %% \[(markdown|setup|answer|test|code)\](.*)$")
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One assignment: its source file and where its instructor notebook goes."""
+
+    source: Path
+
+    @property
+    def name(self) -> str:
+        return self.source.stem  # "01_rnn_cell"
+
+    @property
+    def notebook(self) -> Path:
+        topic = self.name.split("_", 1)[1]
+        return SOLUTIONS / self.name / f"{topic}.ipynb"
+
+
+def assignments() -> list[Assignment]:
+    return [Assignment(p) for p in sorted(SOURCES.glob("[0-9][0-9]_*.py"))]
+
+
+def _options(text: str, where: str) -> dict[str, str]:
+    options = {}
+    for token in text.split():
+        key, sep, value = token.partition("=")
+        if not sep:
+            raise ValueError(f"{where}: expected key=value in the cell header, got {token!r}")
+        options[key] = value
+    return options
+
+
+def _nbgrader(kind: str, options: dict[str, str], where: str) -> dict:
+    grade_id = options.get("id")
+    if not grade_id or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", grade_id):
+        raise ValueError(f"{where}: a {kind} cell needs id=<grade id> ([A-Za-z0-9_-], <= 64)")
+    meta = {
+        "grade": kind == "test",
+        "grade_id": grade_id,
+        "locked": kind != "answer",
+        "schema_version": 3,
+        "solution": kind == "answer",
+        "task": False,
+    }
+    if kind == "test":
+        meta["points"] = int(options["points"])
+    return meta
+
+
+def parse(source: Path) -> nbformat.NotebookNode:
+    """Read one notebook source into an nbgrader source notebook (no outputs)."""
+    cells: list[tuple[str, dict[str, str], list[str], int]] = []
+    for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), start=1):
+        header = HEADER.match(line)
+        if header:
+            cells.append(
+                (header.group(1), _options(header.group(2), f"{source.name}:{number}"), [], number)
+            )
+        elif line.startswith("# %%"):
+            raise ValueError(f"{source.name}:{number}: unknown cell header {line!r}")
+        elif cells:
+            cells[-1][2].append(line)
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    seen: set[str] = set()
+    for index, (kind, options, lines, number) in enumerate(cells):
+        where = f"{source.name}:{number}"
+        if kind == "markdown":
+            bad = [x for x in lines if x and not x.startswith("#")]
+            if bad:
+                raise ValueError(f"{where}: markdown lines must start with '#': {bad[0]!r}")
+            text = "\n".join(x[2:] if x.startswith("# ") else x[1:] for x in lines).strip("\n")
+            cell = nbformat.v4.new_markdown_cell(text)
+            cell.id = f"md-{index:02d}"
+        else:
+            cell = nbformat.v4.new_code_cell("\n".join(lines).strip("\n"))
+            cell.id = f"code-{index:02d}"
+            if kind != "code":
+                cell.metadata["nbgrader"] = _nbgrader(kind, options, where)
+                cell.id = cell.metadata["nbgrader"]["grade_id"]
+                if cell.id in seen:
+                    raise ValueError(f"{where}: grade id {cell.id!r} is used twice")
+                seen.add(cell.id)
+        nb.cells.append(cell)
+    nbformat.validate(nb)
+    return nb
+
+
+def render(nb: nbformat.NotebookNode) -> str:
+    return nbformat.writes(nb) + "\n"
+
+
+def build(check: bool = False) -> list[Path]:
+    """Write every instructor notebook; with ``check``, only list the ones that are out of date."""
+    stale = []
+    for assignment in assignments():
+        text = render(parse(assignment.source))
+        target = assignment.notebook
+        if target.exists() and target.read_text(encoding="utf-8") == text:
+            continue
+        stale.append(target)
+        if not check:
+            target.parent.mkdir(exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    return stale
+
+
+def nbgrader_env() -> dict[str, str]:
+    """The environment nbgrader needs: this interpreter's bin/ first on PATH (for alembic)."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def release(names: list[str] | None = None) -> None:
+    """Regenerate exercises/ with `nbgrader generate_assignment` (the repository's config)."""
+    for name in names or [a.name for a in assignments()]:
+        subprocess.run(
+            [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force"],
+            cwd=ROOT,
+            env=nbgrader_env(),
+            check=True,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if a notebook is out of date")
+    parser.add_argument("--release", action="store_true", help="then regenerate exercises/")
+    args = parser.parse_args(argv)
+    stale = build(check=args.check)
+    for path in stale:
+        print(("out of date: " if args.check else "wrote ") + str(path.relative_to(ROOT)))
+    if args.check:
+        return 1 if stale else 0
+    if args.release:
+        release()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
