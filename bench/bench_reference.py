@@ -9,6 +9,10 @@ H=128 hidden units, in float32 and float64:
 
 Each case is warmed up, then timed REPEATS times, NumPy and PyTorch taking turns; the table shows the medians and the ratio
 numpy / torch (the goal is a ratio below 2). Run: ``python bench/bench_reference.py``.
+
+Both libraries use several threads by default, which on a busy machine makes timings erratic; for
+a single-core comparison run
+``OPENBLAS_NUM_THREADS=1 python bench/bench_reference.py --torch-threads 1``.
 """
 
 from __future__ import annotations
@@ -80,7 +84,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads before timing (default: PyTorch's own choice)")
     args = parser.parse_args()
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
 
     rng = np.random.default_rng(0)
     print(f"N={N} T={T} D={D} H={H}; median of {args.repeats} runs after {args.warmup} warm-up")
