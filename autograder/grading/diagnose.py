@@ -29,7 +29,7 @@ class Diagnosis:
 def mistake_leaves(mistake: Mistake, case: Case, template) -> list | None:
     """The mistake's output on ``case`` as leaves, or None if it does not apply to this case."""
     try:
-        out = mistake.compute(*case.args, **case.extra)
+        out = mistake.compute(*case.args)
         return [np.asarray(value) for _, value in expected_leaves(template, out)]
     except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError, FloatingPointError):
         return None
@@ -54,43 +54,55 @@ def explain_case(
     expected: Sequence[np.ndarray],
     failing: Sequence[int],
     tol: Tolerance,
-) -> dict[int, list[int]]:
-    """For each mistake (by index), the failing leaves (by index) it explains in this case."""
-    found: dict[int, list[int]] = {}
+) -> dict[int, dict[int, bool]]:
+    """For each mistake that applies to this case, for each failing leaf: does it explain it?
+
+    False means the mistake is contradicted: had it been the learner's mistake, that leaf would
+    have come out differently (in particular, right, when the mistake makes no difference here).
+    """
+    found: dict[int, dict[int, bool]] = {}
     for m, mistake in enumerate(mistakes):
         leaves = mistake_leaves(mistake, case, template)
         if leaves is None or len(leaves) != len(expected):
             continue
-        hits = [
-            i for i in failing if explains(received[i], leaves[i], np.asarray(expected[i]), tol)
-        ]
-        if hits:
-            found[m] = hits
+        found[m] = {
+            i: explains(received[i], leaves[i], np.asarray(expected[i]), tol) for i in failing
+        }
     return found
 
 
 def summarise(
-    mistakes: Sequence[Mistake], per_case: Sequence[dict[int, list[int]]], names: Sequence[str]
+    mistakes: Sequence[Mistake],
+    per_case: Sequence[dict[int, dict[int, bool]]],
+    names: Sequence[str],
 ) -> list[Diagnosis]:
     """The mistakes worth telling, best first.
 
-    A mistake counts for each failing case it explains; each part is attributed to the mistake
-    that explains it in the most cases (ties: the order of the catalogue, which lists the most
-    telling mistakes first). Mistakes left with no part are dropped.
+    A mistake explains a part of the output when it accounts for that part in every failing
+    case it applies to (and in one at least): a single contradiction rules it out for that part,
+    since naming the wrong mistake is worse than naming none. Each part goes to the mistake
+    that explains it in the most cases (ties: catalogue order, most telling first); mistakes
+    left with no part are dropped.
     """
-    score: dict[int, int] = {}
-    parts_of: dict[int, set[int]] = {}
+    explained: dict[tuple[int, int], int] = {}
+    contradicted: set[tuple[int, int]] = set()
     for found in per_case:
-        for m, leaves in found.items():
-            score[m] = score.get(m, 0) + 1
-            parts_of.setdefault(m, set()).update(leaves)
+        for m, verdicts in found.items():
+            for leaf, ok in verdicts.items():
+                if ok:
+                    explained[(m, leaf)] = explained.get((m, leaf), 0) + 1
+                else:
+                    contradicted.add((m, leaf))
+    good = {key: n for key, n in explained.items() if key not in contradicted}
     owner: dict[int, int] = {}
-    for m in sorted(score, key=lambda m: (-score[m], m)):
-        for leaf in parts_of[m]:
-            owner.setdefault(leaf, m)
+    for (m, leaf), _ in sorted(good.items(), key=lambda item: (-item[1], item[0][0])):
+        owner.setdefault(leaf, m)
+    cases: dict[int, int] = {}
+    for (m, leaf), n in good.items():
+        if owner.get(leaf) == m:
+            cases[m] = max(cases.get(m, 0), n)
     out = []
-    for m in sorted(score, key=lambda m: (-score[m], m)):
+    for m in sorted(cases, key=lambda m: (-cases[m], m)):
         leaves = sorted(leaf for leaf, o in owner.items() if o == m)
-        if leaves:
-            out.append(Diagnosis(mistakes[m], tuple(names[i] for i in leaves), score[m]))
+        out.append(Diagnosis(mistakes[m], tuple(names[i] for i in leaves), cases[m]))
     return out

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from . import assignments as declarations
+from . import givens, record, sandbox
 from . import notebook as nbload
 from . import program as code
-from . import record, sandbox
 from .run import Call, Job, Pool, RunResult, TestRun
 from .spec import Assignment, Case, Verdict
 
@@ -138,6 +138,7 @@ def make_calls(test, cases: list[Case]) -> tuple[Call, ...]:
                 init=tuple(case.args[0]),
                 seed=int(case.extra.get("seed", 0)),
                 grad=True,
+                options=dict(case.extra.get("options", {})),
             )
             for case in cases
         )
@@ -164,7 +165,7 @@ def prepare(
     rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(index,)))
     submission.cases = [test.cases(rng) for test in assignment.tests]
     tests = tuple(make_calls(t, c) for t, c in zip(assignment.tests, submission.cases, strict=True))
-    return Job(found.snippets, tests, timeout)
+    return Job(found.snippets, tests, timeout, givens.course_modules(assignment.givens))
 
 
 def _program_failure(result: RunResult, timeout: float) -> tuple[str, str] | None:

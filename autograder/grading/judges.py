@@ -81,21 +81,51 @@ def ended_text(name: str, status: str, detail: str) -> str:
 
 
 def missing_text(name: str, kind: str) -> str:
-    what = {"module": "class", "value": "variable"}.get(kind, "function")
+    if kind == "value":
+        return f'{name} is not set: write your answer as {name} = "A" (a capital letter in quotes)'
+    what = "class" if kind == "module" else "function"
     return (
         f"{name} is not defined in the notebook: keep the {what} name (and its arguments) "
         "given in the exercise"
     )
 
 
-def _verdict(units_ok: int, units: int, problems: list[str], details: list[str], status=None):
-    fraction = units_ok / units if units else 0.0
-    if status is None:
-        status = "passed" if units and units_ok == units else "partial" if units_ok else "failed"
-    message = problems[0] if problems else "all cases pass"
+def credit(ok: Sequence[Mapping[str, bool]]) -> float:
+    """The fraction of a test earned, from ``ok[case][part]``.
+
+    A part (an output, or a property) earns full credit when it is right in every case, half
+    when it is right in the first case (the typical one, like the notebook's visible test) but
+    wrong in some other, and nothing when it is wrong in the typical case. So an edge case that
+    hides a mistake (T = 1 hides a state that is never carried) gives no credit on its own.
+    """
+    if not ok:
+        return 0.0
+    parts = list(dict.fromkeys(p for case in ok for p in case))
+    if not parts:
+        return 0.0
+    total = 0.0
+    for part in parts:
+        if all(case.get(part, True) for case in ok):
+            total += 1.0
+        elif ok[0].get(part, False):
+            total += 0.5
+    return total / len(parts)
+
+
+def _verdict(ok, problems: list[str], details: list[str]) -> Verdict:
+    fraction = credit(ok)
+    status = "passed" if fraction == 1.0 else "partial" if fraction > 0 else "failed"
+    if status == "passed":
+        return Verdict(1.0, status, "all cases pass", tuple(details))
+    message = problems[0] if problems else "wrong"
     if status == "partial":
-        message = f"{units_ok} of {units} checks pass; " + message
+        message = f"{fraction:.0%} of the credit; " + message
     return Verdict(fraction, status, message, tuple(details))
+
+
+def _slot(name: str) -> str:
+    """The part a leaf belongs to: items of a list ("clipped[2]") count as one part."""
+    return name.split("[", 1)[0]
 
 
 def unusable(test, cases: Sequence[Case], run) -> Verdict | None:
@@ -146,18 +176,17 @@ def references(
         early = unusable(test, cases, run)
         if early is not None:
             return early
-        units = units_ok = 0
+        ok: list[dict[str, bool]] = []
         problems: list[str] = []
-        details: list[str] = []
-        names: list[str] | None = None
+        names: list[str] = []
         diagnoses: list[dict[int, list[int]]] = []
         for case, outcome in zip(cases, run.cases, strict=True):
             ref_values = {label: ref(*case.args, **case.extra) for label, ref in refs.items()}
             first = next(iter(ref_values.values()))
             expected = expected_leaves(output, first)
             names = [leaf.name for leaf, _ in expected]
-            extra_units = len(unchanged_args)
-            units += len(expected) + extra_units
+            case_ok = {_slot(n): False for n in names}
+            ok.append(case_ok)
             where = _case_label(case)
             if outcome is None:
                 problems.append(ended_text(test.name, run.status, run.detail) + where)
@@ -177,34 +206,54 @@ def references(
             failing: list[int] = []
             for i, ((leaf, _), got) in enumerate(zip(expected, received, strict=True)):
                 finding = _against_all(leaf, got, i, others, tol)
-                if finding.ok:
-                    units_ok += 1
-                    continue
-                failing.append(i)
-                prefix = f"{test.name}" if len(expected) == 1 else f"{test.name}: {leaf.name}"
-                problems.append(f"{prefix} {finding.message}{where}")
-            for position in unchanged_args:
-                before = np.asarray(case.args[position])
-                after = outcome.args_after[position] if outcome.args_after else None
-                after_arr = getattr(after, "array", None)
-                if after_arr is not None and within(after_arr, before, Tolerance(0, 0)):
-                    units_ok += 1
-                else:
-                    problems.append(
-                        f"{test.name} changed its argument number {position + 1} in place: "
-                        "work on a copy (or restore every entry you change)" + where
-                    )
+                if not finding.ok:
+                    failing.append(i)
+                    prefix = test.name if len(expected) == 1 else f"{test.name}: {leaf.name}"
+                    problems.append(f"{prefix} {finding.message}{where}")
+            for slot in case_ok:
+                case_ok[slot] = not any(_slot(names[i]) == slot for i in failing)
+            changed = _changed_arguments(case, outcome, unchanged_args)
+            if changed:
+                problems.insert(
+                    0,
+                    f"{test.name} changed its argument {changed} in place: work on a copy, or "
+                    f"restore every entry you change{where}",
+                )
+                for slot in case_ok:
+                    case_ok[slot] = False
             if failing and mistakes and not shape_only:
                 wanted = [np.asarray(v) for _, v in expected]
                 diagnoses.append(
                     diagnose.explain_case(mistakes, case, output, received, wanted, failing, tol)
                 )
-        found = diagnose.summarise(mistakes, diagnoses, names or [])
-        problems = _with_diagnosis(problems, found, test.name, len(names or []))
-        details.extend(_diagnosis_details(found, test.name, len(names or [])))
-        return _verdict(units_ok, units, problems, details)
+        found = diagnose.summarise(mistakes, diagnoses, names)
+        problems = _with_diagnosis(problems, found, test.name, names)
+        return _verdict(ok, problems, _diagnosis_details(found, test.name, names))
 
     return judge
+
+
+def _unchanged(before, after) -> bool:
+    """Whether a value sent to the child came back exactly as it was (lists of arrays too)."""
+    if isinstance(before, (list, tuple)):
+        return (
+            isinstance(after, (list, tuple))
+            and len(after) == len(before)
+            and all(_unchanged(b, a) for b, a in zip(before, after, strict=True))
+        )
+    if isinstance(before, np.ndarray):
+        arr = getattr(after, "array", None)
+        return arr is not None and arr.shape == before.shape and bool(np.array_equal(arr, before))
+    return True
+
+
+def _changed_arguments(case: Case, outcome, positions: Sequence[int]) -> str:
+    """Which of the arguments at ``positions`` came back changed ("number 2"), or ""."""
+    after = outcome.args_after if isinstance(outcome.args_after, (list, tuple)) else ()
+    changed = [
+        str(p + 1) for p in positions if p >= len(after) or not _unchanged(case.args[p], after[p])
+    ]
+    return f"number {', '.join(changed)}" if changed else ""
 
 
 def _against_all(leaf, got, i: int, others: Mapping[str, list], tol: Tolerance) -> Finding:
@@ -220,20 +269,26 @@ def _against_all(leaf, got, i: int, others: Mapping[str, list], tol: Tolerance) 
     return failed[0]
 
 
-def _mistake_phrase(d: diagnose.Diagnosis, name: str, n_parts: int) -> str:
-    subject = "it" if n_parts == 1 else " and ".join(d.parts)
-    verb = "matches" if n_parts == 1 or len(d.parts) == 1 else "match"
-    return f"{subject} {verb} the output of {name} with {d.mistake.says}: {d.mistake.hint}"
+def _mistake_phrase(d: diagnose.Diagnosis, name: str, names: Sequence[str]) -> str:
+    parts = [p for p in dict.fromkeys(_slot(p) for p in d.parts)]
+    every = set(parts) == {_slot(n) for n in names}
+    if every:
+        subject, verb = "your output", "matches"
+    elif len(parts) == 1:
+        subject, verb = parts[0], "matches"
+    else:
+        subject, verb = ", ".join(parts[:-1]) + " and " + parts[-1], "match"
+    return f"{subject} {verb} what {name} gives with {d.mistake.says}: {d.mistake.hint}"
 
 
-def _with_diagnosis(problems: list[str], found, name: str, n_parts: int) -> list[str]:
+def _with_diagnosis(problems: list[str], found, name: str, names: Sequence[str]) -> list[str]:
     if not problems or not found:
         return problems
-    return [problems[0] + "; " + _mistake_phrase(found[0], name, n_parts), *problems[1:]]
+    return [problems[0] + "; " + _mistake_phrase(found[0], name, names), *problems[1:]]
 
 
-def _diagnosis_details(found, name: str, n_parts: int) -> list[str]:
-    return [_mistake_phrase(d, name, n_parts) for d in found]
+def _diagnosis_details(found, name: str, names: Sequence[str]) -> list[str]:
+    return [_mistake_phrase(d, name, names) for d in found]
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,34 +344,48 @@ def properties(checks: Sequence[tuple[str, Callable]]):
         early = unusable(test, cases, run)
         if early is not None:
             return early
-        units = units_ok = 0
+        ok: list[dict[str, bool]] = []
         problems: list[str] = []
         for case, outcome in zip(cases, run.cases, strict=True):
             where = _case_label(case)
-            units += len(checks)
+            case_ok = {label: False for label, _ in checks}
+            ok.append(case_ok)
             if outcome is None:
                 problems.append(ended_text(test.name, run.status, run.detail) + where)
                 continue
             if outcome.error is not None:
                 problems.append(error_text(test.name, outcome.error) + where)
                 continue
-            for _label, check in checks:
+            for label, check in checks:
                 try:
                     message = check(case, outcome.result)
                 except NotApplicable:
-                    units -= 1
+                    del case_ok[label]
                     continue
                 except StopChecks as halt:
                     # The remaining checks of this case cannot be made: they stay failed.
                     problems.append(f"{test.name} {halt}{where}")
                     break
                 if message is None:
-                    units_ok += 1
+                    case_ok[label] = True
                 else:
                     problems.append(f"{test.name} {message}{where}")
-        return _verdict(units_ok, units, problems, [])
+        return _verdict(ok, problems, [])
 
     return judge
+
+
+def module_case(init, inputs, label: str = "", seed: int = 0, extra=None, **options) -> Case:
+    """A case of a "module" test: build ``cls(*init)``, run it on each list in ``inputs``.
+
+    ``options`` go to the child's probe (``train=...``, ``split=k``); ``extra`` stays in the
+    parent for the checks (held-out answers, which input was perturbed...).
+    """
+    return Case(
+        (tuple(init), [tuple(i) for i in inputs]),
+        {"seed": seed, "options": options, **(extra or {})},
+        label,
+    )
 
 
 class NotApplicable(Exception):

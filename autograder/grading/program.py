@@ -301,3 +301,17 @@ def find_program(cells: Iterable[Cell], required: Iterable[str]) -> Program:
     )
     defined = frozenset(name for i in kept for name in statements[i].binds & required)
     return Program(snippets, tuple(notes), defined)
+
+
+def prune_module(source: str, keep: Iterable[str], header: str = "") -> str:
+    """A module reduced to the statements that define ``keep`` and what they need.
+
+    Used to hand the sandbox only the reference functions an assignment gives to the learner.
+    ``from __future__`` imports stay first; ``header`` becomes the module's docstring.
+    """
+    statements = _statements(0, source)
+    kept = _slice(statements, set(keep))
+    future = [s.text for s in statements if s.text.startswith("from __future__")]
+    body = [statements[i].text for i in kept if statements[i].text not in future]
+    parts = [repr(header)] if header else []
+    return "\n\n".join(parts + future + body) + "\n"

@@ -41,6 +41,7 @@ class Call:
     init: tuple = ()
     seed: int = 0
     grad: bool = False
+    options: dict = field(default_factory=dict)  # module probes: {"train": ..., "split": k}
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Job:
     program: tuple[Snippet, ...]
     tests: tuple[tuple[Call, ...], ...]
     timeout: float
+    modules: dict[str, str] = field(default_factory=dict)  # stand-in course package
 
 
 @dataclass
@@ -105,6 +107,7 @@ def encode_job(job: Job) -> tuple[dict, list[bytes]]:
                 item["init"] = wire.dump(tuple(call.init), blobs)
                 item["seed"] = int(call.seed)
                 item["grad"] = bool(call.grad)
+                item["options"] = wire.dump(dict(call.options), blobs)
             encoded.append(item)
         tests.append({"calls": encoded})
     header = {
@@ -112,6 +115,7 @@ def encode_job(job: Job) -> tuple[dict, list[bytes]]:
         "timeout": job.timeout,
         "program": [{"origin": s.origin, "source": s.source} for s in job.program],
         "tests": tests,
+        "modules": dict(job.modules),
     }
     return header, blobs
 

@@ -67,7 +67,7 @@ class Case:
 
 @dataclass(frozen=True)
 class Mistake:
-    """A typical wrong version: ``compute(*args, **extra)`` returns what it would output.
+    """A typical wrong version: ``compute(*case.args)`` returns what it would output.
 
     ``says`` completes "it matches the output with ..." ("the bias b_h left out"); ``hint``
     says what to change ("add b_h inside the tanh"). A mistake that does not apply to a case
@@ -119,6 +119,9 @@ class Assignment:
     notebook: str  # file name, "rnn_cell.ipynb"
     tests: tuple[Test, ...]
     title: str = ""
+    # Reference functions the exercise hands to the learner in its setup cells, by module:
+    # {"autograder.reference.numpy_rnn": ("rnn_forward",)} (see autograder.grading.givens).
+    givens: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def required(self) -> tuple[str, ...]:

@@ -13,6 +13,8 @@ parent: these are claims about outputs, checked there.
 from __future__ import annotations
 
 import builtins
+import importlib.abc
+import importlib.util
 import linecache
 import os
 import signal
@@ -67,6 +69,41 @@ def describe_error(exc: BaseException) -> dict:
     return {"type": _text(type(exc).__name__, 100), "message": _text(exc), "where": where}
 
 
+class CourseModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves the stand-in course package sent with the job (see the parent's givens.py).
+
+    Any other ``autograder`` module is refused, so that nothing of the real package can be
+    imported even where the sandbox could reach its files.
+    """
+
+    def __init__(self, sources: dict):
+        self.sources = sources
+
+    def find_spec(self, name, path=None, target=None):
+        if name in self.sources:
+            package = any(other.startswith(name + ".") for other in self.sources)
+            return importlib.util.spec_from_loader(name, self, is_package=package)
+        if name == "autograder" or name.startswith("autograder."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        filename = f"<course {module.__name__}>"
+        module.__file__ = filename
+        source = self.sources[module.__name__]
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(compile(source, filename, "exec"), module.__dict__)
+
+
+def install_modules(sources: dict) -> None:
+    for name in [m for m in sys.modules if m == "autograder" or m.startswith("autograder.")]:
+        del sys.modules[name]
+    sys.meta_path.insert(0, CourseModules(dict(sources)))
+
+
 def new_namespace() -> dict:
     module = types.ModuleType("__main__")
     module.__dict__.update(
@@ -100,7 +137,9 @@ def _call(call: dict, blobs: list, ns: dict) -> dict:
     args = wire.load(call["args"], blobs, tagged=False, functions=probes.FUNCTIONS)
     if kind == "module":
         init = wire.load(call["init"], blobs, tagged=False)
-        return {"result": probes.probe_module(target, init, args, call["seed"], call["grad"])}
+        options = wire.load(call.get("options"), blobs, tagged=False)
+        report = probes.probe_module(target, init, args, call["seed"], call["grad"], options)
+        return {"result": report}
     if not callable(target):
         return {
             "error": {
@@ -162,6 +201,7 @@ def _wait_test(pid: int, fd: int, out_fd: int, timeout: float, max_bytes: int):
 def run_submission(job: dict, blobs: list, out_fd: int, max_bytes: int) -> None:
     """Run one job (see zygote); results go to ``out_fd`` as frames."""
     timeout = float(job["timeout"])
+    install_modules(job.get("modules") or {})
     ns = new_namespace()
     errors = run_program(job["program"], ns)
     wire.write_frame(out_fd, {"type": "program", "errors": errors})

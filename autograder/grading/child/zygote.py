@@ -43,9 +43,19 @@ def _warm_up() -> None:
     torch.set_num_threads(1)
     x = np.ones((3, 4))
     np.tanh(x @ x.T).sum()
-    rnn = torch.nn.RNN(4, 3, batch_first=True)
-    rnn(torch.ones(2, 5, 4))[0].sum().backward()
-    torch.nn.functional.cross_entropy(torch.ones(2, 3), torch.zeros(2, dtype=torch.long))
+    # The first optimiser step imports much of PyTorch's compiler machinery (seconds): pay it
+    # here once rather than in every child.
+    embed, rnn = torch.nn.Embedding(5, 4), torch.nn.RNN(4, 3, batch_first=True)
+    cell = torch.nn.RNNCell(3, 3)
+    params = [*embed.parameters(), *rnn.parameters(), *cell.parameters()]
+    optimizer = torch.optim.Adam(params, lr=1e-3)
+    H, _ = rnn(embed(torch.zeros(2, 5, dtype=torch.long)))
+    loss = torch.nn.functional.cross_entropy(H.reshape(-1, 3), torch.zeros(10, dtype=torch.long))
+    loss = loss + torch.nn.functional.mse_loss(cell(H[:, 0], None), torch.zeros(2, 3))
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    torch.nn.utils.clip_grad_value_(params, 1.0)
+    optimizer.step()
     np.random.default_rng(0).choice(3, p=[0.2, 0.3, 0.5])
 
 

@@ -1,0 +1,414 @@
+"""What the grader checks in 02_bptt: the backward pass of a step, BPTT, finite differences,
+truncated BPTT and the norms of the hidden-state gradients.
+
+Test ids and points are those of the graded cells of bptt.ipynb. Gradients are compared with
+the NumPy reference and with PyTorch's autograd; numerical_gradient with the reference's central
+differences and with the exact gradient (autograd). The forward pass is given to the learner in
+the notebook's setup cell, so the sandbox may import numpy_rnn.rnn_forward, and nothing else.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import torch
+
+from autograder.grading import judges, mistakes
+from autograder.grading.child.probes import FUNCTIONS
+from autograder.grading.child.wire import Fn
+from autograder.grading.inputs import label, normal, rnn_inputs
+from autograder.grading.spec import Array, Assignment, Case, Mistake, Test, Tolerance
+from autograder.reference import numpy_rnn, torch_rnn
+from autograder.reference.numpy_rnn import CellCache, SequenceCache
+
+CELL = (
+    Array("dx", ("N", "D")),
+    Array("dh_prev", ("N", "H")),
+    Array("dW_xh", ("D", "H")),
+    Array("dW_hh", ("H", "H")),
+    Array("db_h", ("H",)),
+)
+SEQ = (
+    Array("dX", ("N", "T", "D")),
+    Array("dh0", ("N", "H")),
+    Array("dW_xh", ("D", "H")),
+    Array("dW_hh", ("H", "H")),
+    Array("db_h", ("H",)),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+
+
+def step_cases(rng):
+    cases = []
+    for N, D, H in [(2, 3, 4), (1, 1, 1), (1, 4, 2), (5, 2, 3), (3, 4, 4)]:
+        X, h_prev, W_xh, W_hh, b_h = rnn_inputs(rng, N, 1, D, H)
+        x = X[:, 0]
+        h_next, _ = numpy_rnn.rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h)
+        args = (normal(rng, N, H), x, h_prev, h_next, W_xh, W_hh)
+        cases.append(Case(args, {"b_h": b_h}, label(N=N, D=D, H=H)))
+    return cases
+
+
+def _sequence(rng, N, T, D, H, scale=0.9):
+    X, h0, W_xh, W_hh, b_h = rnn_inputs(rng, N, T, D, H, scale=scale)
+    H_states, _ = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
+    return (normal(rng, N, T, H), X, h0, H_states, W_xh, W_hh), b_h
+
+
+def sequence_cases(rng):
+    cases = []
+    for N, T, D, H in [(2, 5, 3, 4), (1, 1, 1, 1), (1, 9, 2, 3), (4, 1, 3, 2), (3, 6, 4, 4)]:
+        args, b_h = _sequence(rng, N, T, D, H)
+        cases.append(Case(args, {"b_h": b_h}, label(N=N, T=T, D=D, H=H)))
+    return cases
+
+
+def truncated_cases(rng):
+    cases = []
+    sizes = [(2, 6, 3, 4, 2), (1, 1, 1, 1, 1), (2, 7, 3, 2, 3), (1, 5, 2, 3, 1), (2, 4, 2, 3, 9)]
+    for N, T, D, H, k in sizes:
+        args, b_h = _sequence(rng, N, T, D, H, scale=1.1)
+        cases.append(Case((*args, k), {"b_h": b_h}, label(N=N, T=T, D=D, H=H, k=k)))
+    return cases
+
+
+def numerical_cases(rng):
+    cases = []
+    W, b = normal(rng, 3, 4), normal(rng, 4, scale=0.3)
+    cases.append(
+        Case(
+            (Fn("tanh_affine", (W, b)), normal(rng, 2, 3), normal(rng, 2, 4)),
+            label="f(x) = tanh(x W + b), x of shape (2, 3)",
+        )
+    )
+    for shape in [(1,), (3,), (2, 1, 3)]:
+        cases.append(
+            Case(
+                (Fn("sin_times_square", ()), normal(rng, *shape), normal(rng, *shape)),
+                label=f"f(x) = sin(x) x**2, x of shape {shape}",
+            )
+        )
+    cases.append(
+        Case((Fn("sum_of_cubes", ()), normal(rng, 2, 3), 1.0), label="f(x) = sum(x**3), a number")
+    )
+    x = normal(rng, 2, 2)
+    cases.append(
+        Case((Fn("identity", ()), x, np.ones_like(x)), label="f(x) = x, which returns x itself")
+    )
+    return cases
+
+
+def norm_cases(rng):
+    return [
+        Case(rnn_inputs(rng, N, T, D, H, scale=1.2), label=label(N=N, T=T, D=D, H=H))
+        for N, T, D, H in [(2, 6, 3, 4), (1, 1, 1, 1), (1, 5, 2, 3), (3, 1, 2, 2), (2, 12, 3, 5)]
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# References
+
+
+def cell_reference(module):
+    def ref(dh_next, x, h_prev, h_next, W_xh, W_hh, *, b_h):
+        return module.rnn_cell_backward(dh_next, CellCache(x, h_prev, W_xh, W_hh, b_h, h_next))
+
+    return ref
+
+
+def sequence_reference(module, truncated=False):
+    def ref(dH, X, h0, H, W_xh, W_hh, *k, b_h):
+        cache = SequenceCache(X, h0, W_xh, W_hh, b_h, H)
+        return module.rnn_backward(dH, cache, k=k[0] if truncated else None)
+
+    return ref
+
+
+def numpy_numerical(f, x, df):
+    return numpy_rnn.numerical_gradient(FUNCTIONS[f.name](*f.params), x.copy(), df)
+
+
+def exact_gradient(f, x, df):
+    """The exact gradient of sum(df * f(x)), by PyTorch's autograd."""
+    params = [torch.as_tensor(p) for p in f.params]
+    fn = FUNCTIONS[f.name](*params, xp=torch)
+    xt = torch.tensor(x, requires_grad=True)
+    (fn(xt) * torch.as_tensor(df, dtype=torch.float64)).sum().backward()
+    return xt.grad.numpy()
+
+
+def numpy_norms(X, h0, W_xh, W_hh, b_h):
+    """dL/dH_t as the gradient on the initial state of the rest of the sequence."""
+    H_states, _ = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
+    N, T, Hn = H_states.shape
+    norms = [np.sqrt(N * Hn)]
+    for t in range(T - 2, -1, -1):
+        _, rest = numpy_rnn.rnn_forward(X[:, t + 1 :], H_states[:, t], W_xh, W_hh, b_h)
+        dH_rest = np.zeros(rest.H.shape)
+        dH_rest[:, -1] = 1.0
+        norms.append(np.linalg.norm(numpy_rnn.rnn_backward(dH_rest, rest)[1]))
+    return np.array(norms[::-1])
+
+
+def torch_norms(X, h0, W_xh, W_hh, b_h):
+    """dL/dH_t by autograd through an nn.RNNCell holding the same weights."""
+    D, Hn = W_xh.shape
+    cell = torch.nn.RNNCell(D, Hn, dtype=torch.float64)
+    with torch.no_grad():
+        cell.weight_ih.copy_(torch.as_tensor(W_xh.T))
+        cell.weight_hh.copy_(torch.as_tensor(W_hh.T))
+        cell.bias_ih.copy_(torch.as_tensor(b_h))
+        cell.bias_hh.zero_()
+    h, states = torch.as_tensor(h0), []
+    for t in range(X.shape[1]):
+        h = cell(torch.as_tensor(X[:, t]), h)
+        h.retain_grad()
+        states.append(h)
+    states[-1].sum().backward()
+    return np.array([float(torch.linalg.norm(s.grad)) for s in states])
+
+
+# --------------------------------------------------------------------------------------------
+# Mistakes
+
+CELL_MISTAKES = (
+    Mistake(
+        "the derivative of tanh left out",
+        "first compute da = dh_next * (1 - h_next**2), then every gradient from da",
+        partial(mistakes.cell_backward, tanh_grad="none"),
+    ),
+    Mistake(
+        "tanh' computed from h_prev (1 - h_prev**2)",
+        "tanh'(a) = 1 - tanh(a)**2 = 1 - h_next**2: use the step's output",
+        partial(mistakes.cell_backward, tanh_grad="h_prev"),
+    ),
+    Mistake(
+        "tanh' computed as 1 - tanh(h_next)**2",
+        "h_next is already tanh(a): tanh'(a) = 1 - h_next**2",
+        partial(mistakes.cell_backward, tanh_grad="tanh"),
+    ),
+    Mistake(
+        "the weights not transposed on the way back (da @ W_xh, da @ W_hh)",
+        "dx = da @ W_xh.T and dh_prev = da @ W_hh.T",
+        partial(mistakes.cell_backward, transpose_back=False),
+    ),
+    Mistake(
+        "db_h not summed over the batch",
+        "the bias is added to every row: db_h = da.sum(axis=0)",
+        partial(mistakes.cell_backward, sum_db=False),
+    ),
+    Mistake(
+        "the weight gradients transposed (da.T @ x)",
+        "each weight's gradient is (its input).T @ da: dW_xh = x.T @ da, dW_hh = h_prev.T @ da",
+        partial(mistakes.cell_backward, dW_order="da.T @ x"),
+    ),
+)
+
+SEQUENCE_MISTAKES = (
+    Mistake(
+        "dh_next not carried back (each step gets only dH[:, t])",
+        "pass dH[:, t] + dh_next to the step, where dh_next is the dh_prev of step t+1",
+        partial(mistakes.sequence_backward, carry=False),
+    ),
+    Mistake(
+        "the gradient taken from the last step only (dH[:, -1])",
+        "every step has its own upstream gradient dH[:, t]: add it at each step",
+        partial(mistakes.sequence_backward, last_only=True),
+    ),
+    Mistake(
+        "the weight gradients not summed over time (only step 0's is left)",
+        "the same weights are used at every step: add each step's gradients (+=)",
+        partial(mistakes.sequence_backward, accumulate=False),
+    ),
+    Mistake(
+        "the steps visited forwards in time",
+        "walk backwards, t = T-1, ..., 0: step t needs what step t+1 sends back",
+        partial(mistakes.sequence_backward, reverse=False),
+    ),
+    Mistake(
+        "H[:, t] used as the step's h_prev",
+        "step t read h_prev = H[:, t-1] (h0 at t = 0)",
+        partial(mistakes.sequence_backward, h_prev_from_H=False),
+    ),
+    Mistake(
+        "the derivative of tanh left out",
+        "multiply by 1 - H[:, t]**2 at every step",
+        partial(mistakes.sequence_backward, tanh_grad="none"),
+    ),
+)
+
+
+def _with_k(k_of, **slip):
+    def wrong(dH, X, h0, H, W_xh, W_hh, k):
+        return mistakes.sequence_backward(dH, X, h0, H, W_xh, W_hh, k=k_of(k), **slip)
+
+    return wrong
+
+
+TRUNCATED_MISTAKES = (
+    Mistake(
+        "k ignored (full BPTT)",
+        "the loss at step t must reach back only to steps t, t-1, ..., t-k+1",
+        lambda dH, X, h0, H, W_xh, W_hh, k: mistakes.sequence_backward(dH, X, h0, H, W_xh, W_hh),
+    ),
+    Mistake(
+        "the sequence cut into windows of k steps",
+        "truncate each loss's chain at k steps, one chain per loss step t, not per window",
+        _with_k(lambda k: k, windows=True),
+    ),
+    Mistake(
+        "chains of k + 1 steps",
+        "from step t the chain visits t, t-1, ..., t-k+1: k steps, the step of the loss included",
+        _with_k(lambda k: k + 1),
+    ),
+    Mistake(
+        "chains of k - 1 steps",
+        "from step t the chain visits t, t-1, ..., t-k+1: k steps, the step of the loss included",
+        _with_k(lambda k: max(k - 1, 1)),
+    ),
+)
+
+NUMERICAL_MISTAKES = (
+    Mistake(
+        "a one-sided difference (f(x + h) - f(x)) / h",
+        "use the central difference (f(x + h) - f(x - h)) / (2 h)",
+        lambda f, x, df: mistakes.numerical_gradient(_built(f), x, df, scheme="forward"),
+    ),
+    Mistake(
+        "a one-sided difference divided by 2 h, (f(x + h) - f(x)) / (2 h)",
+        "evaluate f on both sides: (f(x + h) - f(x - h)) / (2 h)",
+        lambda f, x, df: mistakes.numerical_gradient(_built(f), x, df, scheme="forward", divisor=2),
+    ),
+    Mistake(
+        "a central difference divided by h instead of 2 h",
+        "the two points are 2 h apart: divide by 2 * h",
+        lambda f, x, df: mistakes.numerical_gradient(_built(f), x, df, divisor=1),
+    ),
+    Mistake(
+        "df left out (the gradient of sum(f(x)))",
+        "contract the difference with the upstream gradient: np.sum((f_plus - f_minus) * df)",
+        lambda f, x, df: mistakes.numerical_gradient(_built(f), x, df, use_df=False),
+    ),
+    Mistake(
+        "f(x + h) not copied before x is changed again",
+        "f may return a view of x: keep np.array(f(x), copy=True)",
+        lambda f, x, df: mistakes.numerical_gradient(_built(f), x, df, copy=False),
+    ),
+)
+
+
+def _built(f: Fn):
+    return FUNCTIONS[f.name](*f.params)
+
+
+NORM_MISTAKES = (
+    Mistake(
+        "the derivative of tanh left out",
+        "each step back is dh_prev = (dh * (1 - H[:, t]**2)) @ W_hh.T",
+        partial(mistakes.hidden_grad_norms, tanh_grad=False),
+    ),
+    Mistake(
+        "the norms in reversed order",
+        "norms[t] belongs to step t; norms[T-1] = sqrt(N * H)",
+        partial(mistakes.hidden_grad_norms, reverse_order=True),
+    ),
+    Mistake(
+        "squared norms",
+        "np.linalg.norm gives the norm itself, without squaring",
+        partial(mistakes.hidden_grad_norms, squared=True),
+    ),
+    Mistake(
+        "the gradient not carried back through the steps",
+        "dL/dH_t reaches H_t through every later step: carry it back with dh_prev",
+        partial(mistakes.hidden_grad_norms, carry=False),
+    ),
+)
+
+NUMERICAL_TOLERANCE = Tolerance(rtol=1e-6, atol=1e-8)
+
+
+def build(folder):
+    cell_refs = {
+        "NumPy reference": cell_reference(numpy_rnn),
+        "PyTorch autograd": cell_reference(torch_rnn),
+    }
+    seq_refs = {
+        "NumPy reference": sequence_reference(numpy_rnn),
+        "PyTorch autograd": sequence_reference(torch_rnn),
+    }
+    trunc_refs = {
+        "NumPy reference": sequence_reference(numpy_rnn, truncated=True),
+        "PyTorch autograd": sequence_reference(torch_rnn, truncated=True),
+    }
+    return Assignment(
+        name="02_bptt",
+        notebook="bptt.ipynb",
+        title="Exercise 2: backpropagation through time",
+        givens={"autograder.reference.numpy_rnn": ("rnn_forward",)},
+        tests=(
+            Test(
+                "test_rnn_cell_backward_shapes",
+                "rnn_cell_backward",
+                1,
+                step_cases,
+                judges.references(CELL, cell_refs, shape_only=True),
+                about="rnn_cell_backward returns five gradients of the right shapes",
+            ),
+            Test(
+                "test_rnn_cell_backward_values",
+                "rnn_cell_backward",
+                2,
+                step_cases,
+                judges.references(CELL, cell_refs, CELL_MISTAKES),
+                about="rnn_cell_backward matches the NumPy reference and autograd",
+            ),
+            Test(
+                "test_rnn_backward",
+                "rnn_backward",
+                3,
+                sequence_cases,
+                judges.references(SEQ, seq_refs, SEQUENCE_MISTAKES),
+                about="rnn_backward matches the NumPy reference and autograd",
+            ),
+            Test(
+                "test_numerical_gradient",
+                "numerical_gradient",
+                2,
+                numerical_cases,
+                judges.references(
+                    Array("grad"),
+                    {"NumPy reference": numpy_numerical, "exact gradient": exact_gradient},
+                    NUMERICAL_MISTAKES,
+                    tol=NUMERICAL_TOLERANCE,
+                    unchanged_args=(1,),
+                ),
+                keep_args=True,
+                about="numerical_gradient matches central differences and the exact gradient, "
+                "and leaves x as it was",
+            ),
+            Test(
+                "test_rnn_backward_truncated",
+                "rnn_backward_truncated",
+                2,
+                truncated_cases,
+                judges.references(SEQ, trunc_refs, TRUNCATED_MISTAKES),
+                about="rnn_backward_truncated matches the reference's truncated BPTT",
+            ),
+            Test(
+                "test_hidden_grad_norms",
+                "hidden_grad_norms",
+                2,
+                norm_cases,
+                judges.references(
+                    Array("norms", ("T",)),
+                    {"NumPy reference": numpy_norms, "PyTorch autograd": torch_norms},
+                    NORM_MISTAKES,
+                ),
+                about="hidden_grad_norms matches the norms of dL/dH_t",
+            ),
+        ),
+    )

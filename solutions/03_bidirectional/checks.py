@@ -1,0 +1,158 @@
+"""What the grader checks in 03_bidirectional: the forward and backward passes of a
+bidirectional RNN.
+
+Test ids and points are those of the graded cells of bidirectional.ipynb. Outputs are compared
+with the NumPy reference and with torch.nn.RNN(bidirectional=True) (autograd for gradients).
+The notebook gives the learner rnn_forward and rnn_backward, built on the reference, so the
+sandbox may import those (and SequenceCache, which the given rnn_backward uses).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from autograder.grading import judges, mistakes
+from autograder.grading.inputs import label, normal, rnn_inputs
+from autograder.grading.spec import Array, Assignment, Case, Mistake, Test
+from autograder.reference import numpy_rnn, torch_rnn
+
+SIZES = [(2, 5, 3, 4), (1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 2), (3, 8, 2, 5)]  # N, T, D, H
+
+H_BI = Array("H", ("N", "T", "2H"))
+GRADS = (
+    Array("dX", ("N", "T", "D")),
+    Array("dh0_f", ("N", "H")),
+    Array("dh0_b", ("N", "H")),
+    (Array("dW_xh_f", ("D", "H")), Array("dW_hh_f", ("H", "H")), Array("db_h_f", ("H",))),
+    (Array("dW_xh_b", ("D", "H")), Array("dW_hh_b", ("H", "H")), Array("db_h_b", ("H",))),
+)
+
+
+def _birnn_inputs(rng, N, T, D, H, as_lists):
+    X, h0_f, *params_f = rnn_inputs(rng, N, T, D, H, scale=1.1)
+    _, h0_b, *params_b = rnn_inputs(rng, N, T, D, H, scale=1.1)
+    kind = list if as_lists else tuple
+    return X, h0_f, h0_b, kind(params_f), kind(params_b)
+
+
+def forward_cases(rng):
+    return [
+        Case(_birnn_inputs(rng, N, T, D, H, i % 2 == 1), label=label(N=N, T=T, D=D, H=H))
+        for i, (N, T, D, H) in enumerate(SIZES)
+    ]
+
+
+def backward_cases(rng):
+    cases = []
+    for i, (N, T, D, H) in enumerate(SIZES):
+        inputs = _birnn_inputs(rng, N, T, D, H, i % 2 == 1)
+        cases.append(Case((normal(rng, N, T, 2 * H), *inputs), label=label(N=N, T=T, D=D, H=H)))
+    return cases
+
+
+def forward_reference(module):
+    return lambda *args: module.birnn_forward(*args)[0]
+
+
+def backward_reference(module):
+    def ref(dH, X, h0_f, h0_b, params_f, params_b):
+        _, cache = module.birnn_forward(X, h0_f, h0_b, params_f, params_b)
+        return module.birnn_backward(dH, cache)
+
+    return ref
+
+
+FORWARD_MISTAKES = (
+    Mistake(
+        "a backward RNN that reads X forwards",
+        "give the backward RNN the time-reversed input, X[:, ::-1]",
+        partial(mistakes.birnn_forward, reverse_input=False),
+    ),
+    Mistake(
+        "the backward states left in reversed time order",
+        "reverse the backward RNN's states back in time, [:, ::-1], before concatenating",
+        partial(mistakes.birnn_forward, reverse_output=False),
+    ),
+    Mistake(
+        "the two halves swapped (the backward half first)",
+        "concatenate [forward states, backward states] along the last axis, as PyTorch does",
+        partial(mistakes.birnn_forward, order="bf"),
+    ),
+    Mistake(
+        "the forward parameters used in both directions",
+        "the backward RNN has its own parameters, params_b",
+        partial(mistakes.birnn_forward, same_params=True),
+    ),
+    Mistake(
+        "h0_f and h0_b swapped",
+        "the forward RNN starts from h0_f, the backward one from h0_b",
+        partial(mistakes.birnn_forward, swap_h0=True),
+    ),
+)
+
+BACKWARD_MISTAKES = (
+    Mistake(
+        "the backward direction not reversed (treated as a forward RNN)",
+        "the backward RNN read X[:, ::-1]: reverse its input, its upstream gradient "
+        "dH[:, ::-1, H:] and the dX it returns",
+        partial(mistakes.birnn_backward, reverse=False),
+    ),
+    Mistake(
+        "the backward direction's dX not reversed back in time",
+        "the backward RNN's dX is in reversed time order: add dX_b[:, ::-1]",
+        partial(mistakes.birnn_backward, reverse_dX=False),
+    ),
+    Mistake(
+        "dX from the forward direction only",
+        "X feeds both directions: dX is the sum of both directions' input gradients",
+        partial(mistakes.birnn_backward, sum_dX=False),
+    ),
+    Mistake(
+        "the two halves of dH swapped",
+        "dH[..., :H] belongs to the forward RNN, dH[..., H:] to the backward one",
+        partial(mistakes.birnn_backward, swap_halves=True),
+    ),
+)
+
+
+def build(folder):
+    forward = {
+        "NumPy reference": forward_reference(numpy_rnn),
+        "PyTorch nn.RNN(bidirectional=True)": forward_reference(torch_rnn),
+    }
+    backward = {
+        "NumPy reference": backward_reference(numpy_rnn),
+        "PyTorch autograd": backward_reference(torch_rnn),
+    }
+    return Assignment(
+        name="03_bidirectional",
+        notebook="bidirectional.ipynb",
+        title="Exercise 3: bidirectional RNNs",
+        givens={"autograder.reference.numpy_rnn": ("rnn_forward", "rnn_backward", "SequenceCache")},
+        tests=(
+            Test(
+                "test_birnn_forward_shape",
+                "birnn_forward",
+                1,
+                forward_cases,
+                judges.references(H_BI, forward, shape_only=True),
+                about="birnn_forward returns an (N, T, 2H) array",
+            ),
+            Test(
+                "test_birnn_forward_values",
+                "birnn_forward",
+                2,
+                forward_cases,
+                judges.references(H_BI, forward, FORWARD_MISTAKES),
+                about="birnn_forward matches the NumPy reference and nn.RNN(bidirectional=True)",
+            ),
+            Test(
+                "test_birnn_backward",
+                "birnn_backward",
+                3,
+                backward_cases,
+                judges.references(GRADS, backward, BACKWARD_MISTAKES),
+                about="birnn_backward matches the NumPy reference and autograd",
+            ),
+        ),
+    )

@@ -1,0 +1,485 @@
+"""What the grader checks in 06_char_rnn: the char-RNN's loss and gradients, training it,
+sampling from it, and the same model in PyTorch.
+
+Test ids and points are those of the graded cells of char_rnn.ipynb.
+
+* char_rnn_loss is compared with the NumPy reference and with autograd through the reference's
+  PyTorch CharRNN holding the same weights;
+* "learns": the notebook's own train_numpy (a locked setup cell) trains with the learner's
+  char_rnn_loss in the sandbox; the parameters it returns are scored here, by the reference's
+  loss on held-out text that the sandbox never sees;
+* sample must draw the same characters as the reference from the same generator (the notebook
+  asks for one rng.choice per step), and the second opinion draws from probabilities computed
+  by PyTorch; a near-zero temperature must give the greedy path;
+* CharRNN is probed for shapes and for carrying its state, then trained with the grader's recipe
+  and scored here by its perplexity on held-out text.
+
+The notebook's setup cells use char_data (the text), and char_rnn_init, clip_grad_value and
+adagrad_step of the NumPy reference in train_numpy: the sandbox may import those.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from autograder.grading import judges, mistakes
+from autograder.grading import module_checks as mc
+from autograder.grading.child.wire import Rng
+from autograder.grading.compare import as_array
+from autograder.grading.inputs import label
+from autograder.grading.spec import Array, Assignment, Case, Mistake, Scalar, Test, Tolerance
+from autograder.reference import char_data, numpy_rnn, torch_rnn
+
+KEYS = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
+LOSS = (
+    Scalar("loss"),
+    {k: Array(f"grads['{k}']") for k in KEYS},
+    Array("h_last", ("N", "H")),
+)
+
+
+def _text():
+    text = char_data.load_text("shakespeare")
+    chars, char_to_ix = char_data.build_vocab(text)
+    data = char_data.encode(text, char_to_ix)
+    split = int(0.9 * len(data))
+    return len(chars), data[:split], data[split:]
+
+
+def _params(rng, V, H, scale):
+    return {
+        "W_xh": scale * rng.standard_normal((V, H)),
+        "W_hh": scale * rng.standard_normal((H, H)),
+        "b_h": scale * rng.standard_normal(H),
+        "W_hq": scale * rng.standard_normal((H, V)),
+        "b_q": scale * rng.standard_normal(V),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# char_rnn_loss
+
+
+def loss_cases(rng):
+    cases = []
+    params = _params(rng, 5, 4, 0.3)
+    inputs, targets = rng.integers(0, 5, (2, 3)), rng.integers(0, 5, (2, 3))
+    cases.append(Case((params, inputs, targets, rng.standard_normal((2, 4))), label="N=2, T=3"))
+    window = [int(i) for i in rng.integers(0, 5, 5)]
+    cases.append(
+        Case(
+            (params, window[:4], window[1:], np.zeros(4)),
+            label="a single window given as lists, h_prev of shape (H,)",
+        )
+    )
+    for N, T, V, H in [(1, 1, 2, 1), (3, 1, 4, 5), (1, 9, 6, 2), (4, 12, 8, 6)]:
+        args = (
+            _params(rng, V, H, 0.6),
+            rng.integers(0, V, (N, T)),
+            rng.integers(0, V, (N, T)),
+            rng.standard_normal((N, H)),
+        )
+        cases.append(Case(args, label=label(N=N, T=T, V=V, H=H)))
+    return cases
+
+
+def numpy_loss(params, inputs, targets, h_prev):
+    batch = np.atleast_2d(inputs), np.atleast_2d(targets), np.atleast_2d(h_prev)
+    return numpy_rnn.char_rnn_loss(params, *batch)
+
+
+def torch_loss(params, inputs, targets, h_prev):
+    """The loss by F.cross_entropy and the gradients by autograd, through torch_rnn.CharRNN."""
+    inputs, targets = np.atleast_2d(inputs), np.atleast_2d(targets)
+    h_prev = np.atleast_2d(np.asarray(h_prev, dtype=np.float64))
+    model = torch_rnn.char_rnn_from_numpy(params)
+    logits, h_last = model(torch.as_tensor(inputs), torch.as_tensor(h_prev)[None])
+    V = logits.shape[-1]
+    total = F.cross_entropy(
+        logits.reshape(-1, V), torch.as_tensor(targets).reshape(-1), reduction="sum"
+    )
+    loss = total / inputs.shape[0]
+    loss.backward()
+    rnn, head = model.rnn, model.head
+    grads = {
+        "W_xh": rnn.weight_ih_l0.grad.T.numpy(),
+        "W_hh": rnn.weight_hh_l0.grad.T.numpy(),
+        "b_h": rnn.bias_ih_l0.grad.numpy(),
+        "W_hq": head.weight.grad.T.numpy(),
+        "b_q": head.bias.grad.numpy(),
+    }
+    return loss.item(), grads, h_last[0].detach().numpy()
+
+
+LOSS_MISTAKES = (
+    Mistake(
+        "the loss averaged over the time steps too",
+        "sum the loss over the T steps of a window; average over the N windows only",
+        partial(mistakes.char_rnn_loss, mean_over_time=True),
+    ),
+    Mistake(
+        "the loss summed over the windows instead of averaged",
+        "divide the loss (and dO) by N, the number of windows",
+        partial(mistakes.char_rnn_loss, mean_over_batch=False),
+    ),
+    Mistake(
+        "h_prev ignored (the window starts from zeros)",
+        "the first step reads h_prev",
+        partial(mistakes.char_rnn_loss, use_h_prev=False),
+    ),
+    Mistake(
+        "h_prev returned as h_last",
+        "h_last is the state after the last step, H[:, -1]",
+        partial(mistakes.char_rnn_loss, h_last="prev"),
+    ),
+    Mistake(
+        "dh_next not carried back",
+        "at step t, dh = dO_t W_hq^T + dh_next, where dh_next = da W_hh^T of step t+1",
+        partial(mistakes.char_rnn_loss, carry=False),
+    ),
+    Mistake(
+        "dW_hq and db_q taken from the last step only",
+        "the output layer is used at every step: sum H_t^T dO_t over the steps",
+        partial(mistakes.char_rnn_loss, output_grad_last_only=True),
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Training with train_numpy
+
+
+def training_cases(rng):
+    V, train, val = _text()
+    return [Case((train, 300, 32), {"val": val}, "train_numpy(train_data, 300, hidden_size=32)")]
+
+
+def _held_out(case, result):
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise judges.StopChecks("train_numpy should return (params, losses)")
+    params = result[0]
+    if not isinstance(params, dict) or set(params) != set(KEYS):
+        raise judges.StopChecks("train_numpy returned params that are not a dict of the 5 arrays")
+    arrays = {k: as_array(params[k]) for k in KEYS}
+    if any(a is None or a.dtype.kind != "f" for a in arrays.values()):
+        raise judges.StopChecks("train_numpy returned parameters that are not float arrays")
+    if not all(np.all(np.isfinite(a)) for a in arrays.values()):
+        return "training produced NaN or infinite parameters: check your gradients"
+    val = case.extra["val"]
+    try:
+        loss, _, _ = numpy_rnn.char_rnn_loss(
+            arrays, val[None, :-1], val[None, 1:], np.zeros((1, arrays["W_hh"].shape[0]))
+        )
+    except ValueError as err:
+        return f"trained parameters of the wrong shapes ({err})"
+    per_char = loss / (len(val) - 1)
+    if per_char > 2.9:
+        return (
+            f"trained with your char_rnn_loss, reaches a loss per character of {per_char:.2f} on "
+            "held-out text, above 2.9 (the reference reaches about 2.5): if the loss does not "
+            "go down, compare your gradients with numerical ones (Exercise 2)"
+        )
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# sample
+
+
+def sample_cases(rng):
+    cases = []
+    for V, H, n, temperature, scale in [
+        (6, 5, 20, 1.0, 0.8),
+        (6, 5, 20, 0.3, 0.8),
+        (2, 1, 1, 1.0, 0.8),
+        (7, 3, 0, 1.0, 0.8),
+        (5, 4, 15, 2.0, 0.8),
+        (9, 6, 30, 0.5, 0.8),
+        (8, 5, 25, 1e-3, 0.15),
+    ]:
+        args = (
+            _params(rng, V, H, scale),
+            rng.standard_normal(H),
+            int(rng.integers(V)),
+            n,
+            temperature,
+            Rng(int(rng.integers(2**31))),
+        )
+        cases.append(Case(args, label=label(V=V, H=H, n=n, temperature=temperature)))
+    return cases
+
+
+def numpy_sample(params, h, seed_ix, n, temperature, rng):
+    return numpy_rnn.sample(params, h, seed_ix, n, temperature, np.random.default_rng(rng.seed))
+
+
+def torch_sample(params, h, seed_ix, n, temperature, rng):
+    """The same draws, from probabilities computed by the reference's PyTorch CharRNN."""
+    generator = np.random.default_rng(rng.seed)
+    model = torch_rnn.char_rnn_from_numpy(params)
+    state = torch.as_tensor(np.asarray(h, dtype=np.float64)).reshape(1, 1, -1)
+    ix, out = int(seed_ix), []
+    with torch.no_grad():
+        for _ in range(int(n)):
+            logits, state = model(torch.tensor([[ix]]), state)
+            p = torch.softmax(logits[0, -1].double() / temperature, dim=-1).numpy()
+            ix = int(generator.choice(len(p), p=p / p.sum()))
+            out.append(ix)
+    return np.array(out, dtype=np.int64)
+
+
+def _sample_mistake(**slip):
+    def wrong(params, h, seed_ix, n, temperature, rng):
+        generator = np.random.default_rng(rng.seed)
+        return mistakes.sample(params, h, seed_ix, n, temperature, generator, **slip)
+
+    return wrong
+
+
+SAMPLE_MISTAKES = (
+    Mistake(
+        "the seed character read at every step",
+        "feed each sampled character back in as the next input",
+        _sample_mistake(feed_back=False),
+    ),
+    Mistake(
+        "the temperature ignored",
+        "divide the scores by the temperature before the softmax",
+        _sample_mistake(temper="ignore"),
+    ),
+    Mistake(
+        "the scores multiplied by the temperature",
+        "divide the scores by the temperature: softmax(o / temperature)",
+        _sample_mistake(temper="multiply"),
+    ),
+    Mistake(
+        "the state restarted from h at every step",
+        "carry the state from one step to the next",
+        _sample_mistake(carry=False),
+    ),
+    Mistake(
+        "the most likely character taken instead of a draw",
+        "draw with rng.choice(V, p=p), once per step",
+        _sample_mistake(greedy=True),
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# CharRNN in PyTorch
+
+
+def module_cases(rng):
+    cases = []
+    for N, T, V, H in [(2, 6, 7, 5), (1, 1, 2, 1), (1, 8, 5, 3), (4, 1, 6, 2)]:
+        idx = rng.integers(0, V, (N, T))
+        inputs = [[idx], mc.perturbed(rng, [idx], 0, np.s_[:, -1], vocab=V)]
+        inputs.append(mc.perturbed(rng, [idx], 0, 0, vocab=V))
+        options = {"split": T // 2} if T > 1 else {}
+        cases.append(
+            judges.module_case(
+                (V, H),
+                inputs,
+                label(N=N, T=T, V=V, H=H),
+                int(rng.integers(2**31)),
+                {"N": N, "T": T, "V": V, "H": H, "grads": T > 1},
+                **options,
+            )
+        )
+    return cases
+
+
+def _carries_state(case, result):
+    split = result.get("split") if isinstance(result, dict) else None
+    if case.extra["T"] < 2:
+        raise judges.NotApplicable
+    whole = mc.output(result, 0, part=0)
+    if not isinstance(split, (tuple, list)) or len(split) != 2 or whole is None:
+        return "could not be run on a sequence in two pieces, carrying h"
+    first, second = as_array(split[0]), as_array(split[1])
+    if first is None or second is None:
+        return "did not return logits when run on a sequence in two pieces"
+    pieces = np.concatenate([first, second], axis=1)
+    if pieces.shape != whole.shape or not np.allclose(pieces, whole, atol=1e-5):
+        return (
+            "gives other logits when a sequence is read in two pieces, carrying h: pass h to "
+            "the nn.RNN as its initial state and return the RNN's last state"
+        )
+    return None
+
+
+CHAR_MODULE = judges.properties(
+    [
+        ("is an nn.Module", mc.is_module),
+        (
+            "logits",
+            mc.shape(
+                lambda c: (c.extra["N"], c.extra["T"], c.extra["V"]),
+                ("N", "T", "V"),
+                part=0,
+                what="logits",
+            ),
+        ),
+        (
+            "h_last",
+            mc.shape(
+                lambda c: (1, c.extra["N"], c.extra["H"]),
+                ("layers", "N", "H"),
+                part=1,
+                what="h_last",
+            ),
+        ),
+        ("carries its state", _carries_state),
+        (
+            "no step sees later characters",
+            mc.same(
+                1,
+                lambda c: np.s_[:, :-1] if c.extra["T"] > 1 else None,
+                "changes its earlier logits when only the last character changes: the logits "
+                "at step t may read characters up to t only",
+                part=0,
+            ),
+        ),
+        (
+            "keeps the sequences apart",
+            mc.same(
+                2,
+                lambda c: np.s_[1:] if c.extra["N"] > 1 else None,
+                "mixes the sequences of a batch: create the nn.RNN with batch_first=True",
+                part=0,
+            ),
+        ),
+        ("gradients", mc.gradients),
+    ]
+)
+
+PERPLEXITY = 11.5
+
+
+def perplexity_cases(rng):
+    V, train, val = _text()
+    task = {
+        "name": "char_windows",
+        "steps": 200,
+        "lr": 1e-2,
+        "batch": 32,
+        "seed": int(rng.integers(2**31)),
+        "loss": "cross_entropy",
+        "options": {"data": train, "length": 64},
+    }
+    x = val[None, :-1].astype(np.int64)
+    later = x.copy()
+    half = x.shape[1] // 2
+    later[0, half:] = (later[0, half:] + 1) % V
+    return [
+        judges.module_case(
+            (V, 64),
+            [[x], [later]],
+            "trained 200 steps",
+            int(rng.integers(2**31)),
+            {"targets": val[1:], "half": half},
+            train=task,
+        )
+    ]
+
+
+def _perplexity(case, result):
+    logits = mc.output(result, 0, part=0)
+    targets = case.extra["targets"]
+    if logits is None or logits.shape[:2] != (1, len(targets)):
+        raise judges.StopChecks("returned no (1, T, V) logits on the held-out text")
+    log_p = torch.log_softmax(torch.as_tensor(logits[0], dtype=torch.float64), dim=-1)
+    nll = -log_p[torch.arange(len(targets)), torch.as_tensor(targets)].mean().item()
+    value = math.exp(nll)
+    if value <= PERPLEXITY:
+        return None
+    return (
+        f"reaches a perplexity of {value:.1f} on held-out text after the grader's training, "
+        f"above {PERPLEXITY:g}: the logits at step t must score the character at t + 1"
+    )
+
+
+CHAR_PERPLEXITY = judges.properties(
+    [
+        ("is an nn.Module", mc.is_module),
+        (
+            "no step sees later characters",
+            mc.same(
+                1,
+                lambda c: np.s_[:, : c.extra["half"]],
+                "changes its logits when only later characters change: step t may read "
+                "characters up to t only",
+                part=0,
+            ),
+        ),
+        ("perplexity", _perplexity),
+    ]
+)
+
+
+def build(folder):
+    loss_refs = {"NumPy reference": numpy_loss, "PyTorch autograd": torch_loss}
+    sample_refs = {"NumPy reference": numpy_sample, "PyTorch probabilities": torch_sample}
+    return Assignment(
+        name="06_char_rnn",
+        notebook="char_rnn.ipynb",
+        title="Exercise 6: a character-level language model",
+        givens={
+            "autograder.reference.char_data": (),
+            "autograder.reference.numpy_rnn": ("char_rnn_init", "clip_grad_value", "adagrad_step"),
+        },
+        tests=(
+            Test(
+                "test_char_rnn_loss",
+                "char_rnn_loss",
+                4,
+                loss_cases,
+                judges.references(LOSS, loss_refs, LOSS_MISTAKES),
+                about="char_rnn_loss: the loss, all five gradients and h_last",
+            ),
+            Test(
+                "test_numpy_char_rnn_learns",
+                "train_numpy",
+                2,
+                training_cases,
+                judges.properties([("held-out loss", _held_out)]),
+                about="trained with your char_rnn_loss, the model predicts held-out text",
+            ),
+            Test(
+                "test_sample",
+                "sample",
+                2,
+                sample_cases,
+                judges.references(
+                    Array("samples", ("n",), kind="i"),
+                    sample_refs,
+                    SAMPLE_MISTAKES,
+                    tol=Tolerance(rtol=0, atol=0),
+                ),
+                about="sample draws the reference's characters from the same generator",
+            ),
+            Test(
+                "test_char_rnn_module_shapes",
+                "CharRNN",
+                2,
+                module_cases,
+                CHAR_MODULE,
+                kind="module",
+                about="CharRNN returns (N, T, V) logits and a (1, N, H) state that can be carried",
+            ),
+            Test(
+                "test_char_rnn_perplexity",
+                "CharRNN",
+                3,
+                perplexity_cases,
+                CHAR_PERPLEXITY,
+                kind="module",
+                about="CharRNN, trained by the grader, predicts held-out text",
+            ),
+        ),
+    )
