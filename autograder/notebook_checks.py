@@ -183,6 +183,11 @@ def check_array(
         ]
         if arr.ndim == expected.ndim == 2 and arr.shape == expected.shape[::-1]:
             lines.append("It looks transposed: check the order of the matrix product.")
+        elif sorted(arr.shape) == sorted(expected.shape):
+            lines.append(
+                "It has the right sizes in another order: are two axes swapped "
+                "(a transpose, or the batch and time axes mixed up)?"
+            )
         elif arr.size == expected.size:
             lines.append("It has the right number of entries: a reshape or an axis order slip?")
         elif arr.ndim == expected.ndim - 1:
