@@ -6,7 +6,7 @@
 #
 # Companion chapters: [What is an RNN](../../book/chapters/01_what_is_an_rnn.ipynb),
 # [Why RNNs when we have CNNs](../../book/chapters/02_why_rnns.ipynb),
-# [Types of RNN](../../book/chapters/06_types_of_rnn.ipynb) and
+# [Types of RNN](../../book/chapters/06_rnn_types.ipynb) and
 # [CNNs and RNNs compared](../../book/chapters/07_cnn_vs_rnn.ipynb).
 #
 # **After this exercise you can**

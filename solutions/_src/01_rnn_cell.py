@@ -4,7 +4,7 @@
 # %% [markdown]
 # # Exercise 1: the RNN cell, step by step
 #
-# Companion chapter: [The structure of an RNN](../../book/chapters/03_structure.ipynb).
+# Companion chapter: [The structure of an RNN](../../book/chapters/03_rnn_structure.ipynb).
 #
 # **After this exercise you can**
 #

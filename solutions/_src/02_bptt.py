@@ -598,8 +598,10 @@ print("✓ hidden_grad_norms matches the reference")
 # $\tanh$ is nearly linear. It plots your `hidden_grad_norms` on a log scale.
 #
 # What to look for: a straight line on a log scale is exponential decay or growth, with slope
-# $\log \rho$ per step. Then make the inputs larger (`input_scale = 1.0`): the states saturate,
-# $1 - H_t^2$ shrinks, and even $\rho > 1$ stops exploding. Chapter
+# $\log \rho$ per step. For $\rho > 1$ the states themselves grow along the sequence until
+# $\tanh$ saturates; over the steps where they do, $1 - H_t^2$ shrinks every factor and the curve
+# flattens. Make the inputs larger (`input_scale = 1.0`) and watch saturation take over: even
+# $\rho > 1$ stops exploding. Chapter
 # [Why the loss oscillates](../../book/chapters/08_loss_oscillation.ipynb) explains what this
 # means for training.
 

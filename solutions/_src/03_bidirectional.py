@@ -4,7 +4,7 @@
 # %% [markdown]
 # # Exercise 3: a bidirectional RNN
 #
-# Companion chapter: [Bidirectional RNNs](../../book/chapters/04_bidirectional.ipynb).
+# Companion chapter: [Bidirectional RNNs](../../book/chapters/04_bidirectional_rnns.ipynb).
 #
 # **After this exercise you can**
 #

@@ -4,7 +4,7 @@
 # %% [markdown]
 # # Exercise 4: four shapes of recurrent model, in PyTorch
 #
-# Companion chapter: [Types of RNN](../../book/chapters/06_types_of_rnn.ipynb).
+# Companion chapter: [Types of RNN](../../book/chapters/06_rnn_types.ipynb).
 #
 # **After this exercise you can**
 #

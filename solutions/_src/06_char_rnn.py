@@ -4,7 +4,7 @@
 # %% [markdown]
 # # Exercise 6 (capstone): a character-level language model
 #
-# Companion chapter: [A character-level RNN](../../book/chapters/09_char_rnn_example.ipynb).
+# Companion chapter: [A character-level RNN](../../book/chapters/09_char_rnn.ipynb).
 #
 # **After this exercise you can**
 #
