@@ -50,6 +50,10 @@ def error_text(name: str, error: dict) -> str:
         return f"{name} is not written yet: it still raises NotImplementedError{cell}"
     if kind == "SystemExit":
         return f"{name} called sys.exit() or exit(){place}: return the result instead"
+    if kind == "ExitRefused":
+        return f"{name} called os._exit() or os.abort(){place}: return the result instead"
+    if kind == "StatementTimeout":
+        return f"{name} ran too long and was stopped{place}: is there an endless loop?"
     if kind == "MemoryError":
         return f"{name} ran out of memory{place}: it used more than the memory limit allows"
     if kind == "RecursionError":
@@ -332,12 +336,14 @@ def answer(expected: str, choices: str = "ABCDE"):
 # Properties
 
 
-def properties(checks: Sequence[tuple[str, Callable]]):
+def properties(checks: Sequence[tuple[str, Callable]], preconditions: Sequence[Callable] = ()):
     """A judge applying named checks to each case's result.
 
     Each check is ``(label, fn)`` with ``fn(case, result) -> str | None``: None when the
     property holds, otherwise a message for the learner. A check may raise
-    :class:`NotApplicable` for a case it has nothing to say about.
+    :class:`NotApplicable` for a case it has nothing to say about, or :class:`StopChecks` when
+    the checks after it cannot be made. ``preconditions`` (same signature) earn no credit:
+    when one fails, every check of that case fails with it.
     """
 
     def judge(test, cases: Sequence[Case], run) -> Verdict:
@@ -355,6 +361,11 @@ def properties(checks: Sequence[tuple[str, Callable]]):
                 continue
             if outcome.error is not None:
                 problems.append(error_text(test.name, outcome.error) + where)
+                continue
+            failed = [p(case, outcome.result) for p in preconditions]
+            failed = [m for m in failed if m]
+            if failed:
+                problems.append(f"{test.name} {failed[0]}{where}")
                 continue
             for label, check in checks:
                 try:

@@ -35,15 +35,18 @@ def output(result, index: int = 0, part: int | None = None):
     return as_array(value)
 
 
-def is_module(case, result) -> None:
-    report = _report(result)
-    if not report.get("is_module"):
-        raise StopChecks("must be a subclass of nn.Module (class Name(nn.Module): ...)")
-    if not report.get("n_params"):
-        raise StopChecks(
+def is_module(case, result) -> str | None:
+    """A precondition: an nn.Module with parameters."""
+    if not isinstance(result, dict) or "outputs" not in result:
+        return "could not be probed (the grader received no report)"
+    if not result.get("is_module"):
+        return "must be a subclass of nn.Module (class Name(nn.Module): ...)"
+    if not result.get("n_params"):
+        return (
             "has no parameters: create its layers in __init__ as attributes "
             "(self.rnn = nn.RNN(...)), after calling super().__init__()"
         )
+    return None
 
 
 def shape(expected: Callable, axes: tuple[str, ...], part: int | None = None, what: str = ""):

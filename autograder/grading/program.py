@@ -195,16 +195,26 @@ def _reads(text: str) -> tuple[set[str], set[str]]:
     return now, later
 
 
+def _segment(lines: list[str], start: int, col: int, end: int, end_col: int) -> str:
+    """The source between two positions (1-based lines, 0-based UTF-8 byte columns)."""
+    if start == end:
+        return lines[start - 1].encode()[col:end_col].decode()
+    first = lines[start - 1].encode()[col:].decode()
+    last = lines[end - 1].encode()[:end_col].decode()
+    return first + "".join(lines[start : end - 1]) + last
+
+
 def _statements(cell_number: int, code: str) -> list[_Statement]:
     tree = ast.parse(code)
     lines = code.splitlines(True)
     out = []
     for node in tree.body:
-        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-        if start == node.lineno:
-            text = ast.get_source_segment(code, node) or ""
+        decorators = [d.lineno for d in getattr(node, "decorator_list", [])]
+        start = min([node.lineno, *decorators])
+        if decorators:
+            text = _segment(lines, start, 0, node.end_lineno, node.end_col_offset)
         else:
-            text = "".join(lines[start - 1 : node.end_lineno])
+            text = _segment(lines, start, node.col_offset, node.end_lineno, node.end_col_offset)
         bindings = _Bindings()
         bindings.visit(node)
         now, later = _reads(text)

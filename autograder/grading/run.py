@@ -177,6 +177,8 @@ def apply_child_frame(result: RunResult, inner: dict, blobs: list) -> None:
             if "args_after" in inner:
                 outcome.args_after = wire.load(inner["args_after"], blobs, tagged=True)
         run.cases[case] = outcome
+    elif kind == "internal":
+        result.detail = "the child process failed: " + str(inner.get("message", ""))[-2000:]
     elif kind == "test_end":
         test = _int_in(inner.get("test"), 0, len(result.tests))
         result.tests[test].status = str(inner.get("status", "garbled"))[:20]
@@ -192,9 +194,12 @@ class WorkerError(RuntimeError):
 class Worker:
     """One sandboxed zygote, reused for many jobs, restarted if it dies."""
 
-    def __init__(self, isolation: sandbox.Isolation, limits: sandbox.Limits):
+    def __init__(
+        self, isolation: sandbox.Isolation, limits: sandbox.Limits, uid: int | None = None
+    ):
         self.isolation = isolation
         self.limits = limits
+        self.uid = uid
         self.proc: subprocess.Popen | None = None
         self.reader: wire.FrameReader | None = None
         self.ready: dict | None = None
@@ -214,7 +219,7 @@ class Worker:
             start_new_session=True,
         )
         self.reader = wire.FrameReader(self.proc.stdout.fileno(), 1 << 30)
-        config = sandbox.zygote_config(self.isolation, self.limits, root)
+        config = sandbox.zygote_config(self.isolation, self.limits, root, self.uid)
         self._send(config, [])
 
     def wait_ready(self) -> dict:
@@ -291,20 +296,19 @@ class Worker:
                 return
 
     def close(self) -> None:
+        # Between jobs a zygote holds nothing worth a clean exit, and tearing PyTorch down takes
+        # a second: kill it (with bubblewrap, everything in its PID namespace goes with it).
         if self.proc is not None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
+            for stream in (self.proc.stdin, self.proc.stdout):
                 try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
+                    stream.close()
+                except OSError:
                     pass
-                self.proc.wait()
-            self.proc.stdout.close()
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
             self.proc = None
         if self._host_scratch:
             import shutil
@@ -317,7 +321,9 @@ class Pool:
     """Several workers, started together; :meth:`map` runs jobs on whichever is free."""
 
     def __init__(self, isolation: sandbox.Isolation, limits: sandbox.Limits, size: int):
-        self.workers = [Worker(isolation, limits) for _ in range(max(1, size))]
+        size = max(1, size)
+        uids = sandbox.worker_uids(size) if isolation.uid is not None else [None] * size
+        self.workers = [Worker(isolation, limits, uid) for uid in uids]
 
     def __enter__(self) -> Pool:
         for worker in self.workers:

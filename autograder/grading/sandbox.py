@@ -191,8 +191,14 @@ def zygote_command(isolation: Isolation) -> tuple[list[str], dict[str, str] | No
     return _bootstrap(str(CHILD_DIR.parent)), _worker_env()
 
 
-def zygote_config(isolation: Isolation, limits: Limits, scratch_root: str) -> dict:
-    """The first frame a zygote reads: how to confine each child."""
+def zygote_config(
+    isolation: Isolation, limits: Limits, scratch_root: str, uid: int | None = None
+) -> dict:
+    """The first frame a zygote reads: how to confine each child (``uid``: this worker's)."""
+    if isolation.uid is None:
+        uid = None
+    elif uid is None:
+        uid = isolation.uid
     read_only = read_only_paths()
     if isolation.bubblewrap:
         read_only.append(f"{MOUNT_ROOT}/child")
@@ -204,9 +210,13 @@ def zygote_config(isolation: Isolation, limits: Limits, scratch_root: str) -> di
         "read_only": read_only,
         "read_write": [p for p in ("/dev/null",) if os.path.exists(p)],
         "landlock": isolation.landlock_abi,
-        "uid": isolation.uid,
-        "gid": isolation.gid,
+        "uid": uid,
+        "gid": uid,
         "unshare_net": isolation.unshare_net,
+        # kill(-1) from a child reaches only its own submission's processes when Landlock
+        # scopes signals, or when a PID namespace and a uid are the worker's alone.
+        "reap_all": isolation.landlock_abi >= 6
+        or (isolation.bubblewrap is not None and uid is not None),
         "max_frame": limits.max_output_mb << 20,
         "limits": {
             "memory_mb": limits.memory_mb,
@@ -217,12 +227,19 @@ def zygote_config(isolation: Isolation, limits: Limits, scratch_root: str) -> di
     }
 
 
-def _nobody() -> tuple[int, int]:
-    try:
-        entry = pwd.getpwnam("nobody")
-        return entry.pw_uid, entry.pw_gid
-    except KeyError:
-        return 65534, 65534
+FIRST_WORKER_UID = 61000  # Debian reserves 60000-64999 for on-demand allocation
+
+
+def worker_uids(count: int, start: int = FIRST_WORKER_UID) -> list[int]:
+    """``count`` uids that no account uses: one per worker, so that the process limit (counted
+    per uid) and file permissions keep workers apart as well as away from the grader."""
+    taken = {entry.pw_uid for entry in pwd.getpwall()}
+    uids, uid = [], start
+    while len(uids) < count:
+        if uid not in taken:
+            uids.append(uid)
+        uid += 1
+    return uids
 
 
 def _bwrap_works(bwrap: str, user_namespace: bool) -> bool:
@@ -254,7 +271,7 @@ def probe(level: str = "auto") -> Isolation:
         raise SandboxError(f"unknown isolation level {level!r}; choose from auto, {LEVELS}")
     root = os.geteuid() == 0
     abi = landlock.abi_version()
-    uid, gid = _nobody() if root else (None, None)
+    uid = gid = FIRST_WORKER_UID if root else None
     layers = []
     bwrap = shutil.which("bwrap")
     user_namespace = not root
@@ -292,7 +309,9 @@ def probe(level: str = "auto") -> Isolation:
         unshare_net = True
         layers.append("network namespace per submission (unshare)")
     if uid is not None:
-        layers.append(f"separate uid {uid} (nobody) with a process-count limit")
+        layers.append(
+            f"an unprivileged uid of its own per worker (from {uid}), with a process-count limit"
+        )
     layers.append(
         "rlimits: CPU time, address space, file size, open files, no core dumps; wall-clock "
         "limits, scrubbed environment, scratch working directory"

@@ -87,7 +87,6 @@ def many_to_one_cases(rng):
 
 MANY_TO_ONE = judges.properties(
     [
-        ("is an nn.Module", mc.is_module),
         ("shape", mc.shape(lambda c: (c.extra["N"], c.extra["C"]), ("N", "C"))),
         (
             "reads the whole sequence",
@@ -108,7 +107,8 @@ MANY_TO_ONE = judges.properties(
             ),
         ),
         ("gradients", mc.gradients),
-    ]
+    ],
+    preconditions=[mc.is_module],
 )
 
 
@@ -118,7 +118,6 @@ def many_to_one_training(rng):
 
 MANY_TO_ONE_TRAINS = judges.properties(
     [
-        ("is an nn.Module", mc.is_module),
         (
             "learns",
             mc.trained(
@@ -130,7 +129,8 @@ MANY_TO_ONE_TRAINS = judges.properties(
                 "last step, which has read everything",
             ),
         ),
-    ]
+    ],
+    preconditions=[mc.is_module],
 )
 
 
@@ -162,7 +162,6 @@ def aligned_cases(rng):
 
 ALIGNED = judges.properties(
     [
-        ("is an nn.Module", mc.is_module),
         ("shape", mc.shape(lambda c: (c.extra["N"], c.extra["T"], c.extra["C"]), ("N", "T", "C"))),
         (
             "each step reads its own input",
@@ -201,7 +200,8 @@ ALIGNED = judges.properties(
             ),
         ),
         ("gradients", mc.gradients),
-    ]
+    ],
+    preconditions=[mc.is_module],
 )
 
 
@@ -211,7 +211,6 @@ def aligned_training(rng):
 
 ALIGNED_TRAINS = judges.properties(
     [
-        ("is an nn.Module", mc.is_module),
         (
             "learns",
             mc.trained(
@@ -222,7 +221,8 @@ ALIGNED_TRAINS = judges.properties(
                 "{threshold:.0%}: each step's tag must come from that step's hidden state",
             ),
         ),
-    ]
+    ],
+    preconditions=[mc.is_module],
 )
 
 
@@ -261,7 +261,6 @@ def _steps_differ(case, result):
 
 ONE_TO_MANY = judges.properties(
     [
-        ("is an nn.Module", mc.is_module),
         ("shape", mc.shape(lambda c: (c.extra["N"], c.extra["T"], c.extra["Q"]), ("N", "T", "Q"))),
         (
             "depends on x",
@@ -278,7 +277,8 @@ ONE_TO_MANY = judges.properties(
             mc.same(1, _rows, "mixes the examples of a batch (changing x[0] changed the others)"),
         ),
         ("gradients", mc.gradients),
-    ]
+    ],
+    preconditions=[mc.is_module],
 )
 
 
@@ -293,7 +293,6 @@ def _mean_abs_error(case, out):
 
 ONE_TO_MANY_TRAINS = judges.properties(
     [
-        ("is an nn.Module", mc.is_module),
         (
             "learns",
             mc.trained(
@@ -305,7 +304,8 @@ ONE_TO_MANY_TRAINS = judges.properties(
                 "must read the previous output",
             ),
         ),
-    ]
+    ],
+    preconditions=[mc.is_module],
 )
 
 
@@ -341,7 +341,6 @@ def encoder_decoder_cases(rng):
 
 ENCODER_DECODER = judges.properties(
     [
-        ("is an nn.Module", mc.is_module),
         (
             "shape",
             mc.shape(lambda c: (c.extra["N"], c.extra["T"], c.extra["V"]), ("N", "T", "tgt_vocab")),
@@ -392,7 +391,8 @@ ENCODER_DECODER = judges.properties(
             ),
         ),
         ("gradients", mc.gradients),
-    ]
+    ],
+    preconditions=[mc.is_module],
 )
 
 
@@ -412,7 +412,6 @@ def encoder_decoder_training(rng):
 
 ENCODER_DECODER_TRAINS = judges.properties(
     [
-        ("is an nn.Module", mc.is_module),
         (
             "learns",
             mc.trained(
@@ -424,7 +423,8 @@ ENCODER_DECODER_TRAINS = judges.properties(
                 "encoder's final state and read tgt_in",
             ),
         ),
-    ]
+    ],
+    preconditions=[mc.is_module],
 )
 
 

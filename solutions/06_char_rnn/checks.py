@@ -315,7 +315,6 @@ def _carries_state(case, result):
 
 CHAR_MODULE = judges.properties(
     [
-        ("is an nn.Module", mc.is_module),
         (
             "logits",
             mc.shape(
@@ -355,7 +354,8 @@ CHAR_MODULE = judges.properties(
             ),
         ),
         ("gradients", mc.gradients),
-    ]
+    ],
+    preconditions=[mc.is_module],
 )
 
 PERPLEXITY = 11.5
@@ -406,7 +406,6 @@ def _perplexity(case, result):
 
 CHAR_PERPLEXITY = judges.properties(
     [
-        ("is an nn.Module", mc.is_module),
         (
             "no step sees later characters",
             mc.same(
@@ -418,7 +417,8 @@ CHAR_PERPLEXITY = judges.properties(
             ),
         ),
         ("perplexity", _perplexity),
-    ]
+    ],
+    preconditions=[mc.is_module],
 )
 
 

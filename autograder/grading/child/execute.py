@@ -23,9 +23,37 @@ import time
 import traceback
 import types
 
+# The learner's code runs in this process and may replace builtins; the grader's side keeps
+# its own references, taken before any of that code runs.
+from builtins import (  # noqa: UP029 - see the comment above
+    BaseException,
+    ChildProcessError,
+    Exception,
+    MemoryError,
+    ModuleNotFoundError,
+    OSError,
+    SyntaxError,
+    any,
+    callable,
+    compile,
+    dict,
+    enumerate,
+    exec,
+    float,
+    int,
+    isinstance,
+    len,
+    list,
+    max,
+    round,
+    str,
+    type,
+)
+
 from . import probes, wire
 
 MAX_MESSAGE = 600
+_exit = os._exit  # kept for the child's own use before the learner's code can replace it
 
 
 class _ShellStub:
@@ -48,7 +76,19 @@ def _text(obj, limit: int = MAX_MESSAGE) -> str:
 
 
 def describe_error(exc: BaseException) -> dict:
-    """Type, message and the last line of student code that was running."""
+    """Type, message and the last line of student code that was running.
+
+    The frames' local variables are released first: after a MemoryError they may still hold
+    everything the code allocated, and describing the error needs a little memory too.
+    """
+    traceback.clear_frames(exc.__traceback__)
+    try:
+        return _describe(exc)
+    except MemoryError:
+        return {"type": type(exc).__name__, "message": "", "where": None}
+
+
+def _describe(exc: BaseException) -> dict:
     where = None
     for frame, lineno in traceback.walk_tb(exc.__traceback__):
         filename = frame.f_code.co_filename
@@ -113,17 +153,46 @@ def new_namespace() -> dict:
     return module.__dict__
 
 
-def run_program(program: list, ns: dict) -> list:
-    """Execute each snippet in order; return the errors (one per snippet that raised)."""
+class StatementTimeout(BaseException):
+    """Raised in a top-level statement that runs too long (not an Exception: a bare
+    ``except Exception`` in the learner's code does not swallow it)."""
+
+
+class ExitRefused(BaseException):
+    """Raised instead of ending the process when the learner's code calls os._exit()."""
+
+
+def _refuse_exit(*args, **kwargs):
+    raise ExitRefused("os._exit() and os.abort() are not allowed while grading")
+
+
+def _interrupt(signum, frame):
+    raise StatementTimeout("this statement ran too long and was stopped")
+
+
+def run_program(program: list, ns: dict, budget: float) -> list:
+    """Execute each snippet in order; return the errors (one per snippet that raised).
+
+    A snippet may use at most half of the time left, so that one endless loop at the top level
+    of a cell costs that statement only, and the rest of the notebook is still graded.
+    """
     errors = []
-    for snippet in program:
-        origin, source = snippet["origin"], snippet["source"]
-        filename = f"<{origin}>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        try:
-            exec(compile(source, filename, "exec"), ns)
-        except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt included
-            errors.append({"origin": origin, **describe_error(exc)})
+    deadline = time.monotonic() + budget
+    previous = signal.signal(signal.SIGALRM, _interrupt)
+    try:
+        for snippet in program:
+            origin, source = snippet["origin"], snippet["source"]
+            filename = f"<{origin}>"
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            signal.setitimer(signal.ITIMER_REAL, max(0.01, (deadline - time.monotonic()) / 2))
+            try:
+                exec(compile(source, filename, "exec"), ns)
+            except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt included
+                errors.append({"origin": origin, **describe_error(exc)})
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
     return errors
 
 
@@ -198,12 +267,45 @@ def _wait_test(pid: int, fd: int, out_fd: int, timeout: float, max_bytes: int):
     return status, detail
 
 
-def run_submission(job: dict, blobs: list, out_fd: int, max_bytes: int) -> None:
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _clean_up(reap_all: bool) -> None:
+    """Kill and reap whatever the learner's code left running (a process flood would otherwise
+    use up the process limit that the next test needs to start).
+
+    ``reap_all`` says that ``kill(-1)`` reaches only this submission's processes here (a PID
+    namespace and a uid of its own, or Landlock's signal scoping); otherwise only the test's
+    own process group is killed.
+    """
+    if reap_all:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, 0 if reap_all else os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def run_submission(job: dict, blobs: list, out_fd: int, max_bytes: int, reap_all: bool = False):
     """Run one job (see zygote); results go to ``out_fd`` as frames."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     timeout = float(job["timeout"])
     install_modules(job.get("modules") or {})
+    # Ending the process would take the remaining statements and tests with it; the isolation
+    # does not depend on this (a process that dies anyway only loses its own results).
+    os._exit = _refuse_exit
+    os.abort = _refuse_exit
     ns = new_namespace()
-    errors = run_program(job["program"], ns)
+    errors = run_program(job["program"], ns, 0.8 * timeout)
+    _clean_up(reap_all)
     wire.write_frame(out_fd, {"type": "program", "errors": errors})
     for index, test in enumerate(job["tests"]):
         read_fd, write_fd = os.pipe()
@@ -211,14 +313,20 @@ def run_submission(job: dict, blobs: list, out_fd: int, max_bytes: int) -> None:
         if pid == 0:
             code = 0
             try:
+                os.setpgid(0, 0)
                 os.close(read_fd)
                 run_test(index, test, blobs, ns, write_fd)
             except BaseException:  # noqa: BLE001 - the pipe closed; nothing left to report to
                 code = 3
             finally:
-                os._exit(code)
+                _exit(code)
         os.close(write_fd)
         status, detail = _wait_test(pid, read_fd, out_fd, timeout, max_bytes)
         os.close(read_fd)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        _clean_up(reap_all)
         end = {"type": "test_end", "test": index, "status": status, "detail": detail}
         wire.write_frame(out_fd, end)

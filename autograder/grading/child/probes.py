@@ -9,6 +9,22 @@
 
 from __future__ import annotations
 
+# The learner's code runs in this process and may replace builtins; the grader's side keeps
+# its own references, taken before any of that code runs.
+from builtins import (  # noqa: UP029 - see the comment above
+    bool,
+    dict,
+    enumerate,
+    float,
+    int,
+    isinstance,
+    len,
+    list,
+    range,
+    sum,
+    tuple,
+)
+
 import numpy as np
 
 
@@ -119,8 +135,14 @@ TASKS = {
 
 
 def _first_tensor(out):
+    """The first tensor of a model's output (logits of a (logits, state) pair); TypeError if
+    the model returned something else."""
+    import torch
+
     while isinstance(out, (tuple, list)) and out:
         out = out[0]
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"forward returned a {type(out).__name__}, not a tensor")
     return out
 
 
@@ -195,7 +217,11 @@ def probe_module(cls, init, inputs, seed: int, grad: bool, options: dict | None 
     params = list(model.named_parameters())
     report["n_params"] = int(sum(p.numel() for _, p in params))
     if grad and params:
-        out = _first_tensor(model(*_tensors(inputs[0])))
+        try:
+            out = _first_tensor(model(*_tensors(inputs[0])))
+        except TypeError:
+            grad = False  # reported by the shape checks, from the outputs below
+    if grad and params:
         g = torch.Generator().manual_seed(seed)
         weights = torch.randn(tuple(out.shape), generator=g, dtype=torch.float64)
         (out.double() * weights).sum().backward()

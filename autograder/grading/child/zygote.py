@@ -25,10 +25,13 @@ import stat
 import sys
 import tempfile
 import time
+import traceback
 
 from . import confine, execute, wire
 
 MAX_JOB_BYTES = 64 << 20
+# Saved before any student code runs: a child's code may replace os._exit in its own process.
+_exit = os._exit
 _PR_SET_CHILD_SUBREAPER = 36
 _SLACK = 2.0
 
@@ -129,13 +132,20 @@ def run_job(config: dict, job: dict, blobs: list, out_fd: int, baseline_vm: int 
             try:
                 wire.write_frame(3, {"type": "unconfined", "message": message})
             finally:
-                os._exit(71)
+                _exit(71)
         try:
-            execute.run_submission(job, blobs, 3, int(config["max_frame"]))
-        except BaseException:  # noqa: BLE001 - reported below as an abnormal end
+            execute.run_submission(
+                job, blobs, 3, int(config["max_frame"]), bool(config.get("reap_all"))
+            )
+        except BaseException as exc:  # noqa: BLE001 - reported as an abnormal end
             code = 70
+            try:
+                text = "".join(traceback.format_exception(exc))[-2000:]
+                wire.write_frame(3, {"type": "internal", "message": text})
+            except BaseException:  # noqa: BLE001 - the channel itself may be what broke
+                pass
         finally:
-            os._exit(code)
+            _exit(code)
     theirs.close()
     status, detail = "exited", ""
     stream = wire.ChildStream(mine.fileno(), pid, int(config["max_frame"]))
