@@ -236,6 +236,7 @@ def check_arrays(
     rtol: float = 1e-5,
     axes: Mapping[str, Sequence[str]] | None = None,
     hints: Mapping[str, str] | None = None,
+    suspects: Mapping[str, Sequence[np.ndarray]] | None = None,
 ) -> None:
     """Check a tuple of arrays, such as the gradients a backward function returns.
 
@@ -249,6 +250,8 @@ def check_arrays(
         atol, rtol: as in :func:`check_array`.
         axes: optional axis names per part, e.g. {"dx": ("N", "D")}.
         hints: optional hint per part, shown when that part is wrong.
+        suspects: typical wrong results, by description, each a tuple in the order of
+            ``expected``; if ``got`` matches one of them, the message names it.
     """
     names = list(expected)
     if got is None:
@@ -281,10 +284,17 @@ def check_arrays(
     first = next(iter(failures))
     lines = [
         f"{name}: wrong {', '.join(failures)}"
-        + (f"; right {', '.join(right)}." if right else " (every part is wrong)."),
-        f"First wrong part, {first}:",
-        failures[first],
+        + (f"; right {', '.join(right)}." if right else " (every part is wrong).")
     ]
+    for description, values in (suspects or {}).items():
+        if all(
+            np.shape(g) == np.shape(v)
+            and np.allclose(np.asarray(g, float), v, atol=atol, rtol=rtol)
+            for g, v in zip(got, values, strict=True)
+        ):
+            lines.append(f"Your result equals {description}.")
+            break
+    lines += [f"First wrong part, {first}:", failures[first]]
     _fail(lines, None)
 
 

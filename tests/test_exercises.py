@@ -31,6 +31,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nbclient import NotebookClient
 
+from autograder.notebook_checks import CheckFailure, check_array, check_arrays
 from autograder.reference import numpy_rnn as nr
 from autograder.reference import torch_rnn as tr
 
@@ -536,3 +537,70 @@ def test_char_rnn_module_computes_what_the_reference_module_computes(N, T, V, H)
             got, expected = model(idx, state), ref(idx, state)
             torch.testing.assert_close(got[0], expected[0])
             torch.testing.assert_close(got[1], expected[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Visible tests fail usefully
+
+
+def run_visible_test(name: str, grade_id: str, **replacements) -> str:
+    """Run one test cell of the student notebook against the solution with some names replaced
+    by wrong versions; return the failure message."""
+    namespace = dict(solution(name), **replacements)
+    nb = nbformat.read(exercise_path(name), as_version=4)
+    (cell,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    with pytest.raises(CheckFailure) as failure, contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(cell.source, grade_id, "exec"), namespace)
+    return str(failure.value)
+
+
+def test_a_cell_without_tanh_is_named_as_such():
+    message = run_visible_test(
+        "01_rnn_cell",
+        "test_rnn_cell_forward_values",
+        rnn_cell_forward=lambda x, h, W_xh, W_hh, b_h: x @ W_xh + h @ W_hh + b_h,
+    )
+    assert "expected" in message and "Largest error" in message
+    assert "Your result equals the pre-activation, without tanh." in message
+
+
+def test_a_sequence_that_returns_a_cache_too_is_told_to_return_only_the_states():
+    ns = solution("01_rnn_cell")
+    message = run_visible_test(
+        "01_rnn_cell",
+        "test_rnn_forward_shape",
+        rnn_forward=lambda *args: (ns["rnn_forward"](*args), None),
+    )
+    assert "is a tuple of 2 items, expected a NumPy array of shape (N, T, H) = (2, 5, 4)" in message
+
+
+def test_bptt_without_the_carried_gradient_is_diagnosed_with_its_time_steps():
+    ns = solution("02_bptt")
+
+    def not_carried(dH, X, h0, H, W_xh, W_hh):
+        grads = [
+            ns["rnn_cell_backward"](
+                dH[:, t], X[:, t], h0 if t == 0 else H[:, t - 1], H[:, t], W_xh, W_hh
+            )
+            for t in range(X.shape[1])
+        ]
+        return (
+            np.stack([g[0] for g in grads], axis=1),
+            grads[0][1],
+            *(sum(g[i] for g in grads) for i in (2, 3, 4)),
+        )
+
+    message = run_visible_test("02_bptt", "test_rnn_backward", rnn_backward=not_carried)
+    assert "wrong dX, dh0, dW_xh, dW_hh, db_h" in message
+    assert "Your result equals BPTT with nothing carried back from step t+1 to step t." in message
+    assert "Along T: wrong at t = 0..3, right at t = 4." in message
+    assert "Hint: step t must receive dH[:, t] plus the dh_prev" in message
+
+
+def test_a_transposed_result_and_a_wrong_part_are_pointed_out():
+    expected = np.arange(6.0).reshape(2, 3)
+    with pytest.raises(CheckFailure, match="looks transposed"):
+        check_array("W", expected.T, expected, axes=("N", "H"))
+    with pytest.raises(CheckFailure, match=r"wrong db; right dW\."):
+        check_arrays("grads", (expected, np.zeros(3)), {"dW": expected, "db": np.ones(3)})
+    check_array("W", expected.copy(), expected)  # a right answer passes silently
