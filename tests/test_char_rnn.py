@@ -85,7 +85,8 @@ def test_char_rnn_gradients_match_finite_differences():
     _, grads, _ = nr.char_rnn_loss(params, inputs, targets, h_prev)
     for name, p in params.items():
         numeric = nr.numerical_gradient(
-            lambda _: nr.char_rnn_loss(params, inputs, targets, h_prev)[0], p, 1.0)
+            lambda _: nr.char_rnn_loss(params, inputs, targets, h_prev)[0], p, 1.0
+        )
         assert nr.rel_error(grads[name], numeric, floor=1e-3) < 1e-6, name
 
 
@@ -95,14 +96,21 @@ def test_char_rnn_loss_gradients_and_state_match_torch_char_rnn():
     model = tr.char_rnn_from_numpy(params)
     logits, h_torch = model(torch.from_numpy(inputs), torch.from_numpy(h_prev)[None])
     N, T, V = logits.shape
-    loss_torch = F.cross_entropy(logits.reshape(N * T, V), torch.from_numpy(targets).reshape(-1),
-                                 reduction="sum") / N
+    loss_torch = (
+        F.cross_entropy(
+            logits.reshape(N * T, V), torch.from_numpy(targets).reshape(-1), reduction="sum"
+        )
+        / N
+    )
     loss_torch.backward()
     assert loss == pytest.approx(loss_torch.item(), rel=1e-12)
     np.testing.assert_allclose(h_last, h_torch[0].detach().numpy(), rtol=1e-12)
     torch_grads = {
-        "W_xh": model.rnn.weight_ih_l0.grad.T, "W_hh": model.rnn.weight_hh_l0.grad.T,
-        "b_h": model.rnn.bias_ih_l0.grad, "W_hq": model.head.weight.grad.T, "b_q": model.head.bias.grad,
+        "W_xh": model.rnn.weight_ih_l0.grad.T,
+        "W_hh": model.rnn.weight_hh_l0.grad.T,
+        "b_h": model.rnn.bias_ih_l0.grad,
+        "W_hq": model.head.weight.grad.T,
+        "b_q": model.head.bias.grad,
     }
     for name, g in torch_grads.items():
         assert nr.rel_error(grads[name], g.numpy()) < 1e-12, name
@@ -133,7 +141,9 @@ def test_hidden_state_carries_across_windows_without_changing_the_loss():
 def test_char_rnn_rejects_malformed_parameters_and_inputs():
     params, inputs, targets, h_prev = small_problem()
     bad = dict(params, W_hq=params["W_hq"].T)
-    with pytest.raises(ValueError, match=r"params\['W_hq'\] must have shape \(H, V\) = \(4, 5\), got \(5, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"params\['W_hq'\] must have shape \(H, V\) = \(4, 5\), got \(5, 4\)"
+    ):
         nr.char_rnn_loss(bad, inputs, targets, h_prev)
     with pytest.raises(ValueError, match=r"targets must hold class indices in \[0, 5\)"):
         nr.char_rnn_loss(params, inputs, targets + 5, h_prev)
@@ -234,14 +244,17 @@ def test_low_temperature_sampling_is_greedy_and_agrees_between_numpy_and_torch()
     greedy = []
     h, ix = np.zeros((1, 8)), 0
     for _ in range(20):  # arg-max decoding, written out
-        h, _ = nr.rnn_cell_forward(nr.one_hot(np.array([ix]), 6), h,
-                                   params["W_xh"], params["W_hh"], params["b_h"])
+        h, _ = nr.rnn_cell_forward(
+            nr.one_hot(np.array([ix]), 6), h, params["W_xh"], params["W_hh"], params["b_h"]
+        )
         ix = int(np.argmax(h @ params["W_hq"] + params["b_q"]))
         greedy.append(ix)
     cold = nr.sample(params, np.zeros(8), 0, 20, temperature=1e-4, rng=np.random.default_rng(0))
     np.testing.assert_array_equal(cold, greedy)
     model = tr.char_rnn_from_numpy(params)
-    assert model.sample(0, 20, temperature=1e-4, generator=torch.Generator().manual_seed(0)) == greedy
+    assert (
+        model.sample(0, 20, temperature=1e-4, generator=torch.Generator().manual_seed(0)) == greedy
+    )
 
 
 def test_higher_temperature_gives_more_varied_text():

@@ -79,7 +79,11 @@ def test_bptt_matches_finite_differences(shape, seed, scale):
 def test_output_layer_backward_matches_finite_differences(shape, seed, q):
     N, T, _, H = shape
     rng = np.random.default_rng(seed)
-    H_all, W_hq, b_q = rng.standard_normal((N, T, H)), rng.standard_normal((H, q)), rng.standard_normal(q)
+    H_all, W_hq, b_q = (
+        rng.standard_normal((N, T, H)),
+        rng.standard_normal((H, q)),
+        rng.standard_normal(q),
+    )
     dO = rng.standard_normal((N, T, q))
     O, cache = nr.output_forward(H_all, W_hq, b_q)
     assert fd_error(O, np.einsum("nth,hq->ntq", H_all, W_hq) + b_q) < FWD_TOL
@@ -116,7 +120,9 @@ def test_birnn_backward_matches_finite_differences(shape, seed, scale):
     _, cache = nr.birnn_forward(p.X, p.h0, q.h0, tuple(params_f), tuple(params_b))
     dX, dh0_f, dh0_b, dparams_f, dparams_b = nr.birnn_backward(dH, cache)
     pairs = [(dX, p.X), (dh0_f, p.h0), (dh0_b, q.h0)]
-    pairs += list(zip(dparams_f, params_f, strict=True)) + list(zip(dparams_b, params_b, strict=True))
+    pairs += list(zip(dparams_f, params_f, strict=True)) + list(
+        zip(dparams_b, params_b, strict=True)
+    )
     for grad, a in pairs:
         assert fd_error(grad, nr.numerical_gradient(f, a, dH)) < GRAD_TOL
 
@@ -219,15 +225,17 @@ def test_truncated_bptt_matches_hand_derived_scalar_case():
     np.testing.assert_allclose(dX.ravel(), [(d1 + d21) * w, (d2 + d32) * w, d3 * w], rtol=1e-13)
     np.testing.assert_allclose(dh0.ravel(), [(d1 + d21) * u], rtol=1e-13)
     np.testing.assert_allclose(
-        dW_hh.ravel(), [d1 * h[0] + d2 * h[1] + d21 * h[0] + d3 * h[2] + d32 * h[1]], rtol=1e-13)
+        dW_hh.ravel(), [d1 * h[0] + d2 * h[1] + d21 * h[0] + d3 * h[2] + d32 * h[1]], rtol=1e-13
+    )
     np.testing.assert_allclose(db_h.ravel(), [d1 + d2 + d21 + d3 + d32], rtol=1e-13)
 
     # k = 3 = T: full BPTT, which adds loss 3 carried back to step 1 and to h_0.
     d321 = d32 * u * a[1]
     full = nr.rnn_backward(dH, cache)
     np.testing.assert_allclose(full[1].ravel(), [(d1 + d21 + d321) * u], rtol=1e-13)
-    np.testing.assert_allclose(full[0].ravel(), [(d1 + d21 + d321) * w, (d2 + d32) * w, d3 * w],
-                               rtol=1e-13)
+    np.testing.assert_allclose(
+        full[0].ravel(), [(d1 + d21 + d321) * w, (d2 + d32) * w, d3 * w], rtol=1e-13
+    )
 
     # The loop form of the same hand derivation agrees for every k.
     for k in (1, 2, 3, 4):
@@ -265,7 +273,7 @@ def test_birnn_halves_are_causal_in_opposite_directions(shape, seed):
     H2, _ = nr.birnn_forward(X2, p.h0, q.h0, p.params, q.params)
     assert H1.shape == (N, T, 2 * H)
     np.testing.assert_array_equal(H1[:, :s, :H], H2[:, :s, :H])  # forward: past only
-    np.testing.assert_array_equal(H1[:, s + 1:, H:], H2[:, s + 1:, H:])  # backward: future only
+    np.testing.assert_array_equal(H1[:, s + 1 :, H:], H2[:, s + 1 :, H:])  # backward: future only
     np.testing.assert_array_equal(H1[..., :H], nr.rnn_forward(p.X, p.h0, *p.params)[0])
 
 
@@ -285,8 +293,10 @@ def test_softmax_cross_entropy_sums_over_time_and_averages_over_batch():
     rng = np.random.default_rng(0)
     O, y = rng.standard_normal((4, 3, 5)), rng.integers(0, 5, (4, 3))
     loss, _ = nr.softmax_cross_entropy(O, y)
-    per_step = [[-np.log(np.exp(O[n, t, y[n, t]]) / np.exp(O[n, t]).sum()) for t in range(3)]
-                for n in range(4)]
+    per_step = [
+        [-np.log(np.exp(O[n, t, y[n, t]]) / np.exp(O[n, t]).sum()) for t in range(3)]
+        for n in range(4)
+    ]
     assert loss == pytest.approx(np.sum(per_step) / 4, rel=1e-13)
 
 
@@ -365,8 +375,9 @@ def test_rel_error_is_max_abs_difference_over_largest_magnitude():
 # Validation and dtypes.
 
 
-@pytest.mark.parametrize("call, message", [c[1:] for c in VALIDATION_CASES],
-                         ids=[c[0] for c in VALIDATION_CASES])
+@pytest.mark.parametrize(
+    "call, message", [c[1:] for c in VALIDATION_CASES], ids=[c[0] for c in VALIDATION_CASES]
+)
 def test_bad_input_raises_value_error_naming_argument_and_shapes(call, message):
     with pytest.raises(ValueError) as info:
         call(nr)
@@ -402,8 +413,13 @@ def test_float32_inputs_stay_float32_within_documented_tolerance(shape, seed, sc
 
 
 def test_integer_inputs_are_computed_in_float64():
-    H_all, _ = nr.rnn_forward(np.ones((1, 2, 2), dtype=int), np.zeros((1, 2), dtype=int),
-                              np.eye(2, dtype=int), np.eye(2, dtype=int), np.zeros(2, dtype=int))
+    H_all, _ = nr.rnn_forward(
+        np.ones((1, 2, 2), dtype=int),
+        np.zeros((1, 2), dtype=int),
+        np.eye(2, dtype=int),
+        np.eye(2, dtype=int),
+        np.zeros(2, dtype=int),
+    )
     assert H_all.dtype == np.float64
     np.testing.assert_allclose(H_all[0, 0], np.tanh(1.0))
 

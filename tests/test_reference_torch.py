@@ -90,8 +90,9 @@ def test_bptt_agrees_with_torch_autograd_and_finite_differences(shape, seed, sca
 def test_truncated_bptt_agrees_with_torch_replaying_detached_windows(shape, seed, scale, k):
     p = rnn_problem(*shape, seed, scale)
     _, cache = nr.rnn_forward(p.X, p.h0, *p.params)
-    assert_all_close(nr.rnn_backward(p.dH, cache, k=k), tr.rnn_backward(p.dH, cache, k=k),
-                     GRAD_TOL, f"k={k}")
+    assert_all_close(
+        nr.rnn_backward(p.dH, cache, k=k), tr.rnn_backward(p.dH, cache, k=k), GRAD_TOL, f"k={k}"
+    )
 
 
 @SETTINGS
@@ -99,7 +100,11 @@ def test_truncated_bptt_agrees_with_torch_replaying_detached_windows(shape, seed
 def test_output_layer_agrees_with_nn_linear(shape, seed, q):
     N, T, _, H = shape
     rng = np.random.default_rng(seed)
-    H_all, W_hq, b_q = rng.standard_normal((N, T, H)), rng.standard_normal((H, q)), rng.standard_normal(q)
+    H_all, W_hq, b_q = (
+        rng.standard_normal((N, T, H)),
+        rng.standard_normal((H, q)),
+        rng.standard_normal(q),
+    )
     dO = rng.standard_normal((N, T, q))
     O_np, c_np = nr.output_forward(H_all, W_hq, b_q)
     O_torch, c_torch = tr.output_forward(H_all, W_hq, b_q)
@@ -108,8 +113,12 @@ def test_output_layer_agrees_with_nn_linear(shape, seed, q):
 
 
 @SETTINGS
-@given(shape=shapes, seed=seeds, q=st.integers(1, 6),
-       logit_scale=st.sampled_from([0.1, 1.0, 30.0, 1e4]))
+@given(
+    shape=shapes,
+    seed=seeds,
+    q=st.integers(1, 6),
+    logit_scale=st.sampled_from([0.1, 1.0, 30.0, 1e4]),
+)
 def test_softmax_cross_entropy_agrees_with_f_cross_entropy(shape, seed, q, logit_scale):
     N, T, _, _ = shape
     rng = np.random.default_rng(seed)
@@ -119,8 +128,9 @@ def test_softmax_cross_entropy_agrees_with_f_cross_entropy(shape, seed, q, logit
     loss_torch, dO_torch = tr.softmax_cross_entropy(O, y)
     # The oracle itself, not our wrapper: F.cross_entropy summed, divided by the batch size.
     logits = torch.tensor(O, requires_grad=True)
-    direct = F.cross_entropy(logits.reshape(N * T, q), torch.tensor(y).reshape(-1),
-                             reduction="sum") / N
+    direct = (
+        F.cross_entropy(logits.reshape(N * T, q), torch.tensor(y).reshape(-1), reduction="sum") / N
+    )
     direct.backward()
     assert np.isfinite(loss_np) and np.all(np.isfinite(dO_np))
     assert loss_np == pytest.approx(direct.item(), rel=FWD_TOL, abs=1e-12)
@@ -153,7 +163,9 @@ def test_caches_are_interchangeable_between_the_two_references():
     dH = np.concatenate([p.dH, q.dH], axis=2)
     _, bi_np = nr.birnn_forward(p.X, p.h0, q.h0, p.params, q.params)
     _, bi_torch = tr.birnn_forward(p.X, p.h0, q.h0, p.params, q.params)
-    assert_all_close(nr.birnn_backward(dH, bi_torch)[:3], tr.birnn_backward(dH, bi_np)[:3], GRAD_TOL)
+    assert_all_close(
+        nr.birnn_backward(dH, bi_torch)[:3], tr.birnn_backward(dH, bi_np)[:3], GRAD_TOL
+    )
 
 
 # float32.
@@ -167,8 +179,13 @@ def test_float32_agrees_between_numpy_and_torch(shape, seed, scale):
     H_torch, c_torch = tr.rnn_forward(p.X, p.h0, *p.params)
     assert H_np.dtype == H_torch.dtype == np.float32
     assert_all_close([H_np], [H_torch], F32_FWD_TOL, "H float32")
-    assert_all_close(nr.rnn_backward(p.dH, c_np), tr.rnn_backward(p.dH, c_torch), F32_GRAD_TOL,
-                     "float32", floor=F32_FLOOR)
+    assert_all_close(
+        nr.rnn_backward(p.dH, c_np),
+        tr.rnn_backward(p.dH, c_torch),
+        F32_GRAD_TOL,
+        "float32",
+        floor=F32_FLOOR,
+    )
 
 
 # Clipping against torch.nn.utils itself.
@@ -185,13 +202,20 @@ def torch_clip_norm(grads, max_norm):
 
 
 @SETTINGS
-@given(seed=seeds, n_arrays=st.integers(1, 4), max_norm=st.sampled_from([0.0, 0.1, 1.0, 5.0, 1e3]),
-       dtype=st.sampled_from([np.float32, np.float64]))
+@given(
+    seed=seeds,
+    n_arrays=st.integers(1, 4),
+    max_norm=st.sampled_from([0.0, 0.1, 1.0, 5.0, 1e3]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
 def test_clip_grad_norm_matches_torch_clip_grad_norm_and_leaves_inputs_untouched(
-        seed, n_arrays, max_norm, dtype):
+    seed, n_arrays, max_norm, dtype
+):
     rng = np.random.default_rng(seed)
-    grads = [(rng.standard_normal(rng.integers(1, 4, size=rng.integers(1, 3))) * 3).astype(dtype)
-             for _ in range(n_arrays)]
+    grads = [
+        (rng.standard_normal(rng.integers(1, 4, size=rng.integers(1, 3))) * 3).astype(dtype)
+        for _ in range(n_arrays)
+    ]
     before = [g.copy() for g in grads]
     expected, expected_total = torch_clip_norm([g.copy() for g in grads], max_norm)
     for ref in (nr, tr):
@@ -232,8 +256,9 @@ def test_clip_grad_value_matches_torch_clip_grad_value(seed, clip_value):
 # The PyTorch reference validates like the NumPy one.
 
 
-@pytest.mark.parametrize("call, message", [c[1:] for c in VALIDATION_CASES],
-                         ids=[c[0] for c in VALIDATION_CASES])
+@pytest.mark.parametrize(
+    "call, message", [c[1:] for c in VALIDATION_CASES], ids=[c[0] for c in VALIDATION_CASES]
+)
 def test_torch_reference_rejects_bad_input_like_numpy_reference(call, message):
     with pytest.raises(ValueError) as info:
         call(tr)

@@ -355,7 +355,9 @@ def output_backward(dO, cache: OutputCache):
     """
     _check_cache("cache", cache, OutputCache)
     N, T, Hdim = cache.H.shape
-    dO = take("dO", dO, ("N", "T", "Q"), Dims({"N": N, "T": T, "Q": cache.W_hq.shape[1]}, "the cache"))
+    dO = take(
+        "dO", dO, ("N", "T", "Q"), Dims({"N": N, "T": T, "Q": cache.W_hq.shape[1]}, "the cache")
+    )
     dH = dO @ cache.W_hq.T
     # Every step uses the same W_hq, so its gradient sums over batch and time: one matmul over
     # the N*T rows does that sum.
@@ -610,6 +612,7 @@ def rel_error(a, b, floor: float = 1e-8) -> float:
 
 # A character-level language model (the capstone): one-hot characters -> RNN -> logits.
 
+
 def one_hot(indices, depth: int, dtype=np.float64) -> np.ndarray:
     """One-hot encode integer indices.
 
@@ -736,8 +739,7 @@ def adagrad_step(params: dict, grads: dict, memory: dict, lr: float = 0.1, eps: 
     _check_same_keys(params, memory, "memory")
     new_memory = {name: memory[name] + grads[name] ** 2 for name in params}
     new_params = {
-        name: params[name] - lr * grads[name] / (np.sqrt(new_memory[name]) + eps)
-        for name in params
+        name: params[name] - lr * grads[name] / (np.sqrt(new_memory[name]) + eps) for name in params
     }
     return new_params, new_memory
 

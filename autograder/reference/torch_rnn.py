@@ -98,8 +98,10 @@ def _rnn_grads(module: nn.Module, suffix: str = ""):
 
 def _check_cache(name: str, cache, kind: type) -> None:
     if not isinstance(cache, kind):
-        raise TypeError(f"{name} must be the {kind.__name__} returned by the forward function, "
-                        f"got {type(cache).__name__}")
+        raise TypeError(
+            f"{name} must be the {kind.__name__} returned by the forward function, "
+            f"got {type(cache).__name__}"
+        )
 
 
 # One step: nn.RNNCell.
@@ -127,7 +129,9 @@ def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):
     h_prev = take("h_prev", h_prev, ("N", "H"), dims)
     dtype = np.result_type(x, h_prev, W_xh, W_hh, b_h)
     with torch.no_grad():
-        h_next = _numpy(_make_cell(W_xh, W_hh, b_h, dtype)(_tensor(x, dtype), _tensor(h_prev, dtype)))
+        h_next = _numpy(
+            _make_cell(W_xh, W_hh, b_h, dtype)(_tensor(x, dtype), _tensor(h_prev, dtype))
+        )
     return h_next, CellCache(x, h_prev, W_xh, W_hh, b_h, h_next)
 
 
@@ -217,7 +221,7 @@ def rnn_backward(dH, cache: SequenceCache, k: int | None = None):
         for t in range(T):
             start = max(t - k + 1, 0)
             h_start = h0 if start == 0 else H_const[:, start - 1]
-            H_window, _ = rnn(X[:, start:t + 1], h_start[None])
+            H_window, _ = rnn(X[:, start : t + 1], h_start[None])
             (H_window[:, -1] * dH_t[:, t]).sum().backward()
     # Leaves that never received a gradient (possible only when truncating) have grad None.
     dX = _numpy(X.grad) if X.grad is not None else np.zeros_like(cache.X, dtype=dtype)
@@ -267,7 +271,9 @@ def output_backward(dO, cache: OutputCache):
     """
     _check_cache("cache", cache, OutputCache)
     N, T, _ = cache.H.shape
-    dO = take("dO", dO, ("N", "T", "Q"), Dims({"N": N, "T": T, "Q": cache.W_hq.shape[1]}, "the cache"))
+    dO = take(
+        "dO", dO, ("N", "T", "Q"), Dims({"N": N, "T": T, "Q": cache.W_hq.shape[1]}, "the cache")
+    )
     dtype = np.result_type(dO, *cache)
     linear = _make_linear(cache.W_hq, cache.b_q, dtype)
     H = _tensor(cache.H, dtype, requires_grad=True)
@@ -363,8 +369,7 @@ def birnn_backward(dH, cache: BiCache):
     H, _ = rnn(X, h0)
     H.backward(_tensor(dH, dtype))
     dh0 = _numpy(h0.grad)
-    return (_numpy(X.grad), dh0[0], dh0[1],
-            _rnn_grads(rnn, "_l0"), _rnn_grads(rnn, "_l0_reverse"))
+    return (_numpy(X.grad), dh0[0], dh0[1], _rnn_grads(rnn, "_l0"), _rnn_grads(rnn, "_l0_reverse"))
 
 
 # Clipping: torch.nn.utils on copies of the arrays.
@@ -376,11 +381,17 @@ def _grad_holders(grads, dtype_of=None):
     elif isinstance(grads, (list, tuple)):
         keys, arrays = None, list(grads)
     else:
-        raise TypeError(f"grads must be a list, tuple or dict of arrays, got {type(grads).__name__}")
+        raise TypeError(
+            f"grads must be a list, tuple or dict of arrays, got {type(grads).__name__}"
+        )
     holders = []
     for i, g in enumerate(arrays):
-        g = take(f"grads[{keys[i]!r}]" if keys else f"grads[{i}]", g,
-                 tuple(f"d{j}" for j in range(np.ndim(g))), Dims())
+        g = take(
+            f"grads[{keys[i]!r}]" if keys else f"grads[{i}]",
+            g,
+            tuple(f"d{j}" for j in range(np.ndim(g))),
+            Dims(),
+        )
         p = nn.Parameter(torch.zeros(g.shape, dtype=_torch_dtype(g.dtype)))
         p.grad = _tensor(g, g.dtype)
         holders.append(p)
@@ -499,8 +510,9 @@ class ManyToManyAligned(nn.Module):
         bidirectional: if True, each step's tag sees the whole sequence (the head reads 2H).
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_tags: int,
-                 bidirectional: bool = False):
+    def __init__(
+        self, input_size: int, hidden_size: int, num_tags: int, bidirectional: bool = False
+    ):
         super().__init__()
         self.rnn = nn.RNN(input_size, hidden_size, batch_first=True, bidirectional=bidirectional)
         self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), num_tags)
@@ -578,12 +590,20 @@ class CharRNN(nn.Module):
         dtype: parameter dtype (float32 by default).
     """
 
-    def __init__(self, vocab_size: int, hidden_size: int, embedding_dim: int | None = None,
-                 dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        embedding_dim: int | None = None,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
         self.vocab_size = vocab_size
-        self.embedding = (nn.Embedding(vocab_size, embedding_dim, dtype=dtype)
-                          if embedding_dim is not None else None)
+        self.embedding = (
+            nn.Embedding(vocab_size, embedding_dim, dtype=dtype)
+            if embedding_dim is not None
+            else None
+        )
         in_size = embedding_dim if embedding_dim is not None else vocab_size
         self.rnn = nn.RNN(in_size, hidden_size, batch_first=True, dtype=dtype)
         self.head = nn.Linear(hidden_size, vocab_size, dtype=dtype)
@@ -600,8 +620,14 @@ class CharRNN(nn.Module):
         return self.head(H), h_last
 
     @torch.no_grad()
-    def sample(self, seed_ix: int, n: int, temperature: float = 1.0,
-               h: torch.Tensor | None = None, generator: torch.Generator | None = None):
+    def sample(
+        self,
+        seed_ix: int,
+        n: int,
+        temperature: float = 1.0,
+        h: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ):
         """Sample ``n`` characters, each drawn from ``softmax(logits / temperature)`` and fed back.
 
         seed_ix: first input character; h: optional (1, 1, H) initial state; generator: a
@@ -642,8 +668,15 @@ def char_rnn_from_numpy(params: dict) -> CharRNN:
     return model
 
 
-def train_char_rnn(data, model: CharRNN, *, seq_length: int = 25, steps: int = 300,
-                   lr: float = 0.1, clip_value: float = 5.0):
+def train_char_rnn(
+    data,
+    model: CharRNN,
+    *,
+    seq_length: int = 25,
+    steps: int = 300,
+    lr: float = 0.1,
+    clip_value: float = 5.0,
+):
     """Train a :class:`CharRNN` in place, exactly as ``numpy_rnn.train_char_rnn`` trains its model.
 
     Consecutive windows of one stream, the hidden state carried across windows without gradient
@@ -677,8 +710,8 @@ def train_char_rnn(data, model: CharRNN, *, seq_length: int = 25, steps: int = 3
     for step in range(steps):
         if p + seq_length + 1 > len(data):
             p, h = 0, None
-        inputs = data[None, p:p + seq_length]
-        targets = data[None, p + 1:p + seq_length + 1]
+        inputs = data[None, p : p + seq_length]
+        targets = data[None, p + 1 : p + seq_length + 1]
         logits, h = model(inputs, h)
         loss = F.cross_entropy(logits.reshape(seq_length, -1), targets.reshape(-1), reduction="sum")
         optimizer.zero_grad()
