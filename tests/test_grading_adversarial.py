@@ -28,12 +28,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import test_grading_submissions as subs
 import torch
 
 from autograder.grading import engine, sandbox
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import test_grading_submissions as subs  # noqa: E402
 
 PASSIVE = [
     "monkeypatch_numpy",

@@ -25,6 +25,8 @@ import nbformat
 import numpy as np
 import pytest
 
+from autograder.grading.child.wire import Returned
+
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
@@ -618,6 +620,19 @@ def huge_notebook(path: Path, megabytes: int) -> Path:
     cell.outputs = [nbformat.v4.new_output("stream", text="x" * (megabytes << 20))]
     nb.cells.append(cell)
     return write(nb, path)
+
+
+def as_received(value):
+    """A value as the grader receives it from the sandbox (arrays become Returned)."""
+    if isinstance(value, tuple):
+        return tuple(as_received(v) for v in value)
+    if isinstance(value, list):
+        return [as_received(v) for v in value]
+    if isinstance(value, dict):
+        return {k: as_received(v) for k, v in value.items()}
+    if isinstance(value, float):
+        return value
+    return Returned("numpy.ndarray", np.asarray(value))
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ nothing about that input. Pure functions; the judge calls them case by case and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -42,8 +43,13 @@ def explains(got, wrong: np.ndarray, right: np.ndarray, tol: Tolerance) -> bool:
         return False
     if wrong.dtype.kind not in "biuf" or not np.all(np.isfinite(wrong)):
         return False
-    distinct = wrong.shape != right.shape or not within(wrong.astype(float), right, tol)
-    return distinct and within(arr.astype(float), wrong.astype(float), tol)
+    return _distinct(wrong, right, tol) and within(arr.astype(float), wrong.astype(float), tol)
+
+
+def slot(name: str) -> str:
+    """The part a leaf belongs to: the items of a list ("clipped[2]") are one part; the
+    entries of a dict ("grads['W_xh']") are parts of their own."""
+    return re.sub(r"\[\d+\]$", "", name)
 
 
 def explain_case(
@@ -52,29 +58,42 @@ def explain_case(
     template,
     received: Sequence,
     expected: Sequence[np.ndarray],
+    names: Sequence[str],
     failing: Sequence[int],
     tol: Tolerance,
-) -> dict[int, dict[int, bool]]:
-    """For each mistake that applies to this case, for each failing leaf: does it explain it?
+) -> dict[int, dict[str, bool]]:
+    """For each mistake that applies to this case, what it says about each part.
 
-    False means the mistake is contradicted: had it been the learner's mistake, that leaf would
-    have come out differently (in particular, right, when the mistake makes no difference here).
+    True: the mistake explains that failing part. False: the mistake is contradicted, because
+    had it been the learner's mistake, the part would have come out differently: another wrong
+    value, or a wrong value where the learner's is right. A part made of several leaves (a
+    list) is explained when all its failing leaves are.
     """
-    found: dict[int, dict[int, bool]] = {}
+    found: dict[int, dict[str, bool]] = {}
     for m, mistake in enumerate(mistakes):
         leaves = mistake_leaves(mistake, case, template)
         if leaves is None or len(leaves) != len(expected):
             continue
-        found[m] = {
-            i: explains(received[i], leaves[i], np.asarray(expected[i]), tol) for i in failing
-        }
+        verdicts: dict[str, bool] = {}
+        for i, (wrong, right) in enumerate(zip(leaves, expected, strict=True)):
+            part = slot(names[i])
+            if i in failing:
+                hit = explains(received[i], wrong, np.asarray(right), tol)
+                verdicts[part] = verdicts.get(part, True) and hit
+            elif _distinct(wrong, np.asarray(right), tol):
+                verdicts[part] = False
+        found[m] = verdicts
     return found
 
 
+def _distinct(wrong: np.ndarray, right: np.ndarray, tol: Tolerance) -> bool:
+    if wrong.shape != right.shape or wrong.dtype.kind not in "biuf":
+        return True
+    return not within(wrong.astype(float), right.astype(float), tol)
+
+
 def summarise(
-    mistakes: Sequence[Mistake],
-    per_case: Sequence[dict[int, dict[int, bool]]],
-    names: Sequence[str],
+    mistakes: Sequence[Mistake], per_case: Sequence[dict[int, dict[str, bool]]]
 ) -> list[Diagnosis]:
     """The mistakes worth telling, best first.
 
@@ -84,25 +103,27 @@ def summarise(
     that explains it in the most cases (ties: catalogue order, most telling first); mistakes
     left with no part are dropped.
     """
-    explained: dict[tuple[int, int], int] = {}
-    contradicted: set[tuple[int, int]] = set()
+    explained: dict[tuple[int, str], int] = {}
+    contradicted: set[tuple[int, str]] = set()
+    order: dict[str, int] = {}
     for found in per_case:
         for m, verdicts in found.items():
-            for leaf, ok in verdicts.items():
+            for part, ok in verdicts.items():
+                order.setdefault(part, len(order))
                 if ok:
-                    explained[(m, leaf)] = explained.get((m, leaf), 0) + 1
+                    explained[(m, part)] = explained.get((m, part), 0) + 1
                 else:
-                    contradicted.add((m, leaf))
+                    contradicted.add((m, part))
     good = {key: n for key, n in explained.items() if key not in contradicted}
-    owner: dict[int, int] = {}
-    for (m, leaf), _ in sorted(good.items(), key=lambda item: (-item[1], item[0][0])):
-        owner.setdefault(leaf, m)
+    owner: dict[str, int] = {}
+    for (m, part), _ in sorted(good.items(), key=lambda item: (-item[1], item[0][0])):
+        owner.setdefault(part, m)
     cases: dict[int, int] = {}
-    for (m, leaf), n in good.items():
-        if owner.get(leaf) == m:
+    for (m, part), n in good.items():
+        if owner.get(part) == m:
             cases[m] = max(cases.get(m, 0), n)
     out = []
     for m in sorted(cases, key=lambda m: (-cases[m], m)):
-        leaves = sorted(leaf for leaf, o in owner.items() if o == m)
-        out.append(Diagnosis(mistakes[m], tuple(names[i] for i in leaves), cases[m]))
+        parts = sorted((p for p, o in owner.items() if o == m), key=order.__getitem__)
+        out.append(Diagnosis(mistakes[m], tuple(parts), cases[m]))
     return out

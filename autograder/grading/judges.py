@@ -127,9 +127,7 @@ def _verdict(ok, problems: list[str], details: list[str]) -> Verdict:
     return Verdict(fraction, status, message, tuple(details))
 
 
-def _slot(name: str) -> str:
-    """The part a leaf belongs to: items of a list ("clipped[2]") count as one part."""
-    return name.split("[", 1)[0]
+_slot = diagnose.slot
 
 
 def unusable(test, cases: Sequence[Case], run) -> Verdict | None:
@@ -157,14 +155,7 @@ def _case_label(case: Case) -> str:
 # Comparing with the references
 
 
-def references(
-    output,
-    refs: Mapping[str, Callable],
-    mistakes: Sequence[Mistake] = (),
-    tol: Tolerance = DEFAULT_TOLERANCE,
-    shape_only: bool = False,
-    unchanged_args: Sequence[int] = (),
-):
+class references:  # noqa: N801 - used like a function: judges.references(...)
     """A judge comparing the output, part by part, with every reference in ``refs``.
 
     ``output`` is the layout of the return value (leaves inside tuples and dicts, see
@@ -172,18 +163,37 @@ def references(
     with each other on a case (a bug in the grader), matching any one of them is enough.
     ``shape_only`` checks type, dtype and shape but not values. ``unchanged_args`` lists the
     positions of arguments the function must not modify in place (their values after the call
-    are compared with the inputs; needs ``keep_args=True`` on the test).
+    are compared with the inputs; needs ``keep_args=True`` on the test). The arguments stay
+    readable as attributes, for the tests of the declarations.
     """
-    tol = SHAPE_ONLY if shape_only else tol
 
-    def judge(test, cases: Sequence[Case], run) -> Verdict:
+    def __init__(
+        self,
+        output,
+        refs: Mapping[str, Callable],
+        mistakes: Sequence[Mistake] = (),
+        tol: Tolerance = DEFAULT_TOLERANCE,
+        shape_only: bool = False,
+        unchanged_args: Sequence[int] = (),
+    ):
+        self.output = output
+        self.refs = dict(refs)
+        self.mistakes = tuple(mistakes)
+        self.tol = SHAPE_ONLY if shape_only else tol
+        self.shape_only = shape_only
+        self.unchanged_args = tuple(unchanged_args)
+
+    def __call__(self, test, cases: Sequence[Case], run) -> Verdict:
+        output, refs, mistakes, tol = self.output, self.refs, self.mistakes, self.tol
+        shape_only, unchanged_args = self.shape_only, self.unchanged_args
         early = unusable(test, cases, run)
         if early is not None:
             return early
         ok: list[dict[str, bool]] = []
         problems: list[str] = []
         names: list[str] = []
-        diagnoses: list[dict[int, list[int]]] = []
+        diagnoses: list[dict[int, dict[str, bool]]] = []
+        judged: list[tuple] = []
         for case, outcome in zip(cases, run.cases, strict=True):
             ref_values = {label: ref(*case.args, **case.extra) for label, ref in refs.items()}
             first = next(iter(ref_values.values()))
@@ -225,16 +235,18 @@ def references(
                 )
                 for slot in case_ok:
                     case_ok[slot] = False
-            if failing and mistakes and not shape_only:
-                wanted = [np.asarray(v) for _, v in expected]
+            judged.append((case, received, [np.asarray(v) for _, v in expected], names, failing))
+        if mistakes and not shape_only and any(item[-1] for item in judged):
+            # Cases the learner got right count too: they rule out mistakes that would show.
+            for case, received, wanted, leaf_names, failing in judged:
                 diagnoses.append(
-                    diagnose.explain_case(mistakes, case, output, received, wanted, failing, tol)
+                    diagnose.explain_case(
+                        mistakes, case, output, received, wanted, leaf_names, failing, tol
+                    )
                 )
-        found = diagnose.summarise(mistakes, diagnoses, names)
+        found = diagnose.summarise(mistakes, diagnoses)
         problems = _with_diagnosis(problems, found, test.name, names)
         return _verdict(ok, problems, _diagnosis_details(found, test.name, names))
-
-    return judge
 
 
 def _unchanged(before, after) -> bool:
@@ -274,7 +286,7 @@ def _against_all(leaf, got, i: int, others: Mapping[str, list], tol: Tolerance) 
 
 
 def _mistake_phrase(d: diagnose.Diagnosis, name: str, names: Sequence[str]) -> str:
-    parts = [p for p in dict.fromkeys(_slot(p) for p in d.parts)]
+    parts = list(d.parts)
     every = set(parts) == {_slot(n) for n in names}
     if every:
         subject, verb = "your output", "matches"

@@ -79,6 +79,8 @@ class TestRun:
     status: str = "not_run"  # ok, timeout, cpu, killed, signal, exit, garbled, not_run
     detail: str = ""
 
+    __test__ = False  # not a pytest test class
+
 
 @dataclass
 class RunResult:

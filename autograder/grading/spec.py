@@ -110,6 +110,8 @@ class Test:
     keep_args: bool = False
     about: str = ""  # what the test checks, in one phrase, for the feedback page
 
+    __test__ = False  # not a pytest test class
+
 
 @dataclass(frozen=True)
 class Assignment:

@@ -1,0 +1,133 @@
+"""The declarations beside the solutions (solutions/<NN_topic>/checks.py).
+
+They must agree with their solution notebooks, their references must agree with each other on
+the inputs they draw, and every mistake of every catalogue must be recognised by name when a
+submission makes it. Everything runs in this process: the judges are pure functions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_grading_submissions import ASSIGNMENTS, SOLUTIONS, as_received
+
+from autograder.grading import assignments, judges
+from autograder.grading.compare import expected_leaves, within
+from autograder.grading.run import CaseOutcome, TestRun
+
+LOADED = {name: assignments.load(name) for name in ASSIGNMENTS}
+
+
+def _reference_tests():
+    for name, assignment in LOADED.items():
+        for test in assignment.tests:
+            if isinstance(test.judge, judges.references):
+                yield pytest.param(name, test, id=f"{name}-{test.id}")
+
+
+def _mistakes():
+    for assignment in LOADED.values():
+        for test in assignment.tests:
+            if isinstance(test.judge, judges.references):
+                for index, mistake in enumerate(test.judge.mistakes):
+                    yield pytest.param(test, index, id=f"{test.id}-{mistake.says[:40]}")
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_declaration_matches_the_graded_cells_of_the_solution(name):
+    cells = assignments.graded_cells(SOLUTIONS / name / ASSIGNMENTS[name])
+    declared = {t.id: float(t.points) for t in LOADED[name].tests}
+    assert declared == cells
+
+
+def test_a_declaration_that_disagrees_with_its_notebook_is_refused(tmp_path):
+    import shutil
+
+    folder = tmp_path / "05_gradient_clipping"
+    shutil.copytree(SOLUTIONS / "05_gradient_clipping", folder)
+    notebook = folder / "gradient_clipping.ipynb"
+    notebook.write_text(notebook.read_text().replace('"points": 3', '"points": 4'))
+    with pytest.raises(assignments.AssignmentError, match="worth 4 points in the notebook but 3"):
+        assignments.load("05_gradient_clipping", tmp_path)
+    with pytest.raises(assignments.AssignmentError, match="unknown assignment"):
+        assignments.load("99_nothing", tmp_path)
+
+
+@pytest.mark.parametrize("name, test", list(_reference_tests()))
+def test_references_agree_with_each_other(name, test):
+    judge = test.judge
+    for case in test.cases(np.random.default_rng(0)):
+        values = [
+            [np.asarray(v) for _, v in expected_leaves(judge.output, ref(*case.args, **case.extra))]
+            for ref in judge.refs.values()
+        ]
+        for other in values[1:]:
+            for a, b in zip(values[0], other, strict=True):
+                assert a.shape == b.shape and within(a.astype(float), b.astype(float), judge.tol)
+
+
+@pytest.mark.parametrize("test, index", list(_mistakes()))
+def test_every_catalogued_mistake_is_recognised_by_name(test, index):
+    judge = test.judge
+    mistake = judge.mistakes[index]
+    cases = test.cases(np.random.default_rng(1))
+    outputs = []
+    for case in cases:
+        args_after = as_received(case.args)
+        try:
+            result = as_received(mistake.compute(*case.args))
+            outputs.append(CaseOutcome(result=result, args_after=args_after))
+        except ValueError:  # the slip cannot apply to this case (a matrix that is not square)
+            outputs.append(CaseOutcome(error={"type": "ValueError", "message": "", "where": None}))
+    verdict = test.judge(test, cases, TestRun(outputs, "ok"))
+    assert verdict.status != "passed"
+    named = [d for d in verdict.details if mistake.says in d]
+    if not named:
+        # Another mistake of the catalogue was named: it must give the same output.
+        twins = [
+            m
+            for m in judge.mistakes
+            if any(m.says in d for d in verdict.details[:1])
+            and all(_same(m, mistake, case, judge.output) for case in cases)
+        ]
+        assert twins, (mistake.says, verdict.details)
+    assert mistake.hint in " ".join(verdict.details) or not named
+
+
+def _same(a, b, case, template) -> bool:
+    try:
+        left = [np.asarray(v) for _, v in expected_leaves(template, a.compute(*case.args))]
+        right = [np.asarray(v) for _, v in expected_leaves(template, b.compute(*case.args))]
+    except ValueError:
+        return True
+    return all(x.shape == y.shape and np.allclose(x, y) for x, y in zip(left, right, strict=True))
+
+
+@pytest.mark.parametrize("test, index", list(_mistakes()))
+def test_every_mistake_shows_in_some_case(test, index):
+    """Each mistake must change the output in at least one of the cases a test draws (some
+    show only where they apply: a transposed weight needs a square matrix, an ignored
+    temperature a temperature other than 1)."""
+    judge = test.judge
+    shows = False
+    for case in test.cases(np.random.default_rng(2)):
+        right = next(iter(judge.refs.values()))(*case.args, **case.extra)
+        try:
+            wrong = judge.mistakes[index].compute(*case.args)
+        except ValueError:
+            continue
+        pairs = zip(
+            expected_leaves(judge.output, right),
+            expected_leaves(judge.output, wrong),
+            strict=True,
+        )
+        shows = shows or any(
+            np.shape(r) != np.shape(w) or not np.allclose(r, w) for (_, r), (_, w) in pairs
+        )
+    assert shows, judge.mistakes[index].says
+
+
+def test_concept_answers_come_from_the_solution_notebook():
+    tests = LOADED["00_concepts"].tests
+    assert [t.name for t in tests] == [f"answer_q{i}" for i in range(1, len(tests) + 1)]
+    assert all(t.kind == "value" for t in tests)
