@@ -291,11 +291,8 @@ def test_chapter_ends_with_summary_exercise_and_hidden_answers(path):
     expected = EXERCISES[path.stem]
     links = re.findall(r"\]\(([^)]+\.ipynb)\)", exercise)
     linked = [(path.parent / link).resolve() for link in links]
-    if linked:
-        assert (ROOT / expected).resolve() in linked, f"{path.name} links to {links}"
-        assert all(p.is_file() for p in linked), f"{path.name} links to missing files {links}"
-    else:
-        assert f"`{expected}`" in exercise, f"{path.name} must name {expected}"
+    assert (ROOT / expected).resolve() in linked, f"{path.name} must link to {expected}: {links}"
+    assert all(p.is_file() for p in linked), f"{path.name} links to missing files {links}"
 
     asked = re.findall(r"^\d+\. ", questions, re.M)
     hidden = re.findall(r"^\s*(?::::|```)\{dropdown\}|:class: dropdown", questions, re.M)
