@@ -115,7 +115,6 @@ def world(tmp_path_factory):
 def _grade(submitted: Path, out: Path, timeout: float):
     options = engine.Options(workers=2, limits=sandbox.Limits(timeout=timeout, memory_mb=512))
     summary = engine.grade(submitted, out, None, options)
-    print("TIMING", summary.seconds, summary.median_run_seconds, sorted(summary.run_seconds)[-12:])
     with open(out / "grades.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     return summary, rows
@@ -159,6 +158,7 @@ def main_batch(world):
         "reversed": subs.cells_reversed(solution),
         "ipython": subs.with_ipython_syntax(solution),
         "copied_first": subs.copied_with_old_version_first(solution, a),
+        "noisy": subs.noisy(solution, "rnn_cell_forward"),
     }.items():
         subs.write(nb, submitted / _student(name, a) / a / notebook)
     # Broken files, each in place of a 01_rnn_cell notebook.
@@ -231,9 +231,11 @@ def test_copied_moved_retyped_stripped_and_magic_cells_still_get_full_marks(main
 
 
 @pytest.mark.parametrize(
-    "variant", ["stripped", "retyped", "answers_moved", "reversed", "ipython", "copied_first"]
+    "variant",
+    ["stripped", "retyped", "answers_moved", "reversed", "ipython", "copied_first", "noisy"],
 )
 def test_each_cell_variant_alone_gets_full_marks(main_batch, variant):
+    """Including a function that warns and writes to stderr at every call."""
     rows = _row(main_batch, variant, "01_rnn_cell")
     assert rows and all(r["status"] == "passed" for r in rows), rows
 

@@ -139,3 +139,16 @@ def test_a_declaration_that_disagrees_with_its_notebook_stops_the_run(tmp_path):
     (tmp_path / "sub" / "s" / "01_rnn_cell").mkdir(parents=True)
     result = _grade(tmp_path / "sub", "--out", tmp_path / "out", "--solutions", solutions)
     assert result.returncode == 2 and "disagrees with rnn_cell.ipynb" in result.stderr
+
+
+def test_one_notebook_can_be_checked_with_the_same_engine(tmp_path):
+    """The entry point a future `rnn-course check NOTEBOOK` will call."""
+    from autograder.grading import engine, sandbox
+
+    path = subs.write(subs.solution("05_gradient_clipping"), tmp_path / "gradient_clipping.ipynb")
+    options = engine.Options(workers=1, limits=sandbox.Limits(timeout=20))
+    report = engine.check(path, options=options)
+    assert report.assignment.name == "05_gradient_clipping"
+    assert [v.status for v in report.verdicts] == ["passed", "passed"]
+    with pytest.raises(engine.SetupError, match="which assignment"):
+        engine.check(tmp_path / "notes.ipynb", options=options)

@@ -548,6 +548,21 @@ def cells_reversed(nb):
     return nb
 
 
+def noisy(nb, name: str):
+    """The function ``name`` warns and writes to stderr and stdout every time it is called."""
+    nb = copy.deepcopy(nb)
+    cell = [c for c in nb.cells if c.cell_type == "code" and defines(c.source, name)][-1]
+    head, body = cell.source.split(":\n", 1)
+    noise = (
+        "    import sys, warnings\n"
+        "    warnings.warn('this is only a warning', RuntimeWarning)\n"
+        "    print('Traceback (most recent call last): not really', file=sys.stderr)\n"
+        "    print('debug output ' * 1000)\n"
+    )
+    cell.source = head + ":\n" + noise + body
+    return nb
+
+
 def every_variant(nb, assignment: str):
     """Copied (an old wrong version first), answers moved to the end, retyped, stripped of
     metadata and with IPython syntax, all at once."""

@@ -228,6 +228,59 @@ def _isolation(options: Options, out: Path) -> sandbox.Isolation:
     return isolation
 
 
+def _report(sub: Submission, result: RunResult | None, timeout: float) -> record.Report:
+    if sub.problem is not None:
+        verdicts = [Verdict(0.0, sub.problem_status, sub.problem) for _ in sub.assignment.tests]
+    else:
+        verdicts = judge_submission(sub, result, timeout)
+    notebook = Path(sub.assignment.notebook).stem
+    return record.Report(
+        sub.student, sub.assignment, notebook, verdicts, sub.notes, result, sub.seed
+    )
+
+
+def run_submissions(
+    submissions: list[Submission], isolation: sandbox.Isolation, options: Options, entropy: int
+) -> tuple[list[record.Report], list[float], list[str]]:
+    """Prepare, run and judge: the core shared by ``grade`` (a folder of submissions) and a
+    one-notebook ``check``. Each result is judged as soon as it arrives, while the workers run
+    the next submissions. Returns the reports (in the order given), the run times, warnings."""
+    limits = options.limits
+    jobs = []
+    for index, sub in enumerate(submissions):
+        job = prepare(sub, entropy, index, options.max_notebook_mb, limits.timeout)
+        if job is not None:
+            jobs.append((index, job))
+    reports: dict[int, record.Report] = {}
+    run_seconds: list[float] = []
+    warnings: list[str] = []
+    if jobs:
+        size = min(options.workers or os.cpu_count() or 1, len(jobs))
+        with Pool(isolation, limits, size) as pool:
+            for done, (index, result) in enumerate(pool.map(jobs), start=1):
+                if result.status == "unconfined":
+                    raise GraderError(
+                        "the sandbox could not confine a submission, so grading stopped: "
+                        + result.detail
+                    )
+                sub = submissions[index]
+                if result.status == "grader_error":
+                    warnings.append(f"{sub.student}/{sub.assignment.name}: {result.detail}")
+                reports[index] = _report(sub, result, limits.timeout)
+                run_seconds.append(result.seconds)
+                if options.progress:
+                    options.progress(done, len(jobs))
+    ordered = [
+        reports[i] if i in reports else _report(sub, None, limits.timeout)
+        for i, sub in enumerate(submissions)
+    ]
+    return ordered, run_seconds, warnings
+
+
+def _entropy(options: Options) -> int:
+    return options.seed if options.seed is not None else int(np.random.SeedSequence().entropy)
+
+
 def grade(
     submitted: Path, out: Path, wanted: list[str] | None = None, options: Options = Options()
 ) -> Summary:
@@ -237,11 +290,8 @@ def grade(
     students, loaded, warnings = collect(submitted, wanted, options.solutions)
     out.mkdir(parents=True, exist_ok=True)
     isolation = _isolation(options, out)
-    limits = options.limits
-    entropy = options.seed if options.seed is not None else int(np.random.SeedSequence().entropy)
-
-    submissions: list[Submission] = []
-    jobs = []
+    entropy = _entropy(options)
+    submissions = []
     for student in students:
         for assignment in loaded:
             folder = submitted / student / assignment.name
@@ -252,49 +302,42 @@ def grade(
                 sub.problem_status = "missing"
             elif note:
                 sub.notes.append(note)
-            job = prepare(sub, entropy, len(submissions), options.max_notebook_mb, limits.timeout)
             submissions.append(sub)
-            if job is not None:
-                jobs.append((len(submissions) - 1, job))
-
-    results: dict[int, RunResult] = {}
-    if jobs:
-        size = min(options.workers or os.cpu_count() or 1, len(jobs))
-        with Pool(isolation, limits, size) as pool:
-            for done, (key, result) in enumerate(pool.map(jobs), start=1):
-                if result.status == "unconfined":
-                    raise GraderError(
-                        "the sandbox could not confine a submission, so grading stopped: "
-                        + result.detail
-                    )
-                results[key] = result
-                if options.progress:
-                    options.progress(done, len(jobs))
-
-    reports = []
-    for key, sub in enumerate(submissions):
-        notebook = Path(sub.assignment.notebook).stem
-        if sub.problem is not None:
-            verdicts = [Verdict(0.0, sub.problem_status, sub.problem) for _ in sub.assignment.tests]
-            result = None
-        else:
-            result = results[key]
-            verdicts = judge_submission(sub, result, limits.timeout)
-            if result.status == "grader_error":
-                warnings.append(f"{sub.student}/{sub.assignment.name}: {result.detail}")
-        reports.append(
-            record.Report(
-                sub.student, sub.assignment, notebook, verdicts, sub.notes, result, sub.seed
-            )
-        )
+    reports, run_seconds, run_warnings = run_submissions(submissions, isolation, options, entropy)
     rows = [row for report in reports for row in record.rows(report)]
     record.write_csv(out / "grades.csv", rows)
     for report in reports:
         record.write_feedback(out / "feedback", report)
-    run_seconds = [r.seconds for r in results.values()]
-    summary = Summary(rows, isolation, time.monotonic() - started, run_seconds, warnings)
-    record.write_log(out / "grading.json", summary, entropy, limits)
+    summary = Summary(
+        rows, isolation, time.monotonic() - started, run_seconds, warnings + run_warnings
+    )
+    record.write_log(out / "grading.json", summary, entropy, options.limits)
     return summary
+
+
+def check(notebook: Path, assignment: str | None = None, options: Options = Options()):
+    """Grade one notebook with the same engine (for ``rnn-course check``): its Report.
+
+    The assignment is found from the notebook's file name when not given.
+    """
+    notebook = Path(notebook).resolve()
+    if assignment is None:
+        names = [
+            n
+            for n in declarations.known(options.solutions)
+            if declarations.load(n, options.solutions).notebook == notebook.name
+        ]
+        if len(names) != 1:
+            raise SetupError(f"cannot tell which assignment {notebook.name} belongs to")
+        assignment = names[0]
+    try:
+        loaded = declarations.load(assignment, options.solutions)
+    except declarations.AssignmentError as err:
+        raise SetupError(str(err)) from None
+    isolation = _isolation(options, notebook.parent / ".rnn-course-check")
+    sub = Submission("you", loaded, notebook)
+    reports, _, _ = run_submissions([sub], isolation, options, _entropy(options))
+    return reports[0]
 
 
 def print_summary(summary: Summary, stream=sys.stderr) -> None:
