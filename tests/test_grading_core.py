@@ -635,3 +635,21 @@ def test_reaping_everything_is_allowed_only_where_it_cannot_reach_the_grader():
 def test_nbformat_written_notebooks_parse():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
     assert parse_notebook(nbformat.writes(nb).encode())[0].source == "x = 1"
+
+
+def test_a_function_that_calls_a_failing_one_says_so():
+    from autograder.grading.engine import blame_callees
+
+    program = _program(
+        "def g(x):\n    return x\n",
+        "def f(x):\n    return g(x) + 1\n",
+        required=("f", "g"),
+    )
+    assert program.uses == {"f": {"g"}, "g": set()}
+    tests = [Test("t_f", "f", 1, None, None), Test("t_g", "g", 1, None, None)]
+    wrong = judges.Verdict(0.0, "failed", "f is off")
+    verdicts = blame_callees(tests, [wrong, judges.Verdict(0.0, "failed", "g")], program.uses)
+    assert verdicts[0].message == "f is off; it calls g, which fails its own test: fix that first"
+    assert (
+        blame_callees(tests, [wrong, judges.Verdict(1.0, "passed", "")], program.uses)[0] == wrong
+    )

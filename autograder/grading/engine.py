@@ -62,6 +62,7 @@ class Submission:
     problem: str | None = None  # why it cannot be run (unreadable, not submitted...)
     problem_status: str = "unreadable"
     cases: list[list[Case]] = field(default_factory=list)
+    uses: dict = field(default_factory=dict)  # which required names each definition calls
     seed: tuple[int, int] = (0, 0)
 
 
@@ -161,6 +162,7 @@ def prepare(
     assignment = submission.assignment
     found = code.find_program(cells, assignment.required)
     submission.notes.extend(found.notes)
+    submission.uses = found.uses
     submission.seed = (entropy, index)
     rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(index,)))
     submission.cases = [test.cases(rng) for test in assignment.tests]
@@ -216,7 +218,26 @@ def judge_submission(submission: Submission, result: RunResult, timeout: float) 
                     f"the grader failed to judge this test ({err!r}); tell your instructor",
                 )
             )
-    return verdicts
+    return blame_callees(assignment.tests, verdicts, submission.uses)
+
+
+def blame_callees(tests, verdicts: list[Verdict], uses: dict) -> list[Verdict]:
+    """A failing test with no diagnosis of its own, whose function calls another graded
+    function that fails too, says so: the learner should fix the callee first."""
+    failing = {t.name for t, v in zip(tests, verdicts, strict=True) if v.fraction < 1}
+    out = []
+    for test, verdict in zip(tests, verdicts, strict=True):
+        callees = sorted(uses.get(test.name, set()) & failing)
+        if verdict.fraction < 1 and not verdict.details and callees:
+            note = (
+                f"it calls {', '.join(callees)}, which fails its own test: fix "
+                f"{'that' if len(callees) == 1 else 'those'} first"
+            )
+            verdict = Verdict(
+                verdict.fraction, verdict.status, f"{verdict.message}; {note}", (note,)
+            )
+        out.append(verdict)
+    return out
 
 
 def _isolation(options: Options, out: Path) -> sandbox.Isolation:

@@ -24,7 +24,7 @@ import ast
 import re
 import symtable
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .notebook import Cell
 from .run import Snippet
@@ -41,6 +41,7 @@ class Program:
     snippets: tuple[Snippet, ...]
     notes: tuple[str, ...]
     defined: frozenset[str]  # required names some kept statement binds
+    uses: dict = field(default_factory=dict)  # required name -> other required names it reads
 
 
 def to_python(source: str) -> str | None:
@@ -310,7 +311,11 @@ def find_program(cells: Iterable[Cell], required: Iterable[str]) -> Program:
         for i in kept
     )
     defined = frozenset(name for i in kept for name in statements[i].binds & required)
-    return Program(snippets, tuple(notes), defined)
+    uses = {}
+    for i in kept:
+        for name in statements[i].binds & required:
+            uses[name] = (statements[i].reads_now | statements[i].reads_later) & required - {name}
+    return Program(snippets, tuple(notes), defined, uses)
 
 
 def prune_module(source: str, keep: Iterable[str], header: str = "") -> str:
