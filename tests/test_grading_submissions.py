@@ -645,7 +645,7 @@ def as_received(value):
         return [as_received(v) for v in value]
     if isinstance(value, dict):
         return {k: as_received(v) for k, v in value.items()}
-    if isinstance(value, float):
+    if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return Returned("numpy.ndarray", np.asarray(value))
 
