@@ -12,14 +12,11 @@ import shutil
 import threading
 import urllib.error
 import urllib.request
-from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
-import yaml
+from book_site import HTML, ROOT, book_pages
 
-ROOT = Path(__file__).resolve().parent.parent
-HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM_ARGS = [
     "--headless",
@@ -36,25 +33,6 @@ CHROMIUM_ARGS = [
 KNOWN_CONSOLE_ERROR = "Identifier 'THEBE_JS_URL' has already been declared"
 
 pytestmark = pytest.mark.browser
-
-
-def toc_files(node) -> list[str]:
-    """Every `file:` of the table of contents, in reading order."""
-    if isinstance(node, dict):
-        found = [node["file"]] if "file" in node else []
-        if "root" in node:
-            found.append(node["root"])
-        for key in ("parts", "chapters", "sections"):
-            for child in node.get(key, []):
-                found.extend(toc_files(child))
-        return found
-    return []
-
-
-def book_pages() -> list[str]:
-    """The HTML page of every entry of `_toc.yml`, relative to the site root."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    return [f"{Path(f).with_suffix('').as_posix()}.html" for f in toc_files(toc)]
 
 
 def chromium_path() -> str:
