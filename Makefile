@@ -59,8 +59,11 @@ test: lint book
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests; the suite is broken." >&2; exit 1; fi; \
 	exit $$rc
 
+# The NumPy reference against PyTorch, then the grading engine against stock nbgrader (~4 min).
 bench: $(STAMP)
 	$(BIN)/python bench/bench_reference.py
+	@echo
+	$(BIN)/python bench/bench_grading.py
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache .hypothesis
