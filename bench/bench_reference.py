@@ -84,16 +84,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch.set_num_threads before timing (default: PyTorch's own choice)")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads before timing (default: PyTorch's own choice)",
+    )
     args = parser.parse_args()
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
 
     rng = np.random.default_rng(0)
     print(f"N={N} T={T} D={D} H={H}; median of {args.repeats} runs after {args.warmup} warm-up")
-    print(f"numpy {np.__version__}, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), {platform.processor() or platform.machine()}")
+    print(
+        f"numpy {np.__version__}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), {platform.processor() or platform.machine()}"
+    )
     print()
     print(f"{'dtype':<8} {'numpy (ms)':>11} {'torch (ms)':>11} {'numpy/torch':>12}")
     for dtype in (np.float32, np.float64):
