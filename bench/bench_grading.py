@@ -261,7 +261,11 @@ def report(batch, engine: Run, nbgrader: Run, max_points: float) -> None:
             f"{nbgrader.memory.driver_kb / 1024:.0f}",
         ),
         ("correct ones at full marks", full(engine), full(nbgrader)),
-        ("submissions it could not open", f"{len(engine.failed)}", f"{len(nbgrader.failed)}"),
+        (
+            "submissions it stopped with an error on",
+            f"{len(engine.failed)}",
+            f"{len(nbgrader.failed)}",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'':<{width}}  {engine.name:>18}  {nbgrader.name:>18}")
