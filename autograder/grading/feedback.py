@@ -80,7 +80,7 @@ def render(report) -> str:
             )
     note_html = "".join(f"<li>{_esc(n)}</li>" for n in notes)
     entropy, index = report.seed
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = report.graded_at or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(title)}: feedback for {html.escape(report.student)}</title>

@@ -2,18 +2,20 @@
 
 ``grades.csv`` has exactly the columns of :data:`COLUMNS`, one row per test per student and
 assignment. ``grading.json`` says how the run was made: the isolation used on this machine, the
-seed the inputs were drawn from, the limits and the timings.
+seed the inputs were drawn from, the limits, the timings, and how many notebooks were graded
+afresh or reused from an earlier run. Every file is written atomically (:mod:`.files`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import platform
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import feedback
+from . import feedback, files
 from .run import RunResult
 from .spec import Assignment, Verdict
 
@@ -52,12 +54,18 @@ class Report:
     notes: list[str]
     result: RunResult | None
     seed: tuple[int, int]
+    graded_at: str | None = None  # "YYYY-MM-DD HH:MM UTC"; None: now
 
     @property
     def points(self) -> float:
         return sum(
             points(t.points, v) for t, v in zip(self.assignment.tests, self.verdicts, strict=True)
         )
+
+
+def submitted(report: Report) -> bool:
+    """Whether the student handed in a notebook (a missing one was never run)."""
+    return not (report.result is None and all(v.status == "missing" for v in report.verdicts))
 
 
 def points(max_points: float, verdict: Verdict) -> float:
@@ -85,25 +93,26 @@ def _number(x: float) -> str:
 
 
 def write_csv(path: Path, all_rows: list[Row]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(COLUMNS)
-        for row in all_rows:
-            values = asdict(row)
-            values["points"] = _number(row.points)
-            values["max_points"] = _number(row.max_points)
-            writer.writerow([values[c] for c in COLUMNS])
+    f = io.StringIO(newline="")
+    writer = csv.writer(f)
+    writer.writerow(COLUMNS)
+    for row in all_rows:
+        values = asdict(row)
+        values["points"] = _number(row.points)
+        values["max_points"] = _number(row.max_points)
+        writer.writerow([values[c] for c in COLUMNS])
+    files.write_atomic(path, f.getvalue())
+
+
+def feedback_path(root: Path, report: Report) -> Path:
+    return root / report.student / report.assignment.name / f"{report.notebook}.html"
 
 
 def write_feedback(root: Path, report: Report) -> Path:
-    folder = root / report.student / report.assignment.name
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{report.notebook}.html"
-    path.write_text(feedback.render(report), encoding="utf-8")
-    return path
+    return files.write_atomic(feedback_path(root, report), feedback.render(report))
 
 
-def write_log(path: Path, summary, entropy: int, limits) -> None:
+def write_log(path: Path, summary, entropy: int, limits, extra: dict | None = None) -> None:
     log = {
         "isolation": {
             "level": summary.isolation.level,
@@ -119,5 +128,6 @@ def write_log(path: Path, summary, entropy: int, limits) -> None:
         "median_run_seconds": round(summary.median_run_seconds, 4),
         "warnings": summary.warnings,
         "python": platform.python_version(),
+        **(extra or {}),
     }
-    path.write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")
+    files.write_atomic(path, json.dumps(log, indent=2) + "\n")
