@@ -9,22 +9,29 @@ the assignment's declaration (:mod:`.assignments`), runs the code in sandboxed w
 
 Every submission gets a row per test, whatever happened to it; only the instructor's own
 mistakes (a missing folder, an unknown or inconsistent assignment) raise :class:`SetupError`.
+
+Every output file is written atomically. A *resumable* batch (``Options.resumable``, what
+``rnn-course grade`` runs) is also safe to interrupt: it holds ``OUT/.lock`` while it runs (a
+second run on the same folder raises :class:`files.Busy`), saves each notebook's result in
+``OUT/.state`` as soon as it is judged (:mod:`.state`), and on the next run reuses the saved
+results of submissions that did not change.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import assignments as declarations
-from . import givens, record, sandbox
+from . import files, givens, record, sandbox, state
 from . import notebook as nbload
 from . import program as code
 from .run import Call, Job, Pool, RunResult, TestRun
@@ -50,7 +57,16 @@ class Options:
     solutions: Path = declarations.SOLUTIONS_DIR
     seed: int | None = None  # None: fresh inputs on every run
     max_notebook_mb: float = nbload.MAX_NOTEBOOK_MB
+    # Called with (notebooks run so far, notebooks to run): once with 0 before the workers
+    # start, then after each notebook.
     progress: Callable[[int, int], None] | None = None
+    # The batch workflow of `rnn-course grade`, off for a bare call: hold OUT/.lock while
+    # running, save each result in OUT/.state as it is judged, and (with ``resume``) reuse the
+    # saved results of unchanged submissions.
+    resumable: bool = False
+    resume: bool = True
+    summary_page: bool = False  # write OUT/summary.html
+    gradebook: str | None = None  # nbgrader database URL to record the scores in; None: none
 
 
 @dataclass
@@ -64,6 +80,7 @@ class Submission:
     cases: list[list[Case]] = field(default_factory=list)
     uses: dict = field(default_factory=dict)  # which required names each definition calls
     seed: tuple[int, int] = (0, 0)
+    key: str | None = None  # what its saved result depends on (see state.submission_key)
 
 
 @dataclass
@@ -73,6 +90,11 @@ class Summary:
     seconds: float
     run_seconds: list[float]
     warnings: list[str]
+    reports: list[record.Report] = field(default_factory=list)
+    graded: int = 0  # notebooks judged in this run
+    unchanged: int = 0  # results reused from an earlier run (submission unchanged)
+    gradebook: dict | None = None  # what was recorded in nbgrader's gradebook
+    gradebook_error: str | None = None
 
     @property
     def median_run_seconds(self) -> float:
@@ -261,20 +283,34 @@ def _report(sub: Submission, result: RunResult | None, timeout: float) -> record
 
 
 def run_submissions(
-    submissions: list[Submission], isolation: sandbox.Isolation, options: Options, entropy: int
+    submissions: list[Submission],
+    isolation: sandbox.Isolation,
+    options: Options,
+    entropy: int,
+    known: dict[int, record.Report] | None = None,
+    on_report: Callable[[int, record.Report], None] | None = None,
 ) -> tuple[list[record.Report], list[float], list[str]]:
     """Prepare, run and judge: the core shared by ``grade`` (a folder of submissions) and a
     one-notebook ``check``. Each result is judged as soon as it arrives, while the workers run
-    the next submissions. Returns the reports (in the order given), the run times, warnings."""
+    the next submissions, and handed to ``on_report`` (with its index) at once. Submissions
+    whose report is ``known`` (by index) are not run again. Returns the reports (in the order
+    given), the run times, warnings."""
     limits = options.limits
+    known = known or {}
     jobs = []
     for index, sub in enumerate(submissions):
+        if index in known:
+            continue
+        # The index, not the position among the jobs, seeds the inputs: a resumed run draws
+        # for each submission what a clean run with the same seed would.
         job = prepare(sub, entropy, index, options.max_notebook_mb, limits.timeout)
         if job is not None:
             jobs.append((index, job))
-    reports: dict[int, record.Report] = {}
+    reports: dict[int, record.Report] = dict(known)
     run_seconds: list[float] = []
     warnings: list[str] = []
+    if options.progress:
+        options.progress(0, len(jobs))
     if jobs:
         size = min(options.workers or os.cpu_count() or 1, len(jobs))
         with Pool(isolation, limits, size) as pool:
@@ -289,68 +325,206 @@ def run_submissions(
                     warnings.append(f"{sub.student}/{sub.assignment.name}: {result.detail}")
                 reports[index] = _report(sub, result, limits.timeout)
                 run_seconds.append(result.seconds)
+                if on_report:
+                    on_report(index, reports[index])
                 if options.progress:
                     options.progress(done, len(jobs))
-    ordered = [
-        reports[i] if i in reports else _report(sub, None, limits.timeout)
-        for i, sub in enumerate(submissions)
-    ]
-    return ordered, run_seconds, warnings
+    for index, sub in enumerate(submissions):
+        if index not in reports:  # nothing to run: missing or unreadable
+            reports[index] = _report(sub, None, limits.timeout)
+            if on_report:
+                on_report(index, reports[index])
+    return [reports[i] for i in range(len(submissions))], run_seconds, warnings
 
 
 def _entropy(options: Options) -> int:
     return options.seed if options.seed is not None else int(np.random.SeedSequence().entropy)
 
 
+STATE_DIR = ".state"
+
+
+def _settings(options: Options) -> dict:
+    """The options a verdict can depend on (part of every saved result's key)."""
+    return {
+        "limits": asdict(options.limits),
+        "seed": options.seed,
+        "max_notebook_mb": options.max_notebook_mb,
+    }
+
+
+def _reuse(
+    submissions: list[Submission], store: state.Store, options: Options
+) -> dict[int, record.Report]:
+    """Give each submitted notebook its key; the saved reports still valid, by index."""
+    versions: dict[str, str] = {}
+    settings = _settings(options)
+    known = {}
+    for index, sub in enumerate(submissions):
+        if sub.path is None:
+            continue
+        try:
+            if sub.path.stat().st_size > options.max_notebook_mb * (1 << 20):
+                continue  # refused unread by prepare(); nothing worth saving
+            content = sub.path.read_bytes()
+        except OSError:
+            continue
+        name = sub.assignment.name
+        if name not in versions:
+            versions[name] = state.assignment_version(options.solutions / name)
+        sub.key = state.submission_key(
+            content, name, versions[name], {**settings, "file": sub.path.name}
+        )
+        if options.resume:
+            report = store.load(sub.student, sub.assignment, sub.key)
+            if report is not None:
+                known[index] = report
+    return known
+
+
 def grade(
-    submitted: Path, out: Path, wanted: list[str] | None = None, options: Options = Options()
+    submitted: Path,
+    out: Path,
+    wanted: list[str] | None = None,
+    options: Options = Options(),
+    intake: dict | None = None,
 ) -> Summary:
-    """Grade every submission; write grades.csv, feedback/ and grading.json into ``out``."""
+    """Grade every submission; write grades.csv, feedback/ and grading.json into ``out``, and
+    as ``options`` asks, OUT/.state (resumable runs), summary.html, the scores into nbgrader's
+    gradebook.
+
+    ``intake`` describes where the submissions came from (an LMS zip): it goes into the log and
+    the summary page. Raises :class:`files.Busy` when another resumable run holds ``out``.
+    """
     started = time.monotonic()
     submitted, out = Path(submitted).resolve(), Path(out).resolve()
     students, loaded, warnings = collect(submitted, wanted, options.solutions)
     out.mkdir(parents=True, exist_ok=True)
-    isolation = _isolation(options, out)
-    entropy = _entropy(options)
-    submissions = []
-    for student in students:
-        for assignment in loaded:
-            folder = submitted / student / assignment.name
-            path, note = _find_notebook(folder, assignment.notebook)
-            sub = Submission(student, assignment, path)
-            if path is None:
-                sub.problem = note if folder.is_dir() else f"no submission for {assignment.name}"
-                sub.problem_status = "missing"
-            elif note:
-                sub.notes.append(note)
-            submissions.append(sub)
-    reports, run_seconds, run_warnings = run_submissions(submissions, isolation, options, entropy)
-    rows = [row for report in reports for row in record.rows(report)]
-    record.write_csv(out / "grades.csv", rows)
-    for report in reports:
-        record.write_feedback(out / "feedback", report)
-    summary = Summary(
-        rows, isolation, time.monotonic() - started, run_seconds, warnings + run_warnings
-    )
-    record.write_log(out / "grading.json", summary, entropy, options.limits)
+    with files.OutputLock(out) if options.resumable else contextlib.nullcontext():
+        if options.resumable:
+            files.remove_temporaries(out)
+        isolation = _isolation(options, out)
+        entropy = _entropy(options)
+        submissions = []
+        for student in students:
+            for assignment in loaded:
+                folder = submitted / student / assignment.name
+                path, note = _find_notebook(folder, assignment.notebook)
+                sub = Submission(student, assignment, path)
+                if path is None:
+                    sub.problem = (
+                        note if folder.is_dir() else f"no submission for {assignment.name}"
+                    )
+                    sub.problem_status = "missing"
+                elif note:
+                    sub.notes.append(note)
+                submissions.append(sub)
+        recorder = None
+        if options.gradebook:
+            from . import gradebook
+
+            recorder = gradebook.Recorder(options.gradebook, loaded, options.solutions)
+        store = state.Store(out / STATE_DIR) if options.resumable else None
+        known = _reuse(submissions, store, options) if store else {}
+        feedback_dir = out / "feedback"
+
+        def on_report(index: int, report: record.Report) -> None:
+            # Saved before anything else: from here on, an interrupted run keeps this result.
+            report.graded_at = report.graded_at or state.now()
+            key = submissions[index].key
+            if store is not None and key is not None:
+                store.save(report, key)
+            record.write_feedback(feedback_dir, report)
+
+        reports, run_seconds, run_warnings = run_submissions(
+            submissions, isolation, options, entropy, known, on_report
+        )
+        for index in known:
+            if not record.feedback_path(feedback_dir, reports[index]).exists():
+                record.write_feedback(feedback_dir, reports[index])
+        rows = [row for report in reports for row in record.rows(report)]
+        record.write_csv(out / "grades.csv", rows)
+        summary = Summary(
+            rows,
+            isolation,
+            time.monotonic() - started,
+            run_seconds,
+            warnings + (intake or {}).get("warnings", []) + run_warnings,
+            reports=reports,
+            graded=len(reports) - len(known),
+            unchanged=len(known),
+        )
+        if recorder is not None:
+            try:
+                summary.gradebook = recorder.record(reports, (intake or {}).get("names", {}))
+            except gradebook.GradebookError as err:
+                summary.gradebook_error = str(err)
+                summary.warnings.append(f"the gradebook was not updated: {err}")
+        if options.summary_page:
+            from . import summary_page
+
+            summary_page.write(out / "summary.html", summary, intake)
+        summary.seconds = time.monotonic() - started
+        record.write_log(
+            out / "grading.json",
+            summary,
+            entropy,
+            options.limits,
+            {
+                "graded": summary.graded,
+                "unchanged": summary.unchanged,
+                "workers": options.workers or os.cpu_count() or 1,
+                "grader_version": state.grader_version(),
+                "gradebook": summary.gradebook,
+                "intake": {k: v for k, v in (intake or {}).items() if k != "warnings"} or None,
+            },
+        )
     return summary
+
+
+def infer_assignment(notebook: Path, solutions: Path) -> str:
+    """The assignment a notebook belongs to: its folder's name (``exercises/01_rnn_cell/``),
+    else its file name (``rnn_cell.ipynb``), else the names it defines (the assignment whose
+    required functions and classes it defines most of, at least half). SetupError otherwise."""
+    names = declarations.known(solutions)
+    if notebook.parent.name in names:
+        return notebook.parent.name
+    loaded = {}
+    for name in names:
+        try:
+            loaded[name] = declarations.load(name, solutions)
+        except declarations.AssignmentError:
+            continue
+    by_file = [n for n, a in loaded.items() if a.notebook == notebook.name]
+    if len(by_file) == 1:
+        return by_file[0]
+    try:
+        cells = nbload.read_notebook(notebook)
+    except nbload.NotebookError:
+        cells = []
+    scores = {}
+    for name, assignment in loaded.items():
+        defined = code.find_program(cells, assignment.required).defined if cells else frozenset()
+        if len(defined) * 2 >= len(assignment.required) and defined:
+            scores[name] = (len(defined) / len(assignment.required), len(defined))
+    best = max(scores.values(), default=None)
+    winners = [n for n, score in scores.items() if score == best]
+    if len(winners) == 1:
+        return winners[0]
+    raise SetupError(
+        f"cannot tell which assignment {notebook.name} belongs to: pass --assignment NAME "
+        f"(one of {', '.join(names) or 'none'})"
+    )
 
 
 def check(notebook: Path, assignment: str | None = None, options: Options = Options()):
     """Grade one notebook with the same engine (for ``rnn-course check``): its Report.
 
-    The assignment is found from the notebook's file name when not given.
+    The assignment is inferred (:func:`infer_assignment`) when not given.
     """
     notebook = Path(notebook).resolve()
     if assignment is None:
-        names = [
-            n
-            for n in declarations.known(options.solutions)
-            if declarations.load(n, options.solutions).notebook == notebook.name
-        ]
-        if len(names) != 1:
-            raise SetupError(f"cannot tell which assignment {notebook.name} belongs to")
-        assignment = names[0]
+        assignment = infer_assignment(notebook, options.solutions)
     try:
         loaded = declarations.load(assignment, options.solutions)
     except declarations.AssignmentError as err:
@@ -363,11 +537,24 @@ def check(notebook: Path, assignment: str | None = None, options: Options = Opti
 
 def print_summary(summary: Summary, stream=sys.stderr) -> None:
     notebooks = len({(r.student_id, r.assignment) for r in summary.rows})
-    print(
-        f"graded {notebooks} notebook(s), {len(summary.rows)} row(s) in "
-        f"{summary.seconds:.1f} s (median {summary.median_run_seconds:.2f} s per notebook run)",
-        file=stream,
+    timing = (
+        f"{len(summary.rows)} row(s) in {summary.seconds:.1f} s (median "
+        f"{summary.median_run_seconds:.2f} s per notebook run)"
     )
+    if summary.unchanged:
+        print(
+            f"graded {summary.graded} notebook(s) and reused {summary.unchanged} unchanged since "
+            f"the last run: {notebooks} notebook(s), {timing}",
+            file=stream,
+        )
+    else:
+        print(f"graded {notebooks} notebook(s), {timing}", file=stream)
     print(f"isolation: {summary.isolation.describe()}", file=stream)
+    if summary.gradebook:
+        print(
+            f"gradebook: {summary.gradebook['submissions']} submission(s) recorded in "
+            f"{summary.gradebook['url']}",
+            file=stream,
+        )
     for warning in summary.warnings:
         print(f"warning: {warning}", file=stream)
