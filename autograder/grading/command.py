@@ -5,26 +5,86 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from pathlib import Path
+
+EXIT_CODES = """exit status:
+  0    the batch was graded (whatever the scores)
+  2    nothing was graded: a mistake in the command, the folders or solutions/
+  3    nothing was graded: the sandbox cannot be set up safely on this machine
+  4    graded (grades.csv, feedback, summary.html written) but the gradebook was not updated
+  5    another run is writing to the same OUT folder
+  130  interrupted: what was graded is kept; run the same command again to finish
+"""
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, 78)
 
 
 def add_grade_command(subparsers) -> None:
     p = subparsers.add_parser(
         "grade",
-        help="grade a folder of submitted notebooks",
-        description="Grade submitted notebooks laid out as SUBMITTED/<student_id>/<assignment>/"
-        "<notebook>.ipynb. Each notebook's code runs in a sandbox; its results are compared with "
-        "the NumPy and PyTorch references. Writes OUT/grades.csv, OUT/feedback/<student_id>/"
-        "<assignment>/<notebook>.html and OUT/grading.json. Exits with 0 once the batch is "
-        "graded, whatever the scores; non-zero only when the grading itself cannot be done.",
+        help="grade a class: a folder of submitted notebooks or an LMS zip",
+        description=_wrap(
+            "Grade submitted notebooks laid out as SUBMITTED/<student_id>/<assignment>/"
+            "<notebook>.ipynb, or collected from a Canvas or Moodle download (--zip). Each "
+            "notebook's code runs in a sandbox; its results are compared with the NumPy and "
+            "PyTorch references. Writes OUT/grades.csv, OUT/feedback/<student_id>/<assignment>/"
+            "<notebook>.html, OUT/summary.html and OUT/grading.json, and records the scores in "
+            "nbgrader's gradebook. Each result is saved as soon as it is graded: an interrupted "
+            "run loses nothing, and running the same command again grades only the submissions "
+            "that are new or changed."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("submitted", type=Path, metavar="SUBMITTED", help="folder of submissions")
+    p.add_argument(
+        "submitted",
+        type=Path,
+        nargs="?",
+        metavar="SUBMITTED",
+        help="folder of submissions (omit it with --zip)",
+    )
     p.add_argument("--out", type=Path, required=True, metavar="OUT", help="output folder")
     p.add_argument(
         "--assignment",
         action="append",
         metavar="NAME",
-        help="grade only this assignment (repeatable); default: every assignment found",
+        help="grade only this assignment (repeatable); default: every assignment found. With "
+        "--zip, the assignment the download is for",
+    )
+    intake = p.add_argument_group("LMS downloads")
+    intake.add_argument(
+        "--zip",
+        type=Path,
+        metavar="FILE",
+        help="a zip of submissions downloaded from the LMS, collected into OUT/submitted/",
+    )
+    intake.add_argument(
+        "--lms",
+        choices=("auto", "canvas", "moodle"),
+        default="auto",
+        help="file-name convention of the zip: canvas (doejane_12345_6789012_rnn_cell.ipynb), "
+        "moodle ('Jane Doe_12345_assignsubmission_file_/rnn_cell.ipynb'); default: the one "
+        "the file names follow",
+    )
+    intake.add_argument(
+        "--zip-regexp",
+        metavar="REGEXP",
+        help="any other convention: a regular expression matched against each file's path in "
+        "the zip, with the named groups (?P<student_id>...) and (?P<file_id>...), as for "
+        "nbgrader zip_collect",
+    )
+    book = p.add_argument_group("nbgrader gradebook")
+    book.add_argument(
+        "--gradebook",
+        metavar="DB",
+        help="nbgrader gradebook to record the scores in: an SQLite file or a database URL "
+        "(default: the one the course's nbgrader_config.py names, .nbgrader/gradebook.db)",
+    )
+    book.add_argument(
+        "--no-gradebook", action="store_true", help="do not record the scores in a gradebook"
     )
     p.add_argument(
         "--workers",
@@ -52,45 +112,123 @@ def add_grade_command(subparsers) -> None:
     )
     p.add_argument("--solutions", type=Path, default=None, help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=None, help="draw the same inputs as a past run")
+    p.add_argument(
+        "--regrade",
+        action="store_true",
+        help="grade every submission again, even those unchanged since the last run on OUT",
+    )
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print nothing but errors (no progress bar, no summary); for scripts",
+    )
     p.set_defaults(handler=run_grade)
 
 
+def _fail(message: str, code: int) -> int:
+    print(f"rnn-course grade: {message}", file=sys.stderr)
+    return code
+
+
+def _gradebook_url(args, solutions: Path, warn) -> str | None:
+    from .gradebook import as_db_url, course_db_url
+
+    if args.no_gradebook:
+        return None
+    if args.gradebook:
+        return as_db_url(args.gradebook)
+    url = course_db_url(solutions.resolve().parent)
+    if url is None:
+        warn(
+            f"no nbgrader_config.py next to {solutions}: the scores are not recorded in a "
+            "gradebook (pass --gradebook DB)"
+        )
+    return url
+
+
 def run_grade(args) -> int:
-    from . import engine, sandbox
+    from . import engine, files, lms, sandbox
     from .assignments import SOLUTIONS_DIR
+    from .progress import Progress
 
     if args.workers is not None and args.workers < 1:
-        print("rnn-course grade: --workers must be at least 1", file=sys.stderr)
-        return 2
+        return _fail("--workers must be at least 1", 2)
     if args.timeout <= 0 or args.memory < 64:
-        print("rnn-course grade: --timeout must be > 0 and --memory >= 64", file=sys.stderr)
-        return 2
-    progress = None
-    if sys.stderr.isatty():
-        from tqdm import tqdm
+        return _fail("--timeout must be > 0 and --memory >= 64", 2)
+    if (args.submitted is None) == (args.zip is None):
+        return _fail("give either a SUBMITTED folder or --zip FILE (one of the two)", 2)
+    if args.gradebook and args.no_gradebook:
+        return _fail("--gradebook and --no-gradebook contradict each other", 2)
 
-        bar = tqdm(total=0, unit="notebook", file=sys.stderr)
+    def warn(message: str) -> None:
+        if not args.quiet:
+            print(f"warning: {message}", file=sys.stderr)
 
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
-    options = engine.Options(
-        workers=args.workers,
-        limits=sandbox.Limits(timeout=args.timeout, memory_mb=args.memory),
-        isolation=args.isolation,
-        solutions=args.solutions or SOLUTIONS_DIR,
-        seed=args.seed,
-        progress=progress,
-    )
+    solutions = args.solutions or SOLUTIONS_DIR
+    progress = None if args.quiet else Progress(sys.stderr)
     try:
-        summary = engine.grade(args.submitted, args.out, args.assignment, options)
-    except engine.SetupError as err:
-        print(f"rnn-course grade: {err}", file=sys.stderr)
-        return 2
+        gradebook = _gradebook_url(args, solutions, warn)
+        options = engine.Options(
+            workers=args.workers,
+            limits=sandbox.Limits(timeout=args.timeout, memory_mb=args.memory),
+            isolation=args.isolation,
+            solutions=solutions,
+            seed=args.seed,
+            progress=progress,
+            resumable=True,
+            resume=not args.regrade,
+            summary_page=True,
+            gradebook=gradebook,
+        )
+        with files.OutputLock(args.out):
+            submitted, intake = args.submitted, None
+            if args.zip is not None:
+                submitted, intake = _collect_zip(args, solutions)
+            summary = engine.grade(submitted, args.out, args.assignment, options, intake)
+    except files.Busy as err:
+        return _fail(str(err), 5)
+    except (engine.SetupError, lms.ZipError) as err:
+        return _fail(str(err), 2)
     except engine.GraderError as err:
-        print(f"rnn-course grade: cannot grade safely: {err}", file=sys.stderr)
-        return 3
-    engine.print_summary(summary)
-    return 0
+        return _fail(f"cannot grade safely: {err}", 3)
+    except KeyboardInterrupt:
+        if progress:
+            progress.close()
+        return _fail(
+            f"interrupted; the notebooks graded so far are saved in {args.out}/.state: run the "
+            "same command again to grade the rest",
+            130,
+        )
+    finally:
+        if progress:
+            progress.close()
+    if not args.quiet:
+        engine.print_summary(summary)
+    return 4 if summary.gradebook_error else 0
+
+
+def _collect_zip(args, solutions: Path) -> tuple[Path, dict]:
+    """Unpack the LMS download into OUT/submitted (the caller holds OUT's lock)."""
+    from . import assignments as declarations
+    from . import engine, lms
+
+    names = list(dict.fromkeys(args.assignment or declarations.known(solutions)))
+    candidates = {}
+    for name in names:
+        try:
+            candidates[name] = Path(declarations.load(name, solutions).notebook).stem
+        except declarations.AssignmentError as err:
+            raise engine.SetupError(str(err)) from None
+    if not args.zip.is_file():
+        raise engine.SetupError(f"the zip file {args.zip} does not exist")
+    dest = Path(args.out) / "submitted"
+    intake = lms.collect(args.zip, dest, candidates, args.lms, args.zip_regexp)
+    if not intake.collected:
+        reasons = "; ".join(f"{u['file']}: {u['reason']}" for u in intake.unmatched[:5])
+        raise engine.SetupError(
+            f"no notebook in {args.zip} could be collected ({reasons or 'the zip is empty'})"
+        )
+    log = intake.log()
+    log["names"] = intake.names
+    return dest, log
