@@ -8,16 +8,21 @@ from collections.abc import Sequence
 
 from autograder import __version__
 from autograder.grading.command import add_grade_command
+from autograder.grading.learner import add_check_command
+from autograder.release import add_release_command
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnn-course",
-        description="Tools of the RNN course: grade exercise notebooks against the reference "
-        "NumPy and PyTorch implementations.",
+        description="Tools of the RNN course. Learners: `rnn-course check NOTEBOOK`. "
+        "Instructors: `rnn-course release`, then `rnn-course grade`. "
+        "`rnn-course COMMAND --help` says more.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_check_command(subparsers)
+    add_release_command(subparsers)
     add_grade_command(subparsers)
     return parser
 
