@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -104,7 +105,10 @@ def test_a_canvas_download_is_graded_with_every_other_file_reported(graded):
     assert {r["student_id"] for r in graded["rows"]} == {"1001", "1002", "1003", "1004", "1005"}
     assert "not collected from the zip: parkjo_1005_900006_answers.txt" in result.stderr
     assert "not collected from the zip: rnn_cell.ipynb (the file name does not" in result.stderr
-    intake = json.loads((graded["out"] / "grading.json").read_text())["intake"]
+    log = json.loads((graded["out"] / "grading.json").read_text())
+    assert log["workers"] == os.cpu_count()  # the default: one worker per CPU
+    assert log["isolation"]["level"] in ("bubblewrap", "landlock", "rlimits")
+    intake = log["intake"]
     assert intake["format"] == "canvas" and intake["collected"] == 5
     assert intake["late"] == ["1005"]
     assert {u["file"] for u in intake["unmatched"]} == {

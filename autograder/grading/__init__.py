@@ -7,10 +7,15 @@
   :mod:`.givens` the stand-in course package they may import;
 * :mod:`.compare`, :mod:`.diagnose`, :mod:`.judges` and :mod:`.module_checks` are the pure core
   (compare, diagnose);
-* :mod:`.record` and :mod:`.feedback` write grades.csv and the feedback pages (record);
+* :mod:`.record` and :mod:`.feedback` write grades.csv and the feedback pages, :mod:`.summary_page`
+  the class's summary.html, :mod:`.gradebook` the scores into nbgrader's gradebook (record);
+  :mod:`.files` makes every write atomic and locks the output folder, :mod:`.state` saves each
+  result as it is judged so that an interrupted batch resumes;
+* :mod:`.lms` collects a Canvas or Moodle download into the submissions layout (intake);
 * :mod:`.spec` holds the types that ``solutions/<NN_topic>/checks.py`` declare tests with,
   :mod:`.assignments` loads those declarations, :mod:`.inputs` draws their inputs and
   :mod:`.mistakes` computes the wrong versions their catalogues name;
 * :mod:`.engine` chains the steps (``grade`` for a folder, ``check`` for one notebook);
-  :mod:`.command` is the ``rnn-course grade`` command.
+  :mod:`.command` is the ``rnn-course grade`` command (with :mod:`.progress`), :mod:`.learner`
+  the ``rnn-course check`` command.
 """
