@@ -147,6 +147,9 @@ def bwrap_argv(isolation: Isolation) -> list[str]:
     etc = [p for p in _ETC_FILES if os.path.exists(p)]
     targets = binds + etc + [MOUNT_ROOT + "/child"]
     parents = sorted({str(a) for p in targets for a in Path(p).parents} - {"/"}, key=len)
+    # The private /tmp comes first: the binds below may lie under the host's /tmp (a checkout
+    # and its .venv in a temporary folder) and must stay visible on top of it.
+    argv += ["--size", str(512 << 20), "--tmpfs", "/tmp"]
     for parent in parents:
         argv += ["--perms", "0755", "--dir", parent]
     for p in _SYSTEM_DIRS:
@@ -160,7 +163,6 @@ def bwrap_argv(isolation: Isolation) -> list[str]:
         argv += ["--ro-bind", p, p]
     argv += ["--ro-bind", str(CHILD_DIR), f"{MOUNT_ROOT}/child"]
     argv += ["--dev", "/dev", "--proc", "/proc"]
-    argv += ["--size", str(512 << 20), "--tmpfs", "/tmp"]
     argv += ["--chdir", "/tmp", "--clearenv"]
     for name, value in _worker_env().items():
         argv += ["--setenv", name, value]
