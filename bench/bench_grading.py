@@ -4,8 +4,10 @@ The batch is :func:`submissions.batch`: 40 notebooks of exercise 01_rnn_cell, 20
 in several styles), 14 with a typical mistake each, 2 untouched and 4 broken (cut short, empty,
 blank, answers in Markdown cells). Both graders get the same files, in one run:
 
-* **engine**: ``rnn-course grade SUBMITTED --out OUT --assignment 01_rnn_cell``, with its defaults
-  (one worker per CPU, the strongest isolation this machine offers);
+* **engine**: ``rnn-course grade SUBMITTED --out OUT --assignment 01_rnn_cell --gradebook DB``,
+  with its defaults (one worker per CPU, the strongest isolation this machine offers); DB is a
+  copy of the nbgrader course's gradebook below, so both write their scores into a gradebook
+  that already knows the assignment;
 * **nbgrader**: a temporary course directory whose ``nbgrader_config.py`` loads the repository's
   and gives it its own root, release folder and gradebook; ``nbgrader generate_assignment`` (not
   timed: it records the assignment and its hidden tests in that gradebook), then the 40
@@ -147,21 +149,14 @@ def timed(argv: list[str], cwd: Path, log: Path) -> tuple[float, Memory, int]:
     return seconds, sampler.stop(), code
 
 
-def grade_options() -> str:
-    """The help text of ``rnn-course grade``: which options this version of the engine has."""
-    argv = [str(BIN / "rnn-course"), "grade", "--help"]
-    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-
-
 def run_engine(submitted: Path, out: Path, workers: int | None, gradebook: Path) -> Run:
     argv = [str(BIN / "rnn-course"), "grade", str(submitted), "--out", str(out)]
     argv += ["--assignment", ASSIGNMENT]
     if workers:
         argv += ["--workers", str(workers)]
-    if "--gradebook" in grade_options():
-        # A copy of the benchmark course's gradebook (it knows the assignment, as nbgrader's
-        # does), never the repository's own.
-        argv += ["--gradebook", str(gradebook)]
+    # A copy of the benchmark course's gradebook (it knows the assignment, as nbgrader's does),
+    # never the repository's own.
+    argv += ["--gradebook", str(gradebook)]
     seconds, memory, code = timed(argv, out.parent, out.parent / "engine.log")
     if code != 0:
         sys.exit(f"rnn-course grade failed ({code}):\n{(out.parent / 'engine.log').read_text()}")
