@@ -15,7 +15,8 @@ blank, answers in Markdown cells). Both graders get the same files, in one run:
 
 What is measured and how:
 
-* wall time: from starting the command to its exit (engine start-up included);
+* wall time: from starting the command to its exit (engine start-up included), after NumPy and
+  PyTorch were imported once, untimed, so that neither grader pays for a cold file cache;
 * per-submission median: the engine's own (``median_run_seconds`` in OUT/grading.json: one
   notebook's run in a worker); for nbgrader, the median gap between the times its autograded
   notebooks were written (it grades one notebook after the other);
@@ -135,6 +136,7 @@ class Run:
     totals: dict[str, float]  # student -> points
     failed: list[str]  # students the grader could not process at all
     isolation: str = ""
+    inner_seconds: float = 0.0  # the engine's own account of its run (grading.json)
 
 
 def timed(argv: list[str], cwd: Path, log: Path) -> tuple[float, Memory, int]:
@@ -173,6 +175,7 @@ def run_engine(submitted: Path, out: Path, workers: int | None, gradebook: Path)
         dict(totals),
         [],
         isolation=log["isolation"]["level"],
+        inner_seconds=log["seconds"],
     )
 
 
@@ -282,6 +285,11 @@ def report(batch, engine: Run, nbgrader: Run, max_points: float) -> None:
     if nbgrader.failed:
         print(f"nbgrader stopped with an error on: {', '.join(nbgrader.failed)} (scored 0 here)")
     print(f"engine isolation: {engine.isolation}")
+    print(
+        f"engine: {engine.inner_seconds:.1f} s of its {engine.seconds:.1f} s inside the grading "
+        "run (grading.json: workers started, notebooks run and judged, files and gradebook "
+        "written); the rest is start-up (interpreter, imports) and exit"
+    )
     print()
     print(f"{'kind':<10} {'n':>3} {'engine mean':>12} {'nbgrader mean':>14}")
     for kind in submissions.KINDS:
@@ -314,6 +322,9 @@ def main() -> None:
         course = make_course(root)
         shutil.copytree(submitted, course / "submitted")
         shutil.copy(course / "gradebook.db", root / "engine-gradebook.db")
+        # Both graders import NumPy and PyTorch: read them from disk once, untimed, so that
+        # neither run pays for a cold file cache.
+        subprocess.run([sys.executable, "-c", "import numpy, torch"], check=True)
         engine = run_engine(submitted, root / "out", args.workers, root / "engine-gradebook.db")
         print(f"engine done, load average {load_average()}")
         nbgrader = run_nbgrader(course, [s.student for s in batch])
