@@ -297,23 +297,33 @@ def run_submissions(
     given), the run times, warnings."""
     limits = options.limits
     known = known or {}
+    runnable = [i for i, sub in enumerate(submissions) if i not in known and sub.path is not None]
+    # The workers warm up (NumPy and PyTorch imported once each) while the jobs are prepared.
+    size = min(options.workers or os.cpu_count() or 1, len(runnable))
+    pool = Pool(isolation, limits, size).start() if runnable else None
     jobs = []
-    for index, sub in enumerate(submissions):
-        if index in known:
-            continue
-        # The index, not the position among the jobs, seeds the inputs: a resumed run draws
-        # for each submission what a clean run with the same seed would.
-        job = prepare(sub, entropy, index, options.max_notebook_mb, limits.timeout)
-        if job is not None:
-            jobs.append((index, job))
+    try:
+        for index in runnable:
+            # The index, not the position among the jobs, seeds the inputs: a resumed run draws
+            # for each submission what a clean run with the same seed would.
+            job = prepare(
+                submissions[index], entropy, index, options.max_notebook_mb, limits.timeout
+            )
+            if job is not None:
+                jobs.append((index, job))
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
     reports: dict[int, record.Report] = dict(known)
     run_seconds: list[float] = []
     warnings: list[str] = []
     if options.progress:
         options.progress(0, len(jobs))
+    if pool is not None and not jobs:
+        pool.close()
     if jobs:
-        size = min(options.workers or os.cpu_count() or 1, len(jobs))
-        with Pool(isolation, limits, size) as pool:
+        with pool:
             for done, (index, result) in enumerate(pool.map(jobs), start=1):
                 if result.status == "unconfined":
                     raise GraderError(

@@ -326,10 +326,23 @@ class Pool:
         size = max(1, size)
         uids = sandbox.worker_uids(size) if isolation.uid is not None else [None] * size
         self.workers = [Worker(isolation, limits, uid) for uid in uids]
+        self.started = False
+
+    def start(self) -> Pool:
+        """Start the workers without waiting for them: they import NumPy and PyTorch while the
+        caller prepares the jobs. Entering the pool waits until they are ready."""
+        if not self.started:
+            self.started = True
+            try:
+                for worker in self.workers:
+                    worker.start()
+            except BaseException:
+                self.close()
+                raise
+        return self
 
     def __enter__(self) -> Pool:
-        for worker in self.workers:
-            worker.start()
+        self.start()
         try:
             for worker in self.workers:
                 worker.wait_ready()
