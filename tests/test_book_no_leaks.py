@@ -6,9 +6,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from book_site import HTML, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-HTML = ROOT / "_build" / "html"
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 

@@ -9,9 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from book_site import HTML, book_pages
-
-ROOT = Path(__file__).resolve().parent.parent
+from book_site import HTML, ROOT, book_pages
 
 
 def test_readme_opens_with_the_two_commands():
