@@ -1,8 +1,8 @@
 """Input validation shared by the NumPy and PyTorch references.
 
 The references are the grader's oracle, so a wrong shape must fail loudly and say which argument
-is wrong, what was expected and what was given. NumPy would otherwise broadcast a (H,) array
-against an (N, H) one, or multiply a transposed weight whenever D == H, and the mistake would
+is wrong, what was expected and what was given. NumPy would otherwise broadcast a (Dh,) array
+against an (N, Dh) one, or multiply a transposed weight whenever D == H, and the mistake would
 surface far away as a wrong number.
 
 Dimension symbols (N, T, D, H, Q) are bound by the first array that carries them; every later
@@ -62,7 +62,7 @@ def check_shape(name: str, arr: np.ndarray, symbols: Sequence[str], dims: Dims) 
             f"got a {arr.ndim}-D array of shape {tuple(arr.shape)}"
         )
     # What the shape should be: bound symbols take their value, unbound ones the given size
-    # (a symbol repeated within one array, as in W_hh (H, H), binds on its first occurrence).
+    # (a symbol repeated within one array, as in W_hh (Dh, Dh), binds on its first occurrence).
     local = dict(dims.sizes)
     expected = []
     for sym, size in zip(symbols, arr.shape, strict=True):

@@ -3,8 +3,8 @@
 Conventions (those of the course text):
 
 * batch first, row vectors: ``H_t = tanh(X_t W_xh + H_{t-1} W_hh + b_h)``, ``O_t = H_t W_hq + b_q``;
-* shapes: ``X (N, T, D)``, ``h0 (N, H)``, ``H (N, T, H)``, ``O (N, T, Q)``, ``W_xh (D, H)``,
-  ``W_hh (H, H)``, ``b_h (H,)``, ``W_hq (H, Q)``, ``b_q (Q,)``;
+* shapes: ``X (N, T, D)``, ``h0 (N, Dh)``, ``H (N, T, Dh)``, ``O (N, T, Q)``, ``W_xh (D, Dh)``,
+  ``W_hh (Dh, Dh)``, ``b_h (Dh,)``, ``W_hq (Dh, Q)``, ``b_q (Q,)``;
 * every forward function returns ``(out, cache)``; its backward function takes ``(d_out, cache)``
   and returns the gradients in the order of the forward inputs.
 
@@ -23,7 +23,7 @@ around 1e-3 to 1e-2. Errors also grow with T, because BPTT multiplies T Jacobian
 
 Every public function validates its inputs and raises ValueError that names the argument and the
 expected and given shapes. Nothing is broadcast or transposed silently: the most common mistake,
-a weight passed as ``(H, D)`` instead of ``(D, H)``, is caught even though NumPy could multiply it.
+a weight passed as ``(Dh, D)`` instead of ``(D, Dh)``, is caught even though NumPy could multiply it.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ __all__ = [
 class CellCache(NamedTuple):
     """What :func:`rnn_cell_backward` needs from one step.
 
-    x: (N, D); h_prev: (N, H); W_xh: (D, H); W_hh: (H, H); b_h: (H,); h_next: (N, H).
+    x: (N, D); h_prev: (N, Dh); W_xh: (D, Dh); W_hh: (Dh, Dh); b_h: (Dh,); h_next: (N, Dh).
     ``b_h`` is not needed by the NumPy backward pass (tanh' is computed from ``h_next``); it is
     kept so that the step can be replayed exactly.
     """
@@ -101,7 +101,7 @@ class CellCache(NamedTuple):
 class SequenceCache(NamedTuple):
     """What :func:`rnn_backward` needs: the inputs of :func:`rnn_forward` and its output H.
 
-    X: (N, T, D); h0: (N, H); W_xh: (D, H); W_hh: (H, H); b_h: (H,); H: (N, T, H).
+    X: (N, T, D); h0: (N, Dh); W_xh: (D, Dh); W_hh: (Dh, Dh); b_h: (Dh,); H: (N, T, Dh).
     The per-step caches are views into these arrays (see :meth:`step`), not copies.
     """
 
@@ -119,7 +119,7 @@ class SequenceCache(NamedTuple):
 
 
 class OutputCache(NamedTuple):
-    """What :func:`output_backward` needs. H: (N, T, H); W_hq: (H, Q); b_q: (Q,)."""
+    """What :func:`output_backward` needs. H: (N, T, Dh); W_hq: (Dh, Q); b_q: (Q,)."""
 
     H: np.ndarray
     W_hq: np.ndarray
@@ -169,13 +169,13 @@ def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):
 
     Args:
         x: (N, D) inputs at this step.
-        h_prev: (N, H) hidden state from the previous step.
-        W_xh: (D, H) input-to-hidden weights.
-        W_hh: (H, H) hidden-to-hidden weights.
-        b_h: (H,) hidden bias.
+        h_prev: (N, Dh) hidden state from the previous step.
+        W_xh: (D, Dh) input-to-hidden weights.
+        W_hh: (Dh, Dh) hidden-to-hidden weights.
+        b_h: (Dh,) hidden bias.
 
     Returns:
-        h_next: (N, H) new hidden state.
+        h_next: (N, Dh) new hidden state.
         cache: :class:`CellCache` for :func:`rnn_cell_backward`.
     """
     dims = Dims()
@@ -190,11 +190,11 @@ def rnn_cell_backward(dh_next, cache: CellCache):
     """Backward pass of :func:`rnn_cell_forward`.
 
     Args:
-        dh_next: (N, H) gradient of the loss with respect to ``h_next``.
+        dh_next: (N, Dh) gradient of the loss with respect to ``h_next``.
         cache: :class:`CellCache` from :func:`rnn_cell_forward`.
 
     Returns:
-        dx: (N, D); dh_prev: (N, H); dW_xh: (D, H); dW_hh: (H, H); db_h: (H,).
+        dx: (N, D); dh_prev: (N, Dh); dW_xh: (D, Dh); dW_hh: (Dh, Dh); db_h: (Dh,).
     """
     _check_cache("cache", cache, CellCache)
     dims = Dims({"N": cache.h_next.shape[0], "H": cache.h_next.shape[1]}, "the cache")
@@ -210,13 +210,13 @@ def rnn_forward(X, h0, W_xh, W_hh, b_h):
 
     Args:
         X: (N, T, D) input sequences, batch first.
-        h0: (N, H) initial hidden state.
-        W_xh: (D, H) input-to-hidden weights.
-        W_hh: (H, H) hidden-to-hidden weights.
-        b_h: (H,) hidden bias.
+        h0: (N, Dh) initial hidden state.
+        W_xh: (D, Dh) input-to-hidden weights.
+        W_hh: (Dh, Dh) hidden-to-hidden weights.
+        b_h: (Dh,) hidden bias.
 
     Returns:
-        H: (N, T, H) hidden state at every step; ``H[:, t]`` is the state after reading ``X[:, t]``.
+        H: (N, T, Dh) hidden state at every step; ``H[:, t]`` is the state after reading ``X[:, t]``.
         cache: :class:`SequenceCache` for :func:`rnn_backward`.
     """
     dims = Dims()
@@ -264,12 +264,12 @@ def rnn_backward(dH, cache: SequenceCache, k: int | None = None):
     does.
 
     Args:
-        dH: (N, T, H) upstream gradient on every hidden state.
+        dH: (N, T, Dh) upstream gradient on every hidden state.
         cache: :class:`SequenceCache` from :func:`rnn_forward`.
         k: None for full BPTT, or a positive int, the truncation length.
 
     Returns:
-        dX: (N, T, D); dh0: (N, H); dW_xh: (D, H); dW_hh: (H, H); db_h: (H,).
+        dX: (N, T, D); dh0: (N, Dh); dW_xh: (D, Dh); dW_hh: (Dh, Dh); db_h: (Dh,).
     """
     _check_cache("cache", cache, SequenceCache)
     N, T, Hdim = cache.H.shape
@@ -328,8 +328,8 @@ def output_forward(H, W_hq, b_q):
     """Affine output layer applied at every step: ``O_t = H_t W_hq + b_q``.
 
     Args:
-        H: (N, T, H) hidden states.
-        W_hq: (H, Q) hidden-to-output weights.
+        H: (N, T, Dh) hidden states.
+        W_hq: (Dh, Q) hidden-to-output weights.
         b_q: (Q,) output bias.
 
     Returns:
@@ -351,7 +351,7 @@ def output_backward(dO, cache: OutputCache):
         cache: :class:`OutputCache` from :func:`output_forward`.
 
     Returns:
-        dH: (N, T, H); dW_hq: (H, Q); db_q: (Q,).
+        dH: (N, T, Dh); dW_hq: (Dh, Q); db_q: (Q,).
     """
     _check_cache("cache", cache, OutputCache)
     N, T, Hdim = cache.H.shape
@@ -420,14 +420,14 @@ def birnn_forward(X, h0_f, h0_b, params_f, params_b):
 
     Args:
         X: (N, T, D) input sequences.
-        h0_f: (N, H) initial state of the forward RNN (before step 0).
-        h0_b: (N, H) initial state of the backward RNN (before step T-1, which it reads first).
-        params_f: (W_xh (D, H), W_hh (H, H), b_h (H,)) of the forward RNN.
-        params_b: (W_xh (D, H), W_hh (H, H), b_h (H,)) of the backward RNN.
+        h0_f: (N, Dh) initial state of the forward RNN (before step 0).
+        h0_b: (N, Dh) initial state of the backward RNN (before step T-1, which it reads first).
+        params_f: (W_xh (D, Dh), W_hh (Dh, Dh), b_h (Dh,)) of the forward RNN.
+        params_b: (W_xh (D, Dh), W_hh (Dh, Dh), b_h (Dh,)) of the backward RNN.
 
     Returns:
-        H: (N, T, 2H); ``H[:, t, :H]`` is the forward state after reading X[:, 0..t] and
-            ``H[:, t, H:]`` the backward state after reading X[:, T-1..t]. This is the layout
+        H: (N, T, 2Dh); ``H[:, t, :Dh]`` is the forward state after reading X[:, 0..t] and
+            ``H[:, t, Dh:]`` the backward state after reading X[:, T-1..t]. This is the layout
             of ``torch.nn.RNN(bidirectional=True)``.
         cache: :class:`BiCache` for :func:`birnn_backward`.
     """
@@ -447,14 +447,14 @@ def birnn_backward(dH, cache: BiCache):
     """Backward pass of :func:`birnn_forward` (full BPTT in both directions).
 
     Args:
-        dH: (N, T, 2H) upstream gradient on the concatenated states.
+        dH: (N, T, 2Dh) upstream gradient on the concatenated states.
         cache: :class:`BiCache` from :func:`birnn_forward`.
 
     Returns:
         dX: (N, T, D), the sum of both directions' input gradients.
-        dh0_f: (N, H); dh0_b: (N, H).
-        dparams_f: (dW_xh (D, H), dW_hh (H, H), db_h (H,)) of the forward RNN.
-        dparams_b: (dW_xh (D, H), dW_hh (H, H), db_h (H,)) of the backward RNN.
+        dh0_f: (N, Dh); dh0_b: (N, Dh).
+        dparams_f: (dW_xh (D, Dh), dW_hh (Dh, Dh), db_h (Dh,)) of the forward RNN.
+        dparams_b: (dW_xh (D, Dh), dW_hh (Dh, Dh), db_h (Dh,)) of the backward RNN.
     """
     _check_cache("cache", cache, BiCache)
     N, T, Hdim = cache.forward.H.shape
@@ -639,13 +639,13 @@ def char_rnn_init(
 
     Args:
         vocab_size: V, the number of distinct characters.
-        hidden_size: H.
+        hidden_size: Dh.
         seed: seed of the random generator.
         scale: standard deviation of the weights.
         dtype: dtype of the parameters.
 
     Returns:
-        dict with W_xh (V, H), W_hh (H, H), b_h (H,), W_hq (H, V), b_q (V,).
+        dict with W_xh (V, Dh), W_hh (Dh, Dh), b_h (Dh,), W_hq (Dh, V), b_q (V,).
     """
     rng = np.random.default_rng(seed)
     V, H = int(vocab_size), int(hidden_size)
@@ -669,16 +669,16 @@ def char_rnn_loss(params, inputs, targets, h_prev):
     ``h_prev``, but no gradient flows into ``h_prev`` (its gradient is discarded).
 
     Args:
-        params: dict from :func:`char_rnn_init`: W_xh (V, H), W_hh (H, H), b_h (H,),
-            W_hq (H, V), b_q (V,).
+        params: dict from :func:`char_rnn_init`: W_xh (V, Dh), W_hh (Dh, Dh), b_h (Dh,),
+            W_hq (Dh, V), b_q (V,).
         inputs: (N, T) integer character indices.
         targets: (N, T) integer indices of the next characters (usually inputs shifted by one).
-        h_prev: (N, H) hidden state at the start of the window.
+        h_prev: (N, Dh) hidden state at the start of the window.
 
     Returns:
         loss: float, summed over the T steps and averaged over the N sequences.
         grads: dict with the keys and shapes of ``params``.
-        h_last: (N, H) hidden state after the last step, for the next window.
+        h_last: (N, Dh) hidden state after the last step, for the next window.
     """
     params, dims = take_char_params(params)
     V = dims["V"]
@@ -765,7 +765,7 @@ def sample(params, h, seed_ix: int, n: int, temperature: float = 1.0, rng=None) 
 
     Args:
         params: dict from :func:`char_rnn_init`.
-        h: (H,) hidden state to start from (e.g. zeros, or ``h_last[0]`` of a training window).
+        h: (Dh,) hidden state to start from (e.g. zeros, or ``h_last[0]`` of a training window).
         seed_ix: int in [0, V), the first input character.
         n: number of characters to sample (>= 0).
         temperature: float > 0.
@@ -815,7 +815,7 @@ def train_char_rnn(
     Args:
         data: (L,) integer character indices, L > seq_length.
         vocab_size: V.
-        hidden_size: H.
+        hidden_size: Dh.
         seq_length: T, the window (truncation) length.
         steps: number of updates.
         lr: Adagrad learning rate.

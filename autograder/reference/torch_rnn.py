@@ -118,10 +118,10 @@ def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):
     """``numpy_rnn.rnn_cell_forward`` computed by ``torch.nn.RNNCell``.
 
     Args:
-        x: (N, D); h_prev: (N, H); W_xh: (D, H); W_hh: (H, H); b_h: (H,).
+        x: (N, D); h_prev: (N, Dh); W_xh: (D, Dh); W_hh: (Dh, Dh); b_h: (Dh,).
 
     Returns:
-        h_next: (N, H); cache: :class:`~numpy_rnn.CellCache`.
+        h_next: (N, Dh); cache: :class:`~numpy_rnn.CellCache`.
     """
     dims = Dims()
     x = take("x", x, ("N", "D"), dims)
@@ -139,10 +139,10 @@ def rnn_cell_backward(dh_next, cache: CellCache):
     """``numpy_rnn.rnn_cell_backward`` by autograd through ``torch.nn.RNNCell``.
 
     Args:
-        dh_next: (N, H) upstream gradient; cache: :class:`~numpy_rnn.CellCache`.
+        dh_next: (N, Dh) upstream gradient; cache: :class:`~numpy_rnn.CellCache`.
 
     Returns:
-        dx: (N, D); dh_prev: (N, H); dW_xh: (D, H); dW_hh: (H, H); db_h: (H,).
+        dx: (N, D); dh_prev: (N, Dh); dW_xh: (D, Dh); dW_hh: (Dh, Dh); db_h: (Dh,).
     """
     _check_cache("cache", cache, CellCache)
     N, H = cache.h_next.shape
@@ -169,10 +169,10 @@ def rnn_forward(X, h0, W_xh, W_hh, b_h):
     """``numpy_rnn.rnn_forward`` computed by ``torch.nn.RNN(batch_first=True)``.
 
     Args:
-        X: (N, T, D); h0: (N, H); W_xh: (D, H); W_hh: (H, H); b_h: (H,).
+        X: (N, T, D); h0: (N, Dh); W_xh: (D, Dh); W_hh: (Dh, Dh); b_h: (Dh,).
 
     Returns:
-        H: (N, T, H); cache: :class:`~numpy_rnn.SequenceCache`.
+        H: (N, T, Dh); cache: :class:`~numpy_rnn.SequenceCache`.
     """
     dims = Dims()
     X = take("X", X, ("N", "T", "D"), dims)
@@ -195,12 +195,12 @@ def rnn_backward(dH, cache: SequenceCache, k: int | None = None):
     before them taken *without* gradient (from h0 with gradient when the window starts at 0).
 
     Args:
-        dH: (N, T, H) upstream gradient on every hidden state.
+        dH: (N, T, Dh) upstream gradient on every hidden state.
         cache: :class:`~numpy_rnn.SequenceCache` from either module's ``rnn_forward``.
         k: None for full BPTT, or a positive int.
 
     Returns:
-        dX: (N, T, D); dh0: (N, H); dW_xh: (D, H); dW_hh: (H, H); db_h: (H,).
+        dX: (N, T, D); dh0: (N, Dh); dW_xh: (D, Dh); dW_hh: (Dh, Dh); db_h: (Dh,).
     """
     _check_cache("cache", cache, SequenceCache)
     N, T, Hdim = cache.H.shape
@@ -245,7 +245,7 @@ def output_forward(H, W_hq, b_q):
     """``numpy_rnn.output_forward`` computed by ``torch.nn.Linear`` (weight = W_hq.T).
 
     Args:
-        H: (N, T, H); W_hq: (H, Q); b_q: (Q,).
+        H: (N, T, Dh); W_hq: (Dh, Q); b_q: (Q,).
 
     Returns:
         O: (N, T, Q); cache: :class:`~numpy_rnn.OutputCache`.
@@ -267,7 +267,7 @@ def output_backward(dO, cache: OutputCache):
         dO: (N, T, Q); cache: :class:`~numpy_rnn.OutputCache`.
 
     Returns:
-        dH: (N, T, H); dW_hq: (H, Q); db_q: (Q,).
+        dH: (N, T, Dh); dW_hq: (Dh, Q); db_q: (Q,).
     """
     _check_cache("cache", cache, OutputCache)
     N, T, _ = cache.H.shape
@@ -320,11 +320,11 @@ def birnn_forward(X, h0_f, h0_b, params_f, params_b):
     """``numpy_rnn.birnn_forward`` computed by ``torch.nn.RNN(bidirectional=True)``.
 
     Args:
-        X: (N, T, D); h0_f, h0_b: (N, H);
-        params_f, params_b: (W_xh (D, H), W_hh (H, H), b_h (H,)).
+        X: (N, T, D); h0_f, h0_b: (N, Dh);
+        params_f, params_b: (W_xh (D, Dh), W_hh (Dh, Dh), b_h (Dh,)).
 
     Returns:
-        H: (N, T, 2H), [forward state, backward state] at every step;
+        H: (N, T, 2Dh), [forward state, backward state] at every step;
         cache: :class:`~numpy_rnn.BiCache` (the backward direction's cache holds the time-reversed
         input and states, as in ``numpy_rnn``).
     """
@@ -351,11 +351,11 @@ def birnn_backward(dH, cache: BiCache):
     """``numpy_rnn.birnn_backward`` by autograd through ``torch.nn.RNN(bidirectional=True)``.
 
     Args:
-        dH: (N, T, 2H); cache: :class:`~numpy_rnn.BiCache`.
+        dH: (N, T, 2Dh); cache: :class:`~numpy_rnn.BiCache`.
 
     Returns:
-        dX: (N, T, D); dh0_f: (N, H); dh0_b: (N, H);
-        dparams_f, dparams_b: (dW_xh (D, H), dW_hh (H, H), db_h (H,)).
+        dX: (N, T, D); dh0_f: (N, Dh); dh0_b: (N, Dh);
+        dparams_f, dparams_b: (dW_xh (D, Dh), dW_hh (Dh, Dh), db_h (Dh,)).
     """
     _check_cache("cache", cache, BiCache)
     f, b = cache.forward, cache.backward
@@ -450,7 +450,7 @@ class OneToMany(nn.Module):
 
     Args:
         input_size: D, size of the conditioning vector.
-        hidden_size: H.
+        hidden_size: Dh.
         output_size: Q, size of each generated element.
     """
 
@@ -481,7 +481,7 @@ class ManyToOne(nn.Module):
 
     Args:
         input_size: D.
-        hidden_size: H.
+        hidden_size: Dh.
         num_classes: C.
     """
 
@@ -534,7 +534,7 @@ class EncoderDecoder(nn.Module):
         src_vocab: size of the source vocabulary.
         tgt_vocab: size of the target vocabulary.
         embed_size: E, size of the token embeddings.
-        hidden_size: H.
+        hidden_size: Dh.
     """
 
     def __init__(self, src_vocab: int, tgt_vocab: int, embed_size: int, hidden_size: int):
@@ -584,7 +584,7 @@ class CharRNN(nn.Module):
 
     Args:
         vocab_size: V.
-        hidden_size: H.
+        hidden_size: Dh.
         embedding_dim: None to feed one-hot vectors (the model of ``numpy_rnn``), or the size of
             a learned ``nn.Embedding``.
         dtype: parameter dtype (float32 by default).
@@ -651,8 +651,8 @@ def char_rnn_from_numpy(params: dict) -> CharRNN:
     optimiser updates exactly the parameters of the NumPy model.
 
     Args:
-        params: dict from ``numpy_rnn.char_rnn_init``: W_xh (V, H), W_hh (H, H), b_h (H,),
-            W_hq (H, V), b_q (V,).
+        params: dict from ``numpy_rnn.char_rnn_init``: W_xh (V, Dh), W_hh (Dh, Dh), b_h (Dh,),
+            W_hq (Dh, V), b_q (V,).
 
     Returns:
         CharRNN with ``embedding_dim=None``.
