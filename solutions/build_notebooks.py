@@ -12,6 +12,8 @@ linted, formatted and reviewed as code. Cells are separated by header lines:
     # %% [test] id=test_shape points=2   an autograded test cell (locked), optionally with a
                                      ``### BEGIN HIDDEN TESTS`` region
     # %% [code]                      an ordinary cell the learner may edit (experiments)
+    # %% [code] tags=hide-input      ... with cell tags (test cells are always tagged hide-input,
+                                     so the book folds their scaffolding)
 
 Lines before the first header (licence, lint pragmas) are not part of the notebook. The notebook
 name is the source name without its "NN_" prefix: ``01_rnn_cell.py`` becomes
@@ -121,6 +123,11 @@ def parse(source: Path) -> nbformat.NotebookNode:
                 if cell.id in seen:
                     raise ValueError(f"{where}: grade id {cell.id!r} is used twice")
                 seen.add(cell.id)
+            # Book pages fold test scaffolding; `tags=a,b` in a header adds tags of its own.
+            tags = ["hide-input"] if kind == "test" else []
+            tags += [t for t in options.get("tags", "").split(",") if t and t not in tags]
+            if tags:
+                cell.metadata["tags"] = tags
         nb.cells.append(cell)
     nbformat.validate(nb)
     return nb
