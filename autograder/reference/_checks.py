@@ -154,3 +154,28 @@ def check_positive(name: str, value: float, *, allow_zero: bool = False) -> floa
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be a finite number {bound}, got {value}")
     return value
+
+
+def take_gated_params(weights, biases, dims: Dims, gates: int) -> tuple:
+    """Check the parameters of a gated cell (LSTM: 4 gate blocks, GRU: 3); return float arrays.
+
+    ``weights`` are ``(("W_x", W_x), ("W_h", W_h))``, of shapes (D, gates*Dh) and
+    (Dh, gates*Dh); ``biases`` are ``(name, array)`` pairs of shape (gates*Dh,). W_h goes first:
+    its rows define Dh, so its columns can be checked against ``gates * Dh`` and a W_x given
+    transposed is reported as such. The widths are ``4Dh`` / ``3Dh`` in the messages.
+    """
+    (x_name, W_x), (h_name, W_h) = weights
+    wide = f"{gates}Dh"
+    W_h = as_float_array(h_name, W_h)
+    if W_h.ndim == 2 and "Dh" not in dims:
+        # Bind Dh and the gate width from W_h's rows without naming a source, so that a W_h of
+        # the wrong width reads "must have shape (Dh, 4Dh) = (5, 20), got (5, 12)".
+        dims.sizes["Dh"], dims.sources["Dh"] = W_h.shape[0], None
+    if "Dh" in dims and wide not in dims:
+        dims.sizes[wide], dims.sources[wide] = gates * dims["Dh"], None
+    check_shape(h_name, W_h, ("Dh", wide), dims)
+    for sym in ("Dh", wide):
+        dims.sources[sym] = dims.sources[sym] or h_name
+    W_x = take(x_name, W_x, ("D", wide), dims)
+    checked = [take(name, b, (wide,), dims) for name, b in biases]
+    return (W_x, W_h, *checked)

@@ -40,6 +40,7 @@ from ._checks import (
     take,
     take_cell_params,
     take_char_params,
+    take_gated_params,
     take_targets,
     unpack_params,
 )
@@ -74,6 +75,12 @@ __all__ = [
     "build_vocab",
     "encode",
     "decode",
+    "LSTMCache",
+    "GRUCache",
+    "lstm_forward",
+    "lstm_backward",
+    "gru_forward",
+    "gru_backward",
 ]
 
 
@@ -845,3 +852,239 @@ def train_char_rnn(
         losses[step] = loss / seq_length
         p += seq_length
     return params, losses
+
+
+# Gated cells: LSTM and GRU, with PyTorch's gate order and equations, so that the weights of a
+# torch.nn.LSTM / torch.nn.GRU map onto these functions by a transpose. Like SequenceCache, the
+# caches hold the forward inputs and the states; the backward passes recompute the gates from them
+# (one matmul per step), which keeps the caches interchangeable with torch_rnn's.
+
+
+def _sigmoid(a):
+    # exp of a non-positive number only: no overflow warning for large |a|.
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class LSTMCache(NamedTuple):
+    """What :func:`lstm_backward` needs: the inputs of :func:`lstm_forward` and the states.
+
+    X: (N, T, D); h0, c0: (N, Dh); W_x: (D, 4Dh); W_h: (Dh, 4Dh); b: (4Dh,);
+    H: (N, T, Dh) hidden states; C: (N, T, Dh) cell states (``C[:, t-1]`` holds c_t).
+    """
+
+    X: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray
+    W_x: np.ndarray
+    W_h: np.ndarray
+    b: np.ndarray
+    H: np.ndarray
+    C: np.ndarray
+
+
+class GRUCache(NamedTuple):
+    """What :func:`gru_backward` needs: the inputs of :func:`gru_forward` and the states.
+
+    X: (N, T, D); h0: (N, Dh); W_x: (D, 3Dh); W_h: (Dh, 3Dh); b_x, b_h: (3Dh,); H: (N, T, Dh).
+    """
+
+    X: np.ndarray
+    h0: np.ndarray
+    W_x: np.ndarray
+    W_h: np.ndarray
+    b_x: np.ndarray
+    b_h: np.ndarray
+    H: np.ndarray
+
+
+def _lstm_gates(x, h_prev, W_x, W_h, b):
+    """The four gate activations of one LSTM step, each (N, Dh), in PyTorch's order i, f, g, o."""
+    i, f, g, o = np.split(x @ W_x + h_prev @ W_h + b, 4, axis=1)
+    return _sigmoid(i), _sigmoid(f), np.tanh(g), _sigmoid(o)
+
+
+def lstm_forward(X, h0, c0, W_x, W_h, b):
+    """Run an LSTM over a whole sequence (the equations and gate order of ``torch.nn.LSTM``).
+
+    With the gate blocks of the (N, 4Dh) pre-activation ``A_t = X_t W_x + H_{t-1} W_h + b``
+    taken in the order input, forget, cell candidate, output::
+
+        I_t = sigmoid(A_i), F_t = sigmoid(A_f), G_t = tanh(A_g), O_t = sigmoid(A_o)
+        C_t = F_t * C_{t-1} + I_t * G_t
+        H_t = O_t * tanh(C_t)
+
+    A ``torch.nn.LSTM(D, Dh, batch_first=True)`` computes the same H with ``W_x = weight_ih_l0.T``,
+    ``W_h = weight_hh_l0.T`` and ``b = bias_ih_l0 + bias_hh_l0``.
+
+    Args:
+        X: (N, T, D) input sequences, batch first.
+        h0: (N, Dh) initial hidden state.
+        c0: (N, Dh) initial cell state.
+        W_x: (D, 4Dh) input weights, blocks [i | f | g | o].
+        W_h: (Dh, 4Dh) recurrent weights, same blocks.
+        b: (4Dh,) bias, same blocks.
+
+    Returns:
+        H: (N, T, Dh) hidden state at every step.
+        cache: :class:`LSTMCache` for :func:`lstm_backward` (``cache.C`` holds the cell states).
+    """
+    dims = Dims()
+    X = take("X", X, ("N", "T", "D"), dims)
+    W_x, W_h, b = take_gated_params((("W_x", W_x), ("W_h", W_h)), (("b", b),), dims, 4)
+    h0 = take("h0", h0, ("N", "Dh"), dims)
+    c0 = take("c0", c0, ("N", "Dh"), dims)
+    N, T, _ = X.shape
+    dtype = np.result_type(X, h0, c0, W_x, W_h, b)
+    H = np.empty((N, T, dims["Dh"]), dtype=dtype)
+    C = np.empty_like(H)
+    h, c = h0, c0
+    for t in range(T):
+        i, f, g, o = _lstm_gates(X[:, t], h, W_x, W_h, b)
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        H[:, t], C[:, t] = h, c
+    return H, LSTMCache(X, h0, c0, W_x, W_h, b, H, C)
+
+
+def lstm_backward(dH, cache: LSTMCache):
+    """Backpropagation through time for :func:`lstm_forward`.
+
+    Two gradients are carried from step to step: ``dh_next`` through the recurrent weights, and
+    ``dc_next`` along the cell state, where one step multiplies it by the forget gate only
+    (dC_t/dC_{t-1} = diag(F_t)): the additive path that lets gradients travel far.
+
+    Args:
+        dH: (N, T, Dh) upstream gradient on every hidden state.
+        cache: :class:`LSTMCache` from :func:`lstm_forward`.
+
+    Returns:
+        dX: (N, T, D); dh0: (N, Dh); dc0: (N, Dh); dW_x: (D, 4Dh); dW_h: (Dh, 4Dh); db: (4Dh,).
+    """
+    _check_cache("cache", cache, LSTMCache)
+    N, T, Dh = cache.H.shape
+    dH = take("dH", dH, ("N", "T", "Dh"), Dims({"N": N, "T": T, "Dh": Dh}, "the cache"))
+    dtype = np.result_type(dH, *cache)
+    dX = np.zeros(cache.X.shape, dtype)
+    dW_x = np.zeros(cache.W_x.shape, dtype)
+    dW_h = np.zeros(cache.W_h.shape, dtype)
+    db = np.zeros(cache.b.shape, dtype)
+    dh_next = np.zeros(cache.h0.shape, dtype)
+    dc_next = np.zeros(cache.c0.shape, dtype)
+    for t in reversed(range(T)):
+        x = cache.X[:, t]
+        h_prev = cache.h0 if t == 0 else cache.H[:, t - 1]
+        c_prev = cache.c0 if t == 0 else cache.C[:, t - 1]
+        i, f, g, o = _lstm_gates(x, h_prev, cache.W_x, cache.W_h, cache.b)
+        tanh_c = np.tanh(cache.C[:, t])
+        dh = dH[:, t] + dh_next
+        dc = dc_next + dh * o * (1 - tanh_c**2)
+        # Gradients on the pre-activations: sigmoid' = s (1 - s), tanh' = 1 - tanh^2.
+        dA = np.concatenate(
+            [
+                dc * g * i * (1 - i),
+                dc * c_prev * f * (1 - f),
+                dc * i * (1 - g**2),
+                dh * tanh_c * o * (1 - o),
+            ],
+            axis=1,
+        )
+        dX[:, t] = dA @ cache.W_x.T
+        dW_x += x.T @ dA
+        dW_h += h_prev.T @ dA
+        db += dA.sum(axis=0)
+        dh_next = dA @ cache.W_h.T
+        dc_next = dc * f
+    return dX, dh_next, dc_next, dW_x, dW_h, db
+
+
+def _gru_parts(x, h_prev, W_x, W_h, b_x, b_h):
+    """One GRU step's gates r, z, candidate n and the recurrent part of n's pre-activation."""
+    xr, xz, xn = np.split(x @ W_x + b_x, 3, axis=1)
+    hr, hz, hn = np.split(h_prev @ W_h + b_h, 3, axis=1)
+    r = _sigmoid(xr + hr)
+    z = _sigmoid(xz + hz)
+    n = np.tanh(xn + r * hn)
+    return r, z, n, hn
+
+
+def gru_forward(X, h0, W_x, W_h, b_x, b_h):
+    """Run a GRU over a whole sequence (the equations and gate order of ``torch.nn.GRU``).
+
+    With the blocks of ``X_t W_x + b_x`` and ``H_{t-1} W_h + b_h`` taken in the order reset,
+    update, new::
+
+        R_t = sigmoid(X_t W_xr + b_xr + H_{t-1} W_hr + b_hr)
+        Z_t = sigmoid(X_t W_xz + b_xz + H_{t-1} W_hz + b_hz)
+        N_t = tanh(X_t W_xn + b_xn + R_t * (H_{t-1} W_hn + b_hn))
+        H_t = (1 - Z_t) * N_t + Z_t * H_{t-1}
+
+    The reset gate multiplies ``H_{t-1} W_hn + b_hn``, after the matmul; Cho et al. (2014) apply
+    it before, to ``H_{t-1}``. A ``torch.nn.GRU(D, Dh, batch_first=True)`` computes the same H with
+    ``W_x = weight_ih_l0.T``, ``W_h = weight_hh_l0.T``, ``b_x = bias_ih_l0``, ``b_h = bias_hh_l0``
+    (the two biases are not interchangeable: ``b_hn`` sits inside the reset gate's product).
+
+    Args:
+        X: (N, T, D) input sequences, batch first.
+        h0: (N, Dh) initial hidden state.
+        W_x: (D, 3Dh) input weights, blocks [r | z | n].
+        W_h: (Dh, 3Dh) recurrent weights, same blocks.
+        b_x: (3Dh,) input bias; b_h: (3Dh,) recurrent bias.
+
+    Returns:
+        H: (N, T, Dh) hidden state at every step.
+        cache: :class:`GRUCache` for :func:`gru_backward`.
+    """
+    dims = Dims()
+    X = take("X", X, ("N", "T", "D"), dims)
+    W_x, W_h, b_x, b_h = take_gated_params(
+        (("W_x", W_x), ("W_h", W_h)), (("b_x", b_x), ("b_h", b_h)), dims, 3
+    )
+    h0 = take("h0", h0, ("N", "Dh"), dims)
+    N, T, _ = X.shape
+    H = np.empty((N, T, dims["Dh"]), dtype=np.result_type(X, h0, W_x, W_h, b_x, b_h))
+    h = h0
+    for t in range(T):
+        _r, z, n, _hn = _gru_parts(X[:, t], h, W_x, W_h, b_x, b_h)
+        h = (1 - z) * n + z * h
+        H[:, t] = h
+    return H, GRUCache(X, h0, W_x, W_h, b_x, b_h, H)
+
+
+def gru_backward(dH, cache: GRUCache):
+    """Backpropagation through time for :func:`gru_forward`.
+
+    Args:
+        dH: (N, T, Dh) upstream gradient on every hidden state.
+        cache: :class:`GRUCache` from :func:`gru_forward`.
+
+    Returns:
+        dX: (N, T, D); dh0: (N, Dh); dW_x: (D, 3Dh); dW_h: (Dh, 3Dh); db_x: (3Dh,); db_h: (3Dh,).
+    """
+    _check_cache("cache", cache, GRUCache)
+    N, T, Dh = cache.H.shape
+    dH = take("dH", dH, ("N", "T", "Dh"), Dims({"N": N, "T": T, "Dh": Dh}, "the cache"))
+    dtype = np.result_type(dH, *cache)
+    dX = np.zeros(cache.X.shape, dtype)
+    dW_x = np.zeros(cache.W_x.shape, dtype)
+    dW_h = np.zeros(cache.W_h.shape, dtype)
+    db_x = np.zeros(cache.b_x.shape, dtype)
+    db_h = np.zeros(cache.b_h.shape, dtype)
+    dh_next = np.zeros(cache.h0.shape, dtype)
+    for t in reversed(range(T)):
+        x = cache.X[:, t]
+        h_prev = cache.h0 if t == 0 else cache.H[:, t - 1]
+        r, z, n, hn = _gru_parts(x, h_prev, cache.W_x, cache.W_h, cache.b_x, cache.b_h)
+        dh = dH[:, t] + dh_next
+        da_n = dh * (1 - z) * (1 - n**2)  # on n's pre-activation
+        da_z = dh * (h_prev - n) * z * (1 - z)
+        da_r = da_n * hn * r * (1 - r)
+        dA_x = np.concatenate([da_r, da_z, da_n], axis=1)
+        dA_h = np.concatenate([da_r, da_z, da_n * r], axis=1)  # r scales the recurrent part of n
+        dX[:, t] = dA_x @ cache.W_x.T
+        dW_x += x.T @ dA_x
+        dW_h += h_prev.T @ dA_h
+        db_x += dA_x.sum(axis=0)
+        db_h += dA_h.sum(axis=0)
+        dh_next = dh * z + dA_h @ cache.W_h.T
+    return dX, dh_next, dW_x, dW_h, db_x, db_h

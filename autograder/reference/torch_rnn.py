@@ -30,10 +30,11 @@ from ._checks import (
     take,
     take_cell_params,
     take_char_params,
+    take_gated_params,
     take_targets,
     unpack_params,
 )
-from .numpy_rnn import BiCache, CellCache, OutputCache, SequenceCache
+from .numpy_rnn import BiCache, CellCache, GRUCache, LSTMCache, OutputCache, SequenceCache
 
 __all__ = [
     "rnn_cell_forward",
@@ -54,6 +55,10 @@ __all__ = [
     "CharRNN",
     "char_rnn_from_numpy",
     "train_char_rnn",
+    "lstm_forward",
+    "lstm_backward",
+    "gru_forward",
+    "gru_backward",
 ]
 
 
@@ -722,3 +727,141 @@ def train_char_rnn(
         losses[step] = loss.item() / seq_length
         p += seq_length
     return losses
+
+
+# Gated cells: nn.LSTM and nn.GRU (batch_first=True). PyTorch stores every weight transposed with
+# respect to the course's row-vector layout: W_x = weight_ih_l0.T, W_h = weight_hh_l0.T.
+
+
+def _make_lstm(W_x, W_h, b, dtype) -> nn.LSTM:
+    D, Dh = W_x.shape[0], W_h.shape[0]
+    lstm = nn.LSTM(D, Dh, batch_first=True, dtype=_torch_dtype(dtype))
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(_tensor(W_x, dtype).T)
+        lstm.weight_hh_l0.copy_(_tensor(W_h, dtype).T)
+        lstm.bias_ih_l0.copy_(_tensor(b, dtype))
+        lstm.bias_hh_l0.zero_()  # the course's single b is bias_ih_l0 + bias_hh_l0
+    return lstm
+
+
+def lstm_forward(X, h0, c0, W_x, W_h, b):
+    """``numpy_rnn.lstm_forward`` computed by ``torch.nn.LSTM(batch_first=True)``.
+
+    nn.LSTM returns the cell state of the last step only; the cell states of the cache are
+    recovered by running the same module one step at a time.
+
+    Args:
+        X: (N, T, D); h0, c0: (N, Dh); W_x: (D, 4Dh); W_h: (Dh, 4Dh); b: (4Dh,).
+
+    Returns:
+        H: (N, T, Dh); cache: :class:`~numpy_rnn.LSTMCache`.
+    """
+    dims = Dims()
+    X = take("X", X, ("N", "T", "D"), dims)
+    W_x, W_h, b = take_gated_params((("W_x", W_x), ("W_h", W_h)), (("b", b),), dims, 4)
+    h0 = take("h0", h0, ("N", "Dh"), dims)
+    c0 = take("c0", c0, ("N", "Dh"), dims)
+    dtype = np.result_type(X, h0, c0, W_x, W_h, b)
+    lstm = _make_lstm(W_x, W_h, b, dtype)
+    X_t = _tensor(X, dtype)
+    with torch.no_grad():
+        H, _ = lstm(X_t, (_tensor(h0, dtype)[None], _tensor(c0, dtype)[None]))
+        state = (_tensor(h0, dtype)[None], _tensor(c0, dtype)[None])
+        C = []
+        for t in range(X.shape[1]):
+            _, state = lstm(X_t[:, t : t + 1], state)
+            C.append(state[1][0])
+    H = _numpy(H)
+    C = _numpy(torch.stack(C, dim=1)) if C else np.empty_like(H)
+    return H, LSTMCache(X, h0, c0, W_x, W_h, b, H, C)
+
+
+def lstm_backward(dH, cache: LSTMCache):
+    """``numpy_rnn.lstm_backward`` by autograd through ``torch.nn.LSTM``.
+
+    Args:
+        dH: (N, T, Dh); cache: :class:`~numpy_rnn.LSTMCache` from either module.
+
+    Returns:
+        dX: (N, T, D); dh0: (N, Dh); dc0: (N, Dh); dW_x: (D, 4Dh); dW_h: (Dh, 4Dh); db: (4Dh,).
+    """
+    _check_cache("cache", cache, LSTMCache)
+    N, T, Dh = cache.H.shape
+    dH = take("dH", dH, ("N", "T", "Dh"), Dims({"N": N, "T": T, "Dh": Dh}, "the cache"))
+    dtype = np.result_type(dH, cache.X, cache.h0, cache.c0, cache.W_x, cache.W_h, cache.b)
+    lstm = _make_lstm(cache.W_x, cache.W_h, cache.b, dtype)
+    X = _tensor(cache.X, dtype, requires_grad=True)
+    h0 = _tensor(cache.h0, dtype, requires_grad=True)
+    c0 = _tensor(cache.c0, dtype, requires_grad=True)
+    H, _ = lstm(X, (h0[None], c0[None]))
+    H.backward(_tensor(dH, dtype))
+    # bias_ih and bias_hh enter the pre-activation the same way: either gradient is db.
+    return (
+        _numpy(X.grad),
+        _numpy(h0.grad),
+        _numpy(c0.grad),
+        _numpy(lstm.weight_ih_l0.grad.T),
+        _numpy(lstm.weight_hh_l0.grad.T),
+        _numpy(lstm.bias_ih_l0.grad),
+    )
+
+
+def _make_gru(W_x, W_h, b_x, b_h, dtype) -> nn.GRU:
+    D, Dh = W_x.shape[0], W_h.shape[0]
+    gru = nn.GRU(D, Dh, batch_first=True, dtype=_torch_dtype(dtype))
+    with torch.no_grad():
+        gru.weight_ih_l0.copy_(_tensor(W_x, dtype).T)
+        gru.weight_hh_l0.copy_(_tensor(W_h, dtype).T)
+        gru.bias_ih_l0.copy_(_tensor(b_x, dtype))
+        gru.bias_hh_l0.copy_(_tensor(b_h, dtype))
+    return gru
+
+
+def gru_forward(X, h0, W_x, W_h, b_x, b_h):
+    """``numpy_rnn.gru_forward`` computed by ``torch.nn.GRU(batch_first=True)``.
+
+    Args:
+        X: (N, T, D); h0: (N, Dh); W_x: (D, 3Dh); W_h: (Dh, 3Dh); b_x, b_h: (3Dh,).
+
+    Returns:
+        H: (N, T, Dh); cache: :class:`~numpy_rnn.GRUCache`.
+    """
+    dims = Dims()
+    X = take("X", X, ("N", "T", "D"), dims)
+    W_x, W_h, b_x, b_h = take_gated_params(
+        (("W_x", W_x), ("W_h", W_h)), (("b_x", b_x), ("b_h", b_h)), dims, 3
+    )
+    h0 = take("h0", h0, ("N", "Dh"), dims)
+    dtype = np.result_type(X, h0, W_x, W_h, b_x, b_h)
+    with torch.no_grad():
+        H, _ = _make_gru(W_x, W_h, b_x, b_h, dtype)(_tensor(X, dtype), _tensor(h0, dtype)[None])
+    H = _numpy(H)
+    return H, GRUCache(X, h0, W_x, W_h, b_x, b_h, H)
+
+
+def gru_backward(dH, cache: GRUCache):
+    """``numpy_rnn.gru_backward`` by autograd through ``torch.nn.GRU``.
+
+    Args:
+        dH: (N, T, Dh); cache: :class:`~numpy_rnn.GRUCache` from either module.
+
+    Returns:
+        dX: (N, T, D); dh0: (N, Dh); dW_x: (D, 3Dh); dW_h: (Dh, 3Dh); db_x: (3Dh,); db_h: (3Dh,).
+    """
+    _check_cache("cache", cache, GRUCache)
+    N, T, Dh = cache.H.shape
+    dH = take("dH", dH, ("N", "T", "Dh"), Dims({"N": N, "T": T, "Dh": Dh}, "the cache"))
+    dtype = np.result_type(dH, cache.X, cache.h0, cache.W_x, cache.W_h, cache.b_x, cache.b_h)
+    gru = _make_gru(cache.W_x, cache.W_h, cache.b_x, cache.b_h, dtype)
+    X = _tensor(cache.X, dtype, requires_grad=True)
+    h0 = _tensor(cache.h0, dtype, requires_grad=True)
+    H, _ = gru(X, h0[None])
+    H.backward(_tensor(dH, dtype))
+    return (
+        _numpy(X.grad),
+        _numpy(h0.grad),
+        _numpy(gru.weight_ih_l0.grad.T),
+        _numpy(gru.weight_hh_l0.grad.T),
+        _numpy(gru.bias_ih_l0.grad),
+        _numpy(gru.bias_hh_l0.grad),
+    )
