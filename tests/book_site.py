@@ -27,3 +27,17 @@ def book_pages() -> list[str]:
     """The HTML page of every entry of `_toc.yml`, relative to the site root."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
     return [f"{Path(f).with_suffix('').as_posix()}.html" for f in toc_files(toc)]
+
+
+CHROMIUM_MISSING = "chromium not found: apt-get install chromium (see .ci/run)"
+
+
+def find_chromium() -> str | None:
+    """Debian's Chromium, which the browser tests drive through Playwright."""
+    import shutil
+
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import functools
 import http.server
-import shutil
 import threading
 import urllib.error
 import urllib.request
 from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
-from book_site import HTML, ROOT, book_pages
+from book_site import CHROMIUM_MISSING, HTML, ROOT, book_pages, find_chromium
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM_ARGS = [
@@ -36,11 +35,10 @@ pytestmark = pytest.mark.browser
 
 
 def chromium_path() -> str:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail("Chromium is not installed: `apt-get install chromium` (.ci/run does it).")
+    found = find_chromium()
+    if found is None:
+        pytest.fail(CHROMIUM_MISSING, pytrace=False)
+    return found
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -50,6 +48,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="session")
 def site():
+    chromium_path()  # without a browser there is nothing to check: say so first
     if not (HTML / "index.html").is_file():
         pytest.fail("The book is not built: run `make book` (or `make test`, which builds it).")
     handler = functools.partial(QuietHandler, directory=str(HTML))
