@@ -55,6 +55,8 @@ __all__ = [
     "rnn_cell_backward",
     "rnn_forward",
     "rnn_backward",
+    "rnn_tbptt",
+    "TBPTTResult",
     "output_forward",
     "output_backward",
     "softmax",
@@ -326,6 +328,132 @@ def _rnn_backward_truncated(dH, cache: SequenceCache, k: int):
         if t < k:  # the chain went through step 0, so dh is now a gradient on h0
             dh0 += dh
     return dX, dh0, dW_xh, dW_hh, db_h
+
+
+# Truncated BPTT as it is used in practice: the stream in chunks, the state carried across them.
+
+
+class TBPTTResult(NamedTuple):
+    """What :func:`rnn_tbptt` returns.
+
+    H: (N, T, Dh) every hidden state, as :func:`rnn_forward` computes it.
+    dX: (N, T, D); dh0: (N, Dh); dW_xh: (D, Dh); dW_hh: (Dh, Dh); db_h: (Dh,): the gradients of
+    all the chunks added up, which is what one update after the whole stream would apply.
+    chunks: one ``(dW_xh, dW_hh, db_h)`` per chunk, in order: what a training loop applies after
+    each chunk.
+    backward_steps: int, the number of step-backward calls executed (the cost of the backward
+    passes, in units of one step).
+    """
+
+    H: np.ndarray
+    dX: np.ndarray
+    dh0: np.ndarray
+    dW_xh: np.ndarray
+    dW_hh: np.ndarray
+    db_h: np.ndarray
+    chunks: tuple
+    backward_steps: int
+
+
+def _check_window(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def check_tbptt_args(X, h0, W_xh, W_hh, b_h, dH, k1, k2):
+    """Validate the arguments of ``rnn_tbptt`` (shared with ``torch_rnn.rnn_tbptt``).
+
+    Returns the float arrays and the windows: ``X, h0, W_xh, W_hh, b_h, dH, k1, k2``.
+    """
+    dims = Dims()
+    X = take("X", X, ("N", "T", "D"), dims)
+    W_xh, W_hh, b_h = take_cell_params(W_xh, W_hh, b_h, dims)
+    hidden = next(sym for sym in dims.sizes if sym not in ("N", "T", "D"))  # bound by W_hh
+    h0 = take("h0", h0, ("N", hidden), dims)
+    dH = take("dH", dH, ("N", "T", hidden), dims)
+    k1 = _check_window("k1", k1)
+    k2 = k1 if k2 is None else _check_window("k2", k2)
+    if k2 < k1:
+        raise ValueError(
+            f"k2 must be >= k1 (with k2 < k1 the losses of the first k1 - k2 steps of every "
+            f"chunk would reach no weight), got k1 = {k1}, k2 = {k2}"
+        )
+    return X, h0, W_xh, W_hh, b_h, dH, k1, k2
+
+
+def rnn_tbptt(X, h0, W_xh, W_hh, b_h, dH, k1: int, k2: int | None = None) -> TBPTTResult:
+    """Truncated BPTT in chunks, TBPTT(k1, k2): forward k1 steps, then backpropagate k2 steps.
+
+    The stream is read in chunks of ``k1`` steps, carrying the hidden state from one chunk to the
+    next. At the end of each chunk (step e, counting steps from 1), the gradient of that chunk's
+    losses, ``dH`` at steps e-k1+1..e, is propagated back through the last ``k2`` steps,
+    e-k2+1..e (fewer at the start of the stream), and stops there: the loss of every step
+    reaches between k2-k1+1 and k2 steps back. A last chunk of m < k1 steps goes back through
+    itself and the k2-k1 steps before it, so its losses too reach between k2-k1+1 and k2 steps.
+    This is the algorithm of Williams & Peng (1990), called TBPTT(k1, k2) by Sutskever (2013);
+    ``k2 = k1`` is the common "windows of k steps, state carried, no gradient across the
+    boundary" form.
+
+    Cost: each chunk runs at most k2 step-backwards, so the whole stream costs at most
+    ``ceil(T / k1) * k2`` of them, and at most ``T + (chunks - 1) * (k2 - k1)``
+    (``backward_steps`` counts them): O(T) for a fixed ratio k2 / k1, and exactly T when k2 = k1, the cost of full
+    BPTT. A training loop needs to keep only the last k2 states (this reference keeps all
+    of H, to return it). With ``k1 = T`` and ``k2 >= T``, or any k1 with ``k2 >= T``, the summed
+    gradients equal full BPTT (:func:`rnn_backward`) up to floating-point summation order.
+
+    The weights are the same for every chunk here (a reference computes gradients; it does not
+    update), so ``H`` equals the output of :func:`rnn_forward`.
+
+    Args:
+        X: (N, T, D) input stream, batch first.
+        h0: (N, Dh) initial hidden state.
+        W_xh: (D, Dh) input-to-hidden weights.
+        W_hh: (Dh, Dh) hidden-to-hidden weights.
+        b_h: (Dh,) hidden bias.
+        dH: (N, T, Dh) upstream gradient on every hidden state (from the losses above).
+        k1: positive int, the chunk length: steps run forward between two backward passes.
+        k2: int >= k1, how many steps each backward pass goes back; None means k2 = k1.
+
+    Returns:
+        :class:`TBPTTResult` (H, dX, dh0, dW_xh, dW_hh, db_h, chunks, backward_steps).
+    """
+    X, h0, W_xh, W_hh, b_h, dH, k1, k2 = check_tbptt_args(X, h0, W_xh, W_hh, b_h, dH, k1, k2)
+    N, T, _ = X.shape
+    dtype = np.result_type(X, h0, W_xh, W_hh, b_h, dH)
+    H = np.empty((N, T, W_hh.shape[0]), dtype=dtype)
+    cache = SequenceCache(X, h0, W_xh, W_hh, b_h, H)
+    dX, dh0, *_ = _zero_grads(dH, cache)
+    chunks = []
+    backward_steps = 0
+    h = h0
+    for start in range(0, T, k1):  # array indices start..end-1 hold the steps of this chunk
+        end = min(start + k1, T)
+        for t in range(start, end):
+            h = _cell_forward(X[:, t], h, W_xh, W_hh, b_h)
+            H[:, t] = h
+        first = max(start - (k2 - k1), 0)  # the chunk and k2 - k1 steps before it
+        dW_xh = np.zeros(W_xh.shape, dtype)
+        dW_hh = np.zeros(W_hh.shape, dtype)
+        db_h = np.zeros(b_h.shape, dtype)
+        dh = np.zeros(h0.shape, dtype)
+        for t in reversed(range(first, end)):
+            # Steps before `start` belong to earlier chunks: their own losses were counted there.
+            upstream = dH[:, t] + dh if t >= start else dh
+            dx, dh, dW_xh_t, dW_hh_t, db_h_t = _cell_backward(upstream, cache.step(t))
+            dX[:, t] += dx
+            dW_xh += dW_xh_t
+            dW_hh += dW_hh_t
+            db_h += db_h_t
+            backward_steps += 1
+        if first == 0:  # this backward pass went through step 1, so dh is a gradient on h0
+            dh0 += dh
+        chunks.append((dW_xh, dW_hh, db_h))
+    totals = [np.zeros(p.shape, dtype) for p in (W_xh, W_hh, b_h)]
+    for chunk in chunks:
+        for total, grad in zip(totals, chunk, strict=True):
+            total += grad
+    return TBPTTResult(H, dX, dh0, *totals, tuple(chunks), backward_steps)
 
 
 # Output layer and loss.

@@ -34,13 +34,23 @@ from ._checks import (
     take_targets,
     unpack_params,
 )
-from .numpy_rnn import BiCache, CellCache, GRUCache, LSTMCache, OutputCache, SequenceCache
+from .numpy_rnn import (
+    BiCache,
+    CellCache,
+    GRUCache,
+    LSTMCache,
+    OutputCache,
+    SequenceCache,
+    TBPTTResult,
+    check_tbptt_args,
+)
 
 __all__ = [
     "rnn_cell_forward",
     "rnn_cell_backward",
     "rnn_forward",
     "rnn_backward",
+    "rnn_tbptt",
     "output_forward",
     "output_backward",
     "softmax_cross_entropy",
@@ -232,6 +242,54 @@ def rnn_backward(dH, cache: SequenceCache, k: int | None = None):
     dX = _numpy(X.grad) if X.grad is not None else np.zeros_like(cache.X, dtype=dtype)
     dh0 = _numpy(h0.grad) if h0.grad is not None else np.zeros_like(cache.h0, dtype=dtype)
     return (dX, dh0, *_rnn_grads(rnn, "_l0"))
+
+
+def rnn_tbptt(X, h0, W_xh, W_hh, b_h, dH, k1: int, k2: int | None = None):
+    """``numpy_rnn.rnn_tbptt`` (TBPTT(k1, k2)) by autograd through ``torch.nn.RNN``.
+
+    The state is carried from chunk to chunk without gradient (detached). At the end of each
+    chunk, ``nn.RNN`` is run again over the last ``k2`` steps, from the state before them taken
+    without gradient (``h0`` with gradient when the window starts at step 1), and ``backward`` is
+    called on the chunk's losses ``sum(H * dH)`` over the chunk's own steps: the graph it goes
+    through is exactly ``min(k2, steps so far)`` steps long, which ``backward_steps`` adds up.
+
+    Args:
+        X: (N, T, D); h0: (N, Dh); W_xh: (D, Dh); W_hh: (Dh, Dh); b_h: (Dh,);
+        dH: (N, T, Dh) upstream gradient on every state;
+        k1: positive int, the chunk length; k2: int >= k1 or None (= k1), the backward depth.
+
+    Returns:
+        :class:`~numpy_rnn.TBPTTResult` (H, dX, dh0, dW_xh, dW_hh, db_h, chunks, backward_steps).
+    """
+    X, h0, W_xh, W_hh, b_h, dH, k1, k2 = check_tbptt_args(X, h0, W_xh, W_hh, b_h, dH, k1, k2)
+    N, T, _ = X.shape
+    dtype = np.result_type(X, h0, W_xh, W_hh, b_h, dH)
+    rnn = _make_rnn(W_xh, W_hh, b_h, dtype)
+    X_t = _tensor(X, dtype, requires_grad=True)
+    h0_t = _tensor(h0, dtype, requires_grad=True)
+    dH_t = _tensor(dH, dtype)
+    H = torch.zeros((N, T, W_hh.shape[0]), dtype=_torch_dtype(dtype))
+    h = h0_t.detach()
+    chunks, backward_steps = [], 0
+    for start in range(0, T, k1):
+        end = min(start + k1, T)
+        with torch.no_grad():  # forward k1 steps, carrying the state
+            H[:, start:end], _ = rnn(X_t[:, start:end], h[None])
+        h = H[:, end - 1].clone()
+        first = max(start - (k2 - k1), 0)  # the chunk and k2 - k1 steps before it
+        h_first = h0_t if first == 0 else H[:, first - 1].clone()
+        rnn.zero_grad(set_to_none=True)
+        H_window, _ = rnn(X_t[:, first:end], h_first[None])
+        (H_window[:, start - first :] * dH_t[:, start:end]).sum().backward()
+        backward_steps += end - first
+        chunks.append(tuple(g.copy() for g in _rnn_grads(rnn, "_l0")))
+    totals = [np.zeros(p.shape, dtype) for p in (W_xh, W_hh, b_h)]
+    for chunk in chunks:
+        for total, grad in zip(totals, chunk, strict=True):
+            total += grad
+    dX = _numpy(X_t.grad) if X_t.grad is not None else np.zeros(X.shape, dtype)
+    dh0 = _numpy(h0_t.grad) if h0_t.grad is not None else np.zeros(h0.shape, dtype)
+    return TBPTTResult(_numpy(H), dX, dh0, *totals, tuple(chunks), backward_steps)
 
 
 # Output layer and loss: nn.Linear and F.cross_entropy.
