@@ -37,9 +37,10 @@ OLD_MARKERS = ("# Setup: make the course's code importable",)
 SRC_HEADER = "# %% [code] tags=hide-input"
 
 TEMPLATE = """\
-{marker} make the course package `autograder` importable. In a checkout of the repository
-# it is imported from there; on Colab or any machine without it, it is installed first from
-# {url}. Where it already imports, this cell changes nothing.
+{marker} make the course package `autograder` importable. In a checkout of the
+# repository it is imported from there; on Colab, or any machine without it, it is first
+# installed with pip from {url}
+# Where it already imports, this cell changes nothing.
 import importlib.util
 import subprocess
 import sys
