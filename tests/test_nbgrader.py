@@ -31,7 +31,7 @@ _spec.loader.exec_module(build_notebooks)
 ASSIGNMENTS = {a.name: a for a in build_notebooks.assignments()}
 # Autograding runs every notebook twice; two assignments keep this file under a minute: the
 # multiple-choice one (answers only in hidden tests) and one with numeric hidden tests.
-AUTOGRADED = ["00_concepts", "02_bptt"]
+AUTOGRADED = ["00_concepts", "02_bptt", "07_gated"]
 # Fields nbgrader or Jupyter may change without changing the notebook.
 VOLATILE_CELL_FIELDS = {"execution_count", "outputs", "id"}
 

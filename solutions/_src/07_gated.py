@@ -1,0 +1,474 @@
+# Source of solutions/07_gated/gated.ipynb (see solutions/build_notebooks.py).
+# ruff: noqa: E402
+
+# %% [markdown]
+# # Exercise 7: gated cells, LSTM and GRU
+#
+# Companion chapter: [Gated RNNs: LSTM and GRU](../../book/chapters/10_gated_rnns.ipynb).
+#
+# **After this exercise you can**
+#
+# - run an LSTM over a batch of sequences, with the gates in PyTorch's order, and load its
+#   weights into `torch.nn.LSTM`;
+# - backpropagate through it by hand, carrying two gradients from step to step: one on the
+#   hidden state and one on the cell state;
+# - see, in numbers, that the cell state passes its gradient back multiplied by the forget gate
+#   alone;
+# - run a GRU with PyTorch's equations, and say where they differ from the original paper's.
+#
+# **How to work.** Fill in every cell that contains `raise NotImplementedError(...)`, then run
+# the test cell below it. Hidden tests try other shapes and values, including $N = 1$ and
+# $T = 1$.
+#
+# **Notation** (the book's). Batch first, row vectors, time $t = 1, \dots, T$; in the arrays,
+# `X[:, t-1]` holds $X_t$ and `H[:, t-1]` holds $H_t$.
+#
+# | symbol | shape | meaning |
+# |---|---|---|
+# | $N$, $T$, $D$, $D_h$ | | batch size, length, input size, hidden size |
+# | `X` | `(N, T, D)` | input sequences |
+# | `h0`, `c0` | `(N, Dh)` | initial hidden state $H_0$ and cell state $C_0$ |
+# | `W_x`, `W_h`, `b` | `(D, 4Dh)`, `(Dh, 4Dh)`, `(4Dh,)` | LSTM weights, four gate blocks side by side |
+# | `H`, `C` | `(N, T, Dh)` | hidden and cell states after every step |
+# | `W_x`, `W_h`, `b_x`, `b_h` | `(D, 3Dh)`, `(Dh, 3Dh)`, `(3Dh,)`, `(3Dh,)` | GRU weights, three blocks |
+
+# %% [setup] id=setup_imports
+import numpy as np
+import torch
+
+from autograder.notebook_checks import check_array, check_arrays
+from autograder.reference import numpy_rnn, torch_rnn
+
+np.set_printoptions(precision=4, suppress=True)
+torch.set_default_dtype(torch.float64)
+
+
+def sigmoid(a):
+    """The logistic function 1 / (1 + exp(-a)), without overflow for large |a|."""
+    return np.exp(-np.logaddexp(0.0, -a))
+
+
+def gated_inputs(seed, N, T, D, Dh, blocks):
+    """Random inputs and weights of a gated cell with `blocks` gate blocks (LSTM 4, GRU 3)."""
+    rng = np.random.default_rng(seed)
+    return dict(
+        X=rng.standard_normal((N, T, D)),
+        h0=0.5 * rng.standard_normal((N, Dh)),
+        c0=rng.standard_normal((N, Dh)),
+        W_x=rng.standard_normal((D, blocks * Dh)) / np.sqrt(D),
+        W_h=rng.standard_normal((Dh, blocks * Dh)) / np.sqrt(Dh),
+        b=0.5 * rng.standard_normal(blocks * Dh),
+        b_h=0.5 * rng.standard_normal(blocks * Dh),
+    )
+
+
+# %% [markdown]
+# ## 1. The LSTM forward pass
+#
+# At each step the LSTM computes one pre-activation for its four gates at once,
+#
+# $$A_t = X_t W_x + H_{t-1} W_h + b \quad (N \times 4D_h),$$
+#
+# and splits it into four blocks of $D_h$ columns, **in PyTorch's order: input, forget, cell
+# candidate, output**:
+#
+# $$I_t = \sigma(A_t^{(i)}), \quad F_t = \sigma(A_t^{(f)}), \quad
+#   G_t = \tanh(A_t^{(g)}), \quad O_t = \sigma(A_t^{(o)}).$$
+#
+# The cell state forgets a part of the old one and writes a part of the candidate; the hidden
+# state is a gated view of it:
+#
+# $$C_t = F_t \odot C_{t-1} + I_t \odot G_t, \qquad H_t = O_t \odot \tanh(C_t).$$
+#
+# `np.split(A, 4, axis=1)` cuts the blocks; `sigmoid` is given in the setup cell. Return both
+# `H` and `C` (the cell state after every step): the backward pass needs them.
+
+
+# %% [answer] id=lstm_forward_impl
+def lstm_forward(X, h0, c0, W_x, W_h, b):
+    """Run an LSTM over whole sequences (gate blocks in the order i, f, g, o).
+
+    Args:
+        X: (N, T, D) input sequences.
+        h0: (N, Dh) initial hidden state; c0: (N, Dh) initial cell state.
+        W_x: (D, 4Dh); W_h: (Dh, 4Dh); b: (4Dh,).
+
+    Returns:
+        H: (N, T, Dh) hidden states; C: (N, T, Dh) cell states (H[:, t-1] is H_t).
+    """
+    # Loop over time; at each step one pre-activation, four gates, then C_t and H_t.
+    ### BEGIN SOLUTION
+    N, T, _ = X.shape
+    H = np.empty((N, T, W_h.shape[0]))
+    C = np.empty_like(H)
+    h, c = h0, c0
+    for t in range(T):
+        a_i, a_f, a_g, a_o = np.split(X[:, t] @ W_x + h @ W_h + b, 4, axis=1)
+        c = sigmoid(a_f) * c + sigmoid(a_i) * np.tanh(a_g)
+        h = sigmoid(a_o) * np.tanh(c)
+        H[:, t], C[:, t] = h, c
+    return H, C
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The tests compare your states with the course's NumPy reference and with `torch.nn.LSTM`.
+# PyTorch stores every weight transposed with respect to ours and has two biases that are
+# simply added, so the mapping is `weight_ih_l0 = W_x.T`, `weight_hh_l0 = W_h.T`,
+# `bias_ih_l0 + bias_hh_l0 = b`. Read the helper below: it is the whole bridge between the
+# equations and the library.
+
+
+# %% [setup] id=setup_torch_helpers
+def torch_lstm(X, h0, c0, W_x, W_h, b):
+    """H computed by torch.nn.LSTM(batch_first=True) holding our weights."""
+    lstm = torch.nn.LSTM(W_x.shape[0], W_h.shape[0], batch_first=True)
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.from_numpy(W_x.T))
+        lstm.weight_hh_l0.copy_(torch.from_numpy(W_h.T))
+        lstm.bias_ih_l0.copy_(torch.from_numpy(b))
+        lstm.bias_hh_l0.zero_()
+        H, _ = lstm(torch.from_numpy(X), (torch.from_numpy(h0)[None], torch.from_numpy(c0)[None]))
+    return H.numpy()
+
+
+def torch_gru(X, h0, W_x, W_h, b_x, b_h):
+    """H computed by torch.nn.GRU(batch_first=True) holding our weights and biases."""
+    gru = torch.nn.GRU(W_x.shape[0], W_h.shape[0], batch_first=True)
+    with torch.no_grad():
+        gru.weight_ih_l0.copy_(torch.from_numpy(W_x.T))
+        gru.weight_hh_l0.copy_(torch.from_numpy(W_h.T))
+        gru.bias_ih_l0.copy_(torch.from_numpy(b_x))
+        gru.bias_hh_l0.copy_(torch.from_numpy(b_h))
+        H, _ = gru(torch.from_numpy(X), torch.from_numpy(h0)[None])
+    return H.numpy()
+
+
+def lstm_case(seed, N, T, D, Dh):
+    p = gated_inputs(seed, N, T, D, Dh, 4)
+    return p["X"], p["h0"], p["c0"], p["W_x"], p["W_h"], p["b"]
+
+
+def reorder(M, order):
+    """M with its four gate blocks (columns, or entries of a bias) taken in another order."""
+    return np.concatenate([np.split(M, 4, axis=-1)[k] for k in order], axis=-1)
+
+
+STATE_AXES = ("N", "T", "Dh")
+
+# %% [test] id=test_lstm_forward_shape points=1
+X, h0, c0, W_x, W_h, b = lstm_case(seed=0, N=2, T=4, D=3, Dh=5)
+result = lstm_forward(X, h0, c0, W_x, W_h, b)
+check_arrays(
+    "lstm_forward(...)",
+    result,
+    {"H": np.zeros((2, 4, 5)), "C": np.zeros((2, 4, 5))},
+    atol=np.inf,
+    axes={"H": STATE_AXES, "C": STATE_AXES},
+)
+### BEGIN HIDDEN TESTS
+for seed, (N, T, D, Dh) in enumerate([(1, 1, 1, 1), (3, 2, 4, 2), (1, 6, 2, 3)], start=101):
+    zeros = np.zeros((N, T, Dh))
+    check_arrays(
+        f"lstm_forward with N={N}, T={T}, D={D}, Dh={Dh}",
+        lstm_forward(*lstm_case(seed, N, T, D, Dh)),
+        {"H": zeros, "C": zeros},
+        atol=np.inf,
+    )
+### END HIDDEN TESTS
+print("✓ lstm_forward returns H and C, both (N, T, Dh)")
+
+# %% [test] id=test_lstm_forward_values points=3
+X, h0, c0, W_x, W_h, b = lstm_case(seed=1, N=2, T=5, D=3, Dh=4)
+H_ref, cache = numpy_rnn.lstm_forward(X, h0, c0, W_x, W_h, b)
+H, C = lstm_forward(X, h0, c0, W_x, W_h, b)
+b_no_forget = b.copy()
+b_no_forget[4:8] = np.inf  # sigmoid(inf) = 1: the forget gate always open
+suspects = {
+    "the LSTM with its gates read in the order i, f, o, g": numpy_rnn.lstm_forward(
+        X, h0, c0, reorder(W_x, [0, 1, 3, 2]), reorder(W_h, [0, 1, 3, 2]), reorder(b, [0, 1, 3, 2])
+    )[0],
+    "the LSTM without a forget gate (C_t = C_{t-1} + I_t G_t)": numpy_rnn.lstm_forward(
+        X, h0, c0, W_x, W_h, b_no_forget
+    )[0],
+    "the cell states C": cache.C,
+}
+check_array("H from lstm_forward", H, H_ref, axes=STATE_AXES, suspects=suspects)
+check_array(
+    "C from lstm_forward",
+    C,
+    cache.C,
+    axes=STATE_AXES,
+    hint="C_t = F_t * C_{t-1} + I_t * G_t, with C_0 = c0.",
+)
+check_array(
+    "H from lstm_forward compared with torch.nn.LSTM",
+    H,
+    torch_lstm(X, h0, c0, W_x, W_h, b),
+    axes=STATE_AXES,
+)
+### BEGIN HIDDEN TESTS
+shapes = [(1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 5), (3, 6, 4, 2)]
+for seed, (N, T, D, Dh) in enumerate(shapes, start=201):
+    args = lstm_case(seed, N, T, D, Dh)
+    name = f"lstm_forward with N={N}, T={T}, D={D}, Dh={Dh}"
+    H, C = lstm_forward(*args)
+    H_ref, cache = torch_rnn.lstm_forward(*args)
+    check_array(name + ": H", H, H_ref, axes=STATE_AXES)
+    check_array(name + ": C", C, cache.C, axes=STATE_AXES)
+### END HIDDEN TESTS
+print("✓ lstm_forward matches the NumPy reference and torch.nn.LSTM")
+
+# %% [markdown]
+# ## 2. The LSTM backward pass
+#
+# Going back through step $t$, two gradients arrive from the future: `dh_next` on $H_t$ (from
+# step $t+1$'s matrix products, as in the vanilla RNN) and `dc_next` on $C_t$ (along the cell
+# state). Add the upstream `dH[:, t-1]` to `dh_next`, and call the sum `dh`. Then:
+#
+# 1. $H_t = O_t \odot \tanh(C_t)$ gives $\partial L/\partial O_t = dh \odot \tanh(C_t)$, and a
+#    second contribution to the cell state: `dc = dc_next + dh * O_t * (1 - tanh(C_t)**2)`.
+# 2. $C_t = F_t \odot C_{t-1} + I_t \odot G_t$ gives the gradients on $F_t$, $I_t$, $G_t$ and,
+#    the heart of the LSTM, **`dc_prev = dc * F_t`**: nothing else happens to the gradient
+#    on this path.
+# 3. Through the non-linearities: $\sigma' = \sigma(1 - \sigma)$ and $\tanh' = 1 - \tanh^2$,
+#    giving `dA` $(N, 4D_h)$, the blocks in the order i, f, g, o again.
+# 4. From `dA` on, it is the vanilla RNN's step backward: `dA @ W_x.T`, `dA @ W_h.T`, and the
+#    weight gradients summed over the steps.
+#
+# The gates are not among the inputs: recompute them at each step from `X[:, t-1]` and
+# $H_{t-1}$ (that is `h0` at the first step, `H[:, t-2]` later), exactly as the forward pass
+# did. The cell state $C_{t-1}$ comes from `c0` or `C`.
+
+
+# %% [answer] id=lstm_backward_impl
+def lstm_backward(dH, X, h0, c0, H, C, W_x, W_h, b):
+    """Backpropagation through time for lstm_forward.
+
+    Args:
+        dH: (N, T, Dh) gradient of the loss with respect to every hidden state.
+        X, h0, c0, W_x, W_h, b: the inputs of lstm_forward.
+        H, C: (N, T, Dh) its outputs.
+
+    Returns:
+        dX: (N, T, D); dh0: (N, Dh); dc0: (N, Dh); dW_x: (D, 4Dh); dW_h: (Dh, 4Dh); db: (4Dh,).
+    """
+    # Walk backwards in time carrying dh_next and dc_next (both zero after the last step).
+    ### BEGIN SOLUTION
+    T = X.shape[1]
+    dX = np.zeros_like(X)
+    dW_x, dW_h, db = np.zeros_like(W_x), np.zeros_like(W_h), np.zeros_like(b)
+    dh_next, dc_next = np.zeros_like(h0), np.zeros_like(c0)
+    for t in reversed(range(T)):
+        h_prev = h0 if t == 0 else H[:, t - 1]
+        c_prev = c0 if t == 0 else C[:, t - 1]
+        a_i, a_f, a_g, a_o = np.split(X[:, t] @ W_x + h_prev @ W_h + b, 4, axis=1)
+        i, f, g, o = sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)
+        tanh_c = np.tanh(C[:, t])
+        dh = dH[:, t] + dh_next
+        dc = dc_next + dh * o * (1 - tanh_c**2)
+        dA = np.concatenate(
+            [
+                dc * g * i * (1 - i),
+                dc * c_prev * f * (1 - f),
+                dc * i * (1 - g**2),
+                dh * tanh_c * o * (1 - o),
+            ],
+            axis=1,
+        )
+        dX[:, t] = dA @ W_x.T
+        dW_x += X[:, t].T @ dA
+        dW_h += h_prev.T @ dA
+        db += dA.sum(axis=0)
+        dh_next = dA @ W_h.T
+        dc_next = dc * f
+    return dX, dh_next, dc_next, dW_x, dW_h, db
+    ### END SOLUTION
+
+
+# %% [setup] id=setup_backward_helpers
+GRAD_AXES = {
+    "dX": ("N", "T", "D"),
+    "dh0": ("N", "Dh"),
+    "dc0": ("N", "Dh"),
+    "dW_x": ("D", "4Dh"),
+    "dW_h": ("Dh", "4Dh"),
+    "db": ("4Dh",),
+}
+
+
+def backward_case(seed, N, T, D, Dh):
+    """The inputs of lstm_backward, and the reference's gradients by name."""
+    X, h0, c0, W_x, W_h, b = lstm_case(seed, N, T, D, Dh)
+    H, cache = numpy_rnn.lstm_forward(X, h0, c0, W_x, W_h, b)
+    dH = np.random.default_rng(seed + 1).standard_normal(H.shape)
+    expected = dict(zip(GRAD_AXES, numpy_rnn.lstm_backward(dH, cache), strict=True))
+    return (dH, X, h0, c0, H, cache.C, W_x, W_h, b), expected, cache
+
+
+# %% [test] id=test_lstm_backward points=4
+args, expected, cache = backward_case(seed=2, N=2, T=4, D=3, Dh=4)
+got = lstm_backward(*args)
+check_arrays(
+    "lstm_backward(...)",
+    got,
+    expected,
+    axes=GRAD_AXES,
+    hints={
+        "dc0": "along the cell state the gradient is only multiplied by the forget gate: "
+        "dc_prev = dc * F_t.",
+        "db": "the bias is added to every row at every step: sum dA over the batch, add over t.",
+    },
+)
+check_arrays(
+    "lstm_backward(...) compared with PyTorch's autograd through nn.LSTM",
+    got,
+    dict(zip(GRAD_AXES, torch_rnn.lstm_backward(args[0], cache), strict=True)),
+    axes=GRAD_AXES,
+)
+### BEGIN HIDDEN TESTS
+for seed, (N, T, D, Dh) in enumerate([(1, 1, 1, 1), (1, 6, 2, 3), (3, 1, 4, 2), (2, 5, 3, 5)]):
+    args, expected, _ = backward_case(300 + seed, N, T, D, Dh)
+    check_arrays(
+        f"lstm_backward with N={N}, T={T}, D={D}, Dh={Dh}",
+        lstm_backward(*args),
+        expected,
+        axes=GRAD_AXES,
+    )
+### END HIDDEN TESTS
+print("✓ lstm_backward matches the NumPy reference and autograd")
+
+# %% [markdown]
+# ### The cell state in numbers
+#
+# Set $W_h = 0$, so that the only road from $C_0$ to $H_T$ is the cell state itself, and put a
+# gradient on $H_T$ only. Your backward pass should then give
+# $\partial L / \partial C_0 = \partial L / \partial C_T \odot F_T \odot \cdots \odot F_1$: a
+# product of forget gates, with no weight matrix and no $\tanh'$ in it. Run the cell, then raise
+# the forget gate's bias (`b[Dh:2*Dh]`) to 3 and watch how much more of the gradient survives
+# 30 steps.
+
+# %% [code]
+N, T, D, Dh = 1, 30, 3, 4
+X, h0, c0, W_x, W_h, b = lstm_case(seed=5, N=N, T=T, D=D, Dh=Dh)
+W_h = np.zeros_like(W_h)
+b[Dh : 2 * Dh] = 0.0  # try 3.0
+H, C = lstm_forward(X, h0, c0, W_x, W_h, b)
+dH = np.zeros_like(H)
+dH[:, -1] = 1.0
+dc0 = lstm_backward(dH, X, h0, c0, H, C, W_x, W_h, b)[2]
+gates = X @ W_x + b  # (N, T, 4Dh): no recurrent part when W_h = 0
+forget = sigmoid(gates[..., Dh : 2 * Dh])
+output = sigmoid(gates[..., 3 * Dh :])
+dC_T = dH[:, -1] * output[:, -1] * (1 - np.tanh(C[:, -1]) ** 2)
+product = dC_T * forget.prod(axis=1)
+print(f"largest |dL/dC_0| from lstm_backward:     {np.abs(dc0).max():.3e}")
+print(f"largest |dL/dC_T F_T ... F_1| (the chain): {np.abs(product).max():.3e}")
+print(f"largest difference between the two:       {np.abs(dc0 - product).max():.1e}")
+
+# %% [markdown]
+# ## 3. The GRU forward pass
+#
+# The GRU has no separate cell state, two gates and a candidate, **in PyTorch's order: reset,
+# update, new**. PyTorch keeps two biases, because the reset gate multiplies the recurrent part
+# of the candidate *after* its matrix product, bias included:
+#
+# $$\begin{aligned}
+# R_t &= \sigma(X_t W_{xr} + b_{xr} + H_{t-1} W_{hr} + b_{hr}), \\
+# Z_t &= \sigma(X_t W_{xz} + b_{xz} + H_{t-1} W_{hz} + b_{hz}), \\
+# N_t &= \tanh\big(X_t W_{xn} + b_{xn} + R_t \odot (H_{t-1} W_{hn} + b_{hn})\big), \\
+# H_t &= (1 - Z_t) \odot N_t + Z_t \odot H_{t-1}.
+# \end{aligned}$$
+#
+# Compute `X_t @ W_x + b_x` and `H_{t-1} @ W_h + b_h` once per step and split each into its three
+# blocks. Note the last line: where $Z_t$ is close to 1, the state is *kept*. (Cho et al., 2014,
+# who introduced the cell, reset $H_{t-1}$ before the product, $(R_t \odot H_{t-1}) W_{hn}$; the
+# chapter compares the two.)
+
+
+# %% [answer] id=gru_forward_impl
+def gru_forward(X, h0, W_x, W_h, b_x, b_h):
+    """Run a GRU over whole sequences (PyTorch's equations, blocks in the order r, z, n).
+
+    Args:
+        X: (N, T, D) input sequences; h0: (N, Dh) initial hidden state.
+        W_x: (D, 3Dh); W_h: (Dh, 3Dh); b_x: (3Dh,); b_h: (3Dh,).
+
+    Returns:
+        H: (N, T, Dh) hidden states.
+    """
+    # Per step: the input part and the recurrent part, three blocks each; then r, z, n and H_t.
+    ### BEGIN SOLUTION
+    N, T, _ = X.shape
+    H = np.empty((N, T, W_h.shape[0]))
+    h = h0
+    for t in range(T):
+        x_r, x_z, x_n = np.split(X[:, t] @ W_x + b_x, 3, axis=1)
+        h_r, h_z, h_n = np.split(h @ W_h + b_h, 3, axis=1)
+        r, z = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
+        n = np.tanh(x_n + r * h_n)
+        h = (1 - z) * n + z * h
+        H[:, t] = h
+    return H
+    ### END SOLUTION
+
+
+# %% [setup] id=setup_gru_helpers
+def gru_case(seed, N, T, D, Dh):
+    p = gated_inputs(seed, N, T, D, Dh, 3)
+    return p["X"], p["h0"], p["W_x"], p["W_h"], p["b"], p["b_h"]
+
+
+# %% [test] id=test_gru_forward points=3
+X, h0, W_x, W_h, b_x, b_h = gru_case(seed=3, N=2, T=5, D=3, Dh=4)
+expected, _ = numpy_rnn.gru_forward(X, h0, W_x, W_h, b_x, b_h)
+got = gru_forward(X, h0, W_x, W_h, b_x, b_h)
+z_swapped, h = [], h0
+for t in range(X.shape[1]):  # the update with Z and 1 - Z exchanged, for the message below
+    x_r, x_z, x_n = np.split(X[:, t] @ W_x + b_x, 3, axis=1)
+    h_r, h_z, h_n = np.split(h @ W_h + b_h, 3, axis=1)
+    z = sigmoid(x_z + h_z)
+    n = np.tanh(x_n + sigmoid(x_r + h_r) * h_n)
+    h = z * n + (1 - z) * h
+    z_swapped.append(h)
+check_array(
+    "gru_forward(...)",
+    got,
+    expected,
+    axes=STATE_AXES,
+    suspects={"the states of a GRU with Z and 1 - Z swapped": np.stack(z_swapped, axis=1)},
+    hint="H_t = (1 - Z_t) * N_t + Z_t * H_{t-1}, and R_t multiplies (H_{t-1} W_hn + b_hn).",
+)
+check_array(
+    "gru_forward(...) compared with torch.nn.GRU",
+    got,
+    torch_gru(X, h0, W_x, W_h, b_x, b_h),
+    axes=STATE_AXES,
+)
+### BEGIN HIDDEN TESTS
+for seed, (N, T, D, Dh) in enumerate([(1, 1, 1, 1), (1, 8, 2, 3), (4, 1, 3, 5), (3, 6, 4, 2)]):
+    args = gru_case(400 + seed, N, T, D, Dh)
+    check_array(
+        f"gru_forward with N={N}, T={T}, D={D}, Dh={Dh}",
+        gru_forward(*args),
+        torch_rnn.gru_forward(*args)[0],
+        axes=STATE_AXES,
+    )
+### END HIDDEN TESTS
+print("✓ gru_forward matches the NumPy reference and torch.nn.GRU")
+
+# %% [markdown]
+# ## 4. Counting parameters
+#
+# For the same hidden size, an LSTM has four blocks of weights and a GRU three, against one for
+# the vanilla RNN. The cell prints the counts of PyTorch's modules for $D = 32$, $D_h = 64$
+# (PyTorch counts its two biases separately). Predict them before you run it.
+
+# %% [code]
+for module in (torch.nn.RNN, torch.nn.GRU, torch.nn.LSTM):
+    count = sum(p.numel() for p in module(32, 64).parameters())
+    print(f"{module.__name__:5s} {count:6d} parameters")
+
+# %% [markdown]
+# Next: the chapter's [long-range experiment](../../book/chapters/10_gated_rnns.ipynb) trains
+# all three cells on the adding problem and measures how far back their gradients reach.

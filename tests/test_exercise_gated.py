@@ -1,0 +1,132 @@
+"""Exercise 07_gated: its solution agrees with both references, and every mistake of its
+catalogue is named when a submission makes it, and never when the submission is right.
+
+The judges are pure functions, so everything runs in this process: the outputs a submission
+would send back are computed here (by the solution notebook's own functions, or by the
+catalogue's wrong versions) and handed to the judge as the sandbox would.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_exercises import assert_close, solution
+from test_grading_submissions import as_received
+
+from autograder.grading import assignments
+from autograder.grading.run import CaseOutcome, TestRun
+from autograder.reference import numpy_rnn as nr
+from autograder.reference import torch_rnn as tr
+
+NAME = "07_gated"
+ASSIGNMENT = assignments.load(NAME)
+TESTS = {t.id: t for t in ASSIGNMENT.tests}
+CATALOGUE = [
+    pytest.param(test_id, index, id=f"{test_id}-{m.says[:50]}")
+    for test_id, test in TESTS.items()
+    if not test.judge.shape_only
+    for index, m in enumerate(test.judge.mistakes)
+]
+
+
+def judge(test, outputs_of, seed):
+    """The verdict on a submission whose function returns ``outputs_of(*args)``."""
+    cases = test.cases(np.random.default_rng(seed))
+    outcomes = [
+        CaseOutcome(result=as_received(outputs_of(*c.args)), args_after=as_received(c.args))
+        for c in cases
+    ]
+    return test.judge(test, cases, TestRun(outcomes, "ok"))
+
+
+def the_solution(test):
+    return solution(NAME)[test.name]
+
+
+@pytest.mark.parametrize("test_id, index", CATALOGUE)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_each_mistake_is_named_with_its_hint_when_made(test_id, index, seed):
+    test = TESTS[test_id]
+    mistake = test.judge.mistakes[index]
+    verdict = judge(test, mistake.compute, seed)
+    assert verdict.status != "passed"
+    text = " ".join(verdict.details)
+    assert mistake.says in text, (mistake.says, verdict.details)
+    assert mistake.hint in text
+    # The diagnosis is specific: no other mistake of the catalogue is named beside it.
+    others = [m.says for m in test.judge.mistakes if m is not mistake and m.says in text]
+    assert not others, others
+
+
+@pytest.mark.parametrize("test_id", list(TESTS))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_solution_passes_and_no_mistake_is_named(test_id, seed):
+    test = TESTS[test_id]
+    verdict = judge(test, the_solution(test), seed)
+    assert verdict.status == "passed" and verdict.fraction == 1.0, verdict.message
+    text = verdict.message + " ".join(verdict.details)
+    assert not [m.says for m in test.judge.mistakes if m.says in text]
+
+
+def test_the_catalogue_covers_the_slips_the_course_names():
+    says = " ".join(m.says for t in TESTS.values() for m in t.judge.mistakes)
+    for slip in [
+        "order i, f, o, g",  # gate order
+        "no forget gate",
+        "C_{t-1} used where H_{t-1} belongs",  # c_t where h_t belongs
+        "cell states returned as the hidden states",
+        "tanh of the cell state forgotten",
+        "reset gate applied before the matmul",
+        "z and 1 - z swapped",
+    ]:
+        assert slip in says, slip
+
+
+SETTINGS = settings(max_examples=20, deadline=None)
+sizes = st.integers(1, 4)
+
+
+def lstm_problem(seed, N, T, D, Dh):
+    rng = np.random.default_rng(seed)
+    return (
+        rng.standard_normal((N, T, D)),
+        0.5 * rng.standard_normal((N, Dh)),
+        rng.standard_normal((N, Dh)),
+        rng.standard_normal((D, 4 * Dh)) / np.sqrt(D),
+        rng.standard_normal((Dh, 4 * Dh)) / np.sqrt(Dh),
+        rng.standard_normal(4 * Dh),
+    )
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**31 - 1), N=sizes, T=sizes, D=sizes, Dh=sizes)
+def test_lstm_solutions_agree_with_both_references(seed, N, T, D, Dh):
+    ns = solution(NAME)
+    args = lstm_problem(seed, N, T, D, Dh)
+    H, C = ns["lstm_forward"](*args)
+    dH = np.random.default_rng(seed + 1).standard_normal((N, T, Dh))
+    for ref in (nr, tr):
+        H_ref, cache = ref.lstm_forward(*args)
+        assert_close((H, C), (H_ref, cache.C))
+        assert_close(
+            ns["lstm_backward"](dH, *args[:3], H, C, *args[3:]), ref.lstm_backward(dH, cache)
+        )
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**31 - 1), N=sizes, T=sizes, D=sizes, Dh=sizes)
+def test_gru_solution_agrees_with_both_references(seed, N, T, D, Dh):
+    rng = np.random.default_rng(seed)
+    args = (
+        rng.standard_normal((N, T, D)),
+        rng.standard_normal((N, Dh)),
+        rng.standard_normal((D, 3 * Dh)),
+        rng.standard_normal((Dh, 3 * Dh)),
+        rng.standard_normal(3 * Dh),
+        rng.standard_normal(3 * Dh),
+    )
+    got = solution(NAME)["gru_forward"](*args)
+    for ref in (nr, tr):
+        assert_close(got, ref.gru_forward(*args)[0])
