@@ -1,0 +1,1 @@
+"""Experiments whose results the book states: one source for the chapters and their tests."""
