@@ -32,7 +32,11 @@ def _attempt(found, name, fn):
     except BaseException as err:
         found[name] = ["denied", type(err).__name__]
 
-def probe(secret, out_dir, port, grader_pid):
+def _signal_all(pids):
+    for pid in pids:
+        os.kill(pid, 0)
+
+def probe(secret, out_dir, port, grader_pid, worker_pids):
     found = {}
     _attempt(found, "read_secret", lambda: open(secret).read())
     _attempt(found, "list_secret_dir", lambda: os.listdir(os.path.dirname(secret)))
@@ -40,7 +44,7 @@ def probe(secret, out_dir, port, grader_pid):
     _attempt(found, "write_tmp", lambda: open("/tmp/rnn-course-sandbox-probe", "w").write("x"))
     _attempt(found, "write_scratch", lambda: open("scratch.txt", "w").write("x"))
     _attempt(found, "connect", lambda: socket.create_connection(("127.0.0.1", port), timeout=2))
-    _attempt(found, "signal_worker", lambda: os.kill(os.getppid(), 0))
+    _attempt(found, "signal_worker", lambda: _signal_all(worker_pids))
     _attempt(found, "signal_grader", lambda: os.kill(grader_pid, 0))
     _attempt(found, "read_reference", lambda: __import__("autograder.reference.numpy_rnn"))
     found["uid"] = os.getuid()
@@ -144,10 +148,30 @@ def strongest():
     w.close()
 
 
+def _descendants(pid: int) -> list[int]:
+    """The host pids of ``pid``'s processes and all below them (the worker: bubblewrap or
+    unshare, and the zygote)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    parents[int(entry)] = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += [child for child, parent in parents.items() if parent == current]
+    return found
+
+
 def _probe(worker, world) -> dict:
-    """Run the probe at the top level of the notebook, in the process whose parent is the
-    worker itself."""
-    args = (str(world["secret"]), str(world["out"]), world["port"], os.getpid())
+    """Run the probe at the top level of the notebook; it tries to signal the grader and every
+    process of the worker by their pids on the host."""
+    workers = _descendants(worker.proc.pid)
+    args = (str(world["secret"]), str(world["out"]), world["port"], os.getpid(), workers)
     program = (Snippet("cell 1", PROBE + f"\nFOUND = probe(*{args!r})\n"),)
     result = worker.run(Job(program, ((Call("value", "FOUND"),),), 10))
     outcome = result.tests[0].cases[0]

@@ -34,7 +34,7 @@ from . import assignments as declarations
 from . import files, givens, record, sandbox, state
 from . import notebook as nbload
 from . import program as code
-from .run import Call, Job, Pool, RunResult, TestRun
+from .run import Call, Job, Pool, RunResult, TestRun, WorkerError
 from .spec import Assignment, Case, Verdict
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
@@ -222,6 +222,12 @@ def _program_failure(result: RunResult, timeout: float) -> tuple[str, str] | Non
 def judge_submission(submission: Submission, result: RunResult, timeout: float) -> list[Verdict]:
     """One verdict per test, from what the run returned (pure apart from the judges)."""
     assignment = submission.assignment
+    if result.status == "violation":
+        message = (
+            "the notebook's code tampered with the grader's results channel, so nothing it "
+            f"returned is graded ({result.detail})"
+        )
+        return [Verdict(0.0, "error", message) for _ in assignment.tests]
     failure = _program_failure(result, timeout)
     if failure is not None:
         status, message = failure
@@ -300,7 +306,10 @@ def run_submissions(
     runnable = [i for i, sub in enumerate(submissions) if i not in known and sub.path is not None]
     # The workers warm up (NumPy and PyTorch imported once each) while the jobs are prepared.
     size = min(options.workers or os.cpu_count() or 1, len(runnable))
-    pool = Pool(isolation, limits, size).start() if runnable else None
+    try:
+        pool = Pool(isolation, limits, size).start() if runnable else None
+    except sandbox.SandboxError as err:
+        raise GraderError(str(err)) from None
     jobs = []
     try:
         for index in runnable:
@@ -323,7 +332,12 @@ def run_submissions(
     if pool is not None and not jobs:
         pool.close()
     if jobs:
+        try:
+            pool.wait()
+        except WorkerError as err:
+            raise GraderError(str(err)) from None
         with pool:
+            warnings.extend(pool.warnings)
             for done, (index, result) in enumerate(pool.map(jobs), start=1):
                 if result.status == "unconfined":
                     raise GraderError(
@@ -334,6 +348,7 @@ def run_submissions(
                 if result.status == "grader_error":
                     warnings.append(f"{sub.student}/{sub.assignment.name}: {result.detail}")
                 reports[index] = _report(sub, result, limits.timeout)
+                _forget_values(result)
                 run_seconds.append(result.seconds)
                 if on_report:
                     on_report(index, reports[index])
@@ -345,6 +360,14 @@ def run_submissions(
             if on_report:
                 on_report(index, reports[index])
     return [reports[i] for i in range(len(submissions))], run_seconds, warnings
+
+
+def _forget_values(result: RunResult) -> None:
+    """Drop what the submission returned once it is judged: a report keeps the run's status
+    and the program's errors only, so the grader's memory does not grow with the batch."""
+    result.tests = [
+        TestRun([None] * len(run.cases), run.status, run.detail) for run in result.tests
+    ]
 
 
 def _entropy(options: Options) -> int:

@@ -4,12 +4,19 @@ A :class:`Worker` is one zygote process (see :mod:`.child.zygote`), started once
 many submissions; a :class:`Pool` drives several of them from threads. Everything that comes
 back is decoded with :mod:`.child.wire` into plain values (:class:`~.child.wire.Returned` arrays,
 scalars, strings, containers, :class:`~.child.wire.Opaque` placeholders) and never executed.
+
+The child's frames are hostile input: each is checked against the protocol
+(:class:`~.child.wire.Expect`, in the zygote and again here) and decoded under size limits. A
+submission that breaks the protocol gets status ``violation`` (its results are void) and its
+worker is discarded: the next job starts a fresh one. Each job's deadline is fixed on this
+process's clock when the job is sent.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -23,6 +30,7 @@ from . import sandbox
 from .child import wire
 
 _STARTUP_SECONDS = 180.0
+_START_ATTEMPTS = 3
 _SLACK = 5.0
 
 
@@ -84,7 +92,7 @@ class TestRun:
 
 @dataclass
 class RunResult:
-    status: str  # exited (normal end), timeout, garbled, unconfined, grader_error
+    status: str  # exited (normal end), timeout, violation, unconfined, grader_error
     detail: str = ""
     program_finished: bool = False
     program_errors: list[dict] = field(default_factory=list)
@@ -150,7 +158,8 @@ def _error(node) -> dict:
 
 
 def apply_child_frame(result: RunResult, inner: dict, blobs: list) -> None:
-    """Fold one child frame into ``result``; raise FrameError if it does not make sense."""
+    """Fold one child frame (already checked by :class:`~.child.wire.Expect`) into ``result``;
+    raise FrameError if it does not make sense."""
     kind = inner.get("type")
     if kind == "program":
         errors = inner.get("errors")
@@ -167,7 +176,10 @@ def apply_child_frame(result: RunResult, inner: dict, blobs: list) -> None:
         test = _int_in(inner.get("test"), 0, len(result.tests))
         run = result.tests[test]
         case = _int_in(inner.get("case"), 0, len(run.cases))
-        outcome = CaseOutcome(seconds=float(inner.get("seconds", 0) or 0))
+        seconds = inner.get("seconds", 0)
+        if type(seconds) not in (int, float) or not 0 <= seconds < 1e6:
+            raise wire.FrameError("a case with an impossible duration")
+        outcome = CaseOutcome(seconds=float(seconds))
         if inner.get("missing"):
             outcome.missing = True
         elif "error" in inner:
@@ -183,7 +195,8 @@ def apply_child_frame(result: RunResult, inner: dict, blobs: list) -> None:
         result.detail = "the child process failed: " + str(inner.get("message", ""))[-2000:]
     elif kind == "test_end":
         test = _int_in(inner.get("test"), 0, len(result.tests))
-        result.tests[test].status = str(inner.get("status", "garbled"))[:20]
+        status = inner.get("status")
+        result.tests[test].status = status if status in wire.TEST_STATUSES else "garbled"
         result.tests[test].detail = str(inner.get("detail", ""))[:200]
     else:
         raise wire.FrameError(f"unknown frame type {kind!r}")
@@ -194,7 +207,8 @@ class WorkerError(RuntimeError):
 
 
 class Worker:
-    """One sandboxed zygote, reused for many jobs, restarted if it dies."""
+    """One sandboxed zygote, reused for many jobs; restarted if it dies, discarded after a
+    submission broke the protocol."""
 
     def __init__(
         self, isolation: sandbox.Isolation, limits: sandbox.Limits, uid: int | None = None
@@ -207,6 +221,7 @@ class Worker:
         self.ready: dict | None = None
         self._log = None
         self._host_scratch: str | None = None
+        self.restarts = 0  # workers discarded and started again
 
     def start(self) -> None:
         argv, env = sandbox.zygote_command(self.isolation)
@@ -220,16 +235,32 @@ class Worker:
             env=env,
             start_new_session=True,
         )
-        self.reader = wire.FrameReader(self.proc.stdout.fileno(), 1 << 30)
+        self.reader = wire.FrameReader(self.proc.stdout.fileno(), wire.SMALL_FRAME)
         config = sandbox.zygote_config(self.isolation, self.limits, root, self.uid)
         self._send(config, [])
 
     def wait_ready(self) -> dict:
-        frame = self._read(time.monotonic() + _STARTUP_SECONDS)
+        frame = self._read(time.monotonic() + _STARTUP_SECONDS, wire.SMALL_FRAME)
         if frame is None or frame[0].get("type") != "ready":
             raise WorkerError("the grading worker did not start: " + self.log_tail())
+        if bool(frame[0].get("namespaces")) != self.isolation.namespaces:
+            raise WorkerError("the grading worker could not make namespaces: " + self.log_tail())
         self.ready = frame[0]
         return self.ready
+
+    def start_and_wait(self, attempts: int = _START_ATTEMPTS) -> dict:
+        """Start (again) and wait until ready, trying ``attempts`` times; WorkerError with the
+        last cause if the worker never starts."""
+        cause = None
+        for _ in range(attempts):
+            try:
+                if self.proc is None:
+                    self.start()
+                return self.wait_ready()
+            except (WorkerError, OSError) as err:
+                cause = err
+                self.close()
+        raise WorkerError(f"{cause} (after {attempts} attempts)")
 
     def log_tail(self, limit: int = 2000) -> str:
         if self._log is None:
@@ -243,7 +274,8 @@ class Worker:
         except OSError as err:
             raise WorkerError(f"the grading worker is gone ({err}): {self.log_tail()}") from None
 
-    def _read(self, deadline: float):
+    def _read(self, deadline: float, limit: int):
+        self.reader.max_bytes = limit
         try:
             return self.reader.read(deadline)
         except wire.FrameTimeout:
@@ -255,51 +287,70 @@ class Worker:
         """Run one job; a failing worker is stopped and reported as ``grader_error``."""
         if self.proc is None or self.proc.poll() is not None:
             self.close()
-            self.start()
-            self.wait_ready()
+            self.start_and_wait()
         started = time.monotonic()
         result = RunResult(status="grader_error")
         result.tests = [TestRun(cases=[None] * len(calls)) for calls in job.tests]
+        expect = wire.Expect(
+            [len(calls) for calls in job.tests],
+            self.limits.max_output_mb << 20,
+            self.limits.max_total_output_mb << 20,
+        )
+        # The zygote's own deadline is (timeout + its slack) per phase from the same start.
         budget = (job.timeout + _SLACK) * (len(job.tests) + 1) + 30
+        violation = None
         try:
             self._send(*encode_job(job))
             while True:
-                frame = self._read(started + budget)
+                limit = min(self.limits.max_output_mb << 20, expect.limit()) + wire.SMALL_FRAME
+                frame = self._read(started + budget, limit)
                 if frame is None:
                     raise WorkerError("the grading worker ended: " + self.log_tail())
                 header, blobs = frame
                 if header.get("type") == "done":
-                    result.status = str(header.get("status", "grader_error"))
-                    result.detail = str(header.get("detail", ""))
-                    result.signal = header.get("signal")
-                    result.exit_code = header.get("code")
+                    result.status = str(header.get("status", "grader_error"))[:20]
+                    result.detail = str(header.get("detail", ""))[:500]
+                    signal_name = header.get("signal")
+                    result.signal = signal_name if type(signal_name) is str else None
+                    code = header.get("code")
+                    result.exit_code = code if type(code) is int else None
                     break
-                if header.get("type") != "child" or not isinstance(header.get("inner"), dict):
+                if header.get("type") != "child" or violation is not None:
                     raise WorkerError(f"unexpected frame from the worker: {header.get('type')}")
                 try:
-                    apply_child_frame(result, header["inner"], blobs)
-                except (wire.FrameError, ValueError, TypeError, KeyError) as err:
-                    # The child's stream is the submission's responsibility: stop listening to
-                    # it, keep what came before, and wait for the zygote's verdict.
-                    result.detail = f"malformed results ({err})"
+                    inner = header.get("inner")
+                    expect.check(inner, [len(b) for b in blobs], self.reader.last_size)
+                    apply_child_frame(result, inner, blobs)
+                except Exception as err:  # noqa: BLE001 - anything in a child frame is hostile
+                    # The zygote checks the same rules; keep reading only until its verdict.
+                    violation = f"{type(err).__name__}: {err}"[:500]
                     self._drain_until_done(started + budget)
-                    result.status = "garbled"
                     break
         except WorkerError as err:
             result.status, result.detail = "grader_error", str(err)
             self.close()
+        if violation is not None or result.status == "violation":
+            result.status = "violation"
+            result.detail = violation or result.detail
+            self.discard()
         result.seconds = time.monotonic() - started
         return result
 
     def _drain_until_done(self, deadline: float) -> None:
         while True:
-            frame = self._read(deadline)
+            frame = self._read(deadline, (self.limits.max_output_mb << 20) + wire.SMALL_FRAME)
             if frame is None or frame[0].get("type") == "done":
                 return
 
+    def discard(self) -> None:
+        """Never reuse this zygote: the next job starts a fresh one."""
+        self.close()
+        self.restarts += 1
+
     def close(self) -> None:
         # Between jobs a zygote holds nothing worth a clean exit, and tearing PyTorch down takes
-        # a second: kill it (with bubblewrap, everything in its PID namespace goes with it).
+        # a second: kill it (it is the first process of its PID namespace, under bubblewrap or
+        # `unshare`, so everything below it goes with it).
         if self.proc is not None:
             for stream in (self.proc.stdin, self.proc.stdout):
                 try:
@@ -312,9 +363,12 @@ class Worker:
                 pass
             self.proc.wait()
             self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
         if self._host_scratch:
-            import shutil
-
+            # Only empty mount points are left in there; rmtree works relative to open folders
+            # and never follows a link (shutil.rmtree.avoids_symlink_attacks on Linux).
             shutil.rmtree(self._host_scratch, ignore_errors=True)
             self._host_scratch = None
 
@@ -324,32 +378,52 @@ class Pool:
 
     def __init__(self, isolation: sandbox.Isolation, limits: sandbox.Limits, size: int):
         size = max(1, size)
-        uids = sandbox.worker_uids(size) if isolation.uid is not None else [None] * size
+        self.lease = sandbox.UidLease(size) if isolation.uid is not None else None
+        uids = self.lease.uids if self.lease is not None else [None] * size
         self.workers = [Worker(isolation, limits, uid) for uid in uids]
         self.started = False
+        self.ready = False
+        self.warnings: list[str] = []
 
     def start(self) -> Pool:
         """Start the workers without waiting for them: they import NumPy and PyTorch while the
         caller prepares the jobs. Entering the pool waits until they are ready."""
         if not self.started:
             self.started = True
-            try:
-                for worker in self.workers:
+            for worker in self.workers:
+                try:
                     worker.start()
-            except BaseException:
-                self.close()
-                raise
+                except (OSError, WorkerError):
+                    worker.close()  # tried again, with its cause, on entering the pool
         return self
 
-    def __enter__(self) -> Pool:
+    def wait(self) -> Pool:
+        """Wait for the workers; one that does not start is tried again, then left out (with
+        a warning); WorkerError, with the cause, when none starts."""
+        if self.ready:
+            return self
         self.start()
         try:
+            ready, causes = [], []
             for worker in self.workers:
-                worker.wait_ready()
+                try:
+                    worker.start_and_wait()
+                    ready.append(worker)
+                except WorkerError as err:
+                    causes.append(str(err))
+            if not ready:
+                raise WorkerError("no grading worker started: " + causes[0])
+            for cause in causes:
+                self.warnings.append(f"a grading worker did not start, graded with fewer: {cause}")
+            self.workers = ready
         except BaseException:
             self.close()
             raise
+        self.ready = True
         return self
+
+    def __enter__(self) -> Pool:
+        return self.wait()
 
     def __exit__(self, *exc) -> None:
         self.close()
@@ -357,11 +431,15 @@ class Pool:
     def close(self) -> None:
         for worker in self.workers:
             worker.close()
+        if self.lease is not None:
+            self.lease.release()
 
     def map(self, jobs: Iterable[tuple[Any, Job]]) -> Iterator[tuple[Any, RunResult]]:
         """Yield ``(key, result)`` as jobs finish (not in order)."""
         todo: queue.Queue = queue.Queue()
-        done: queue.Queue = queue.Queue()
+        # Bounded: a worker waits for the caller to take its last result before it runs the
+        # next job, so the results held at once stay within one per worker (and one taken).
+        done: queue.Queue = queue.Queue(maxsize=len(self.workers))
         count = 0
         for item in jobs:
             todo.put(item)

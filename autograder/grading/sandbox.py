@@ -12,9 +12,17 @@ Layers, strongest set first, each used when the platform has it:
 2. **Landlock** (kernel ABI >= 1), applied by every child to itself: read-only access to that
    same list of paths, read-write to its scratch directory only; no TCP (ABI >= 4); no signals
    or abstract sockets outside its own domain (ABI >= 6).
-3. **A separate uid** (root only): children run as ``nobody``, with a process-count limit.
-4. **rlimits**, always: CPU seconds, address space, file size, open files, no core dumps; plus
-   wall-clock limits enforced from outside the child, a scrubbed environment and a scratch
+3. **A separate uid** (root only): each worker's children run as a uid of their own, leased
+   for the run under a lock (:class:`UidLease`), so concurrent runs never share one; with a
+   process-count limit.
+4. **Namespaces per submission** (root, or bubblewrap): each submission's first process is the
+   first process of a PID namespace of its own, so killing it kills every process the
+   submission started; its scratch directory is a tmpfs limited in bytes and files, in a mount
+   namespace of its own, that vanishes with it (see :mod:`.child.zygote`, :mod:`.child.confine`).
+   Without bubblewrap, the zygote itself runs in a PID namespace (``unshare --pid --fork
+   --kill-child``), so nothing outlives the worker either.
+5. **rlimits**, always: CPU seconds, address space, file size, open files, no core dumps; plus
+   a wall-clock deadline enforced from outside the child, a scrubbed environment and a scratch
    working directory.
 
 Without bubblewrap, a root grader still gives each child a network namespace of its own
@@ -24,6 +32,8 @@ is used, for the run's log.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import pwd
 import shutil
@@ -61,7 +71,12 @@ class SandboxError(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-submission limits. ``timeout`` applies to the notebook's code and again to each test."""
+    """Per-submission limits. ``timeout`` applies to the notebook's code and again to each test.
+
+    ``max_output_mb`` bounds what one test sends back, ``max_total_output_mb`` what the whole
+    submission does (so the grader's memory stays bounded); ``scratch_mb`` and
+    ``scratch_files`` bound the private scratch directory (where namespaces are available).
+    """
 
     timeout: float = 20.0
     memory_mb: int = 1024
@@ -69,6 +84,9 @@ class Limits:
     open_files: int = 256
     processes: int = 64
     max_output_mb: int = 32
+    max_total_output_mb: int = 96
+    scratch_mb: int = 256
+    scratch_files: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,7 @@ class Isolation:
     uid: int | None = None
     gid: int | None = None
     unshare_net: bool = False
+    namespaces: bool = False  # a PID and a mount namespace per submission
     layers: tuple[str, ...] = field(default_factory=tuple)
 
     def describe(self) -> str:
@@ -137,7 +156,9 @@ def bwrap_argv(isolation: Isolation) -> list[str]:
     else:
         # Root without a user namespace: keep what the zygote needs to give children their own
         # uid and clean up after them; bubblewrap drops every other capability.
-        for cap in ("SETUID", "SETGID", "CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL"):
+        # SYS_ADMIN: the zygote makes a PID and a mount namespace per submission; the child
+        # gives it up with the rest when it takes its unprivileged uid.
+        for cap in ("SETUID", "SETGID", "CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SYS_ADMIN"):
             argv += ["--cap-add", f"CAP_{cap}"]
     # bubblewrap creates missing parent folders as 0700, which a child that runs as nobody could
     # not traverse: create them 0755 first.
@@ -190,6 +211,12 @@ def zygote_command(isolation: Isolation) -> tuple[list[str], dict[str, str] | No
     """argv and environment of a zygote under ``isolation``."""
     if isolation.bubblewrap:
         return bwrap_argv(isolation) + ["--"] + _bootstrap(MOUNT_ROOT), None
+    if isolation.namespaces:
+        # The zygote is the first process of a PID namespace: whatever becomes of it, every
+        # process below it dies with it.
+        unshare = shutil.which("unshare") or "unshare"
+        prefix = [unshare, "--pid", "--fork", "--kill-child", "--"]
+        return prefix + _bootstrap(str(CHILD_DIR.parent)), _worker_env()
     return _bootstrap(str(CHILD_DIR.parent)), _worker_env()
 
 
@@ -215,26 +242,84 @@ def zygote_config(
         "uid": uid,
         "gid": uid,
         "unshare_net": isolation.unshare_net,
-        # kill(-1) from a child reaches only its own submission's processes when Landlock
-        # scopes signals, or when a PID namespace and a uid are the worker's alone.
-        "reap_all": isolation.landlock_abi >= 6
+        "namespaces": isolation.namespaces,
+        # kill(-1) from a child reaches only its own submission's processes in a PID namespace
+        # of its own, when Landlock scopes signals, or when a PID namespace and a uid are the
+        # worker's alone.
+        "reap_all": isolation.namespaces
+        or isolation.landlock_abi >= 6
         or (isolation.bubblewrap is not None and uid is not None),
         "max_frame": limits.max_output_mb << 20,
+        "max_test": limits.max_output_mb << 20,
+        "max_total": limits.max_total_output_mb << 20,
         "limits": {
             "memory_mb": limits.memory_mb,
             "file_mb": limits.file_mb,
             "open_files": limits.open_files,
             "processes": limits.processes,
+            "scratch_mb": limits.scratch_mb,
+            "scratch_files": limits.scratch_files,
         },
     }
 
 
 FIRST_WORKER_UID = 61000  # Debian reserves 60000-64999 for on-demand allocation
+LAST_WORKER_UID = 64999
+UID_LOCKS = "/run/rnn-course-uids"
+
+
+class UidLease:
+    """Worker uids leased to one run: an ``flock`` per uid in :data:`UID_LOCKS`, held until
+    :meth:`release` (or the process's end, however it ends). Concurrent runs on one machine
+    never share a uid, so they never share its process limit or its files."""
+
+    def __init__(self, count: int, folder: str = UID_LOCKS, start: int = FIRST_WORKER_UID):
+        self.uids: list[int] = []
+        self._fds: list[int] = []
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        taken = {entry.pw_uid for entry in pwd.getpwall()}
+        try:
+            for uid in range(start, LAST_WORKER_UID + 1):
+                if len(self.uids) == count:
+                    break
+                if uid in taken:
+                    continue
+                fd = os.open(
+                    f"{uid}.lock",
+                    os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    0o600,
+                    dir_fd=folder_fd,
+                )
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError as err:
+                    os.close(fd)
+                    if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                        continue
+                    raise
+                self.uids.append(uid)
+                self._fds.append(fd)
+        except BaseException:
+            self.release()
+            raise
+        finally:
+            os.close(folder_fd)
+        if len(self.uids) < count:
+            self.release()
+            raise SandboxError(
+                f"no free worker uid left between {start} and {LAST_WORKER_UID}: too many "
+                "grading runs at once on this machine"
+            )
+
+    def release(self) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds, self.uids = [], []
 
 
 def worker_uids(count: int, start: int = FIRST_WORKER_UID) -> list[int]:
-    """``count`` uids that no account uses: one per worker, so that the process limit (counted
-    per uid) and file permissions keep workers apart as well as away from the grader."""
+    """``count`` uids that no account uses (not leased: see :class:`UidLease`)."""
     taken = {entry.pw_uid for entry in pwd.getpwall()}
     uids, uid = [], start
     while len(uids) < count:
@@ -258,6 +343,20 @@ def _unshare_net_works() -> bool:
     code = "import ctypes, sys; sys.exit(ctypes.CDLL(None).unshare(0x40000000) != 0)"
     try:
         result = subprocess.run([sys.executable, "-I", "-c", code], timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+def _namespaces_work() -> bool:
+    """Whether this process may make PID and mount namespaces (and mount a tmpfs in them)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return False
+    argv = [unshare, "--pid", "--fork", "--kill-child", "--mount", "--"]
+    argv += ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", "/mnt"]
+    try:
+        result = subprocess.run(argv, capture_output=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return result.returncode == 0
@@ -310,9 +409,17 @@ def probe(level: str = "auto") -> Isolation:
     if not use_bwrap and root and level != "rlimits" and _unshare_net_works():
         unshare_net = True
         layers.append("network namespace per submission (unshare)")
+    # bubblewrap as root keeps CAP_SYS_ADMIN for the zygote; in a user namespace it has it too.
+    namespaces = (use_bwrap or root) and level != "rlimits" and _namespaces_work()
+    if namespaces:
+        layers.append(
+            "a PID namespace per submission (every process it starts is killed with it) and a "
+            "mount namespace with a private tmpfs scratch limited in bytes and files"
+        )
     if uid is not None:
         layers.append(
-            f"an unprivileged uid of its own per worker (from {uid}), with a process-count limit"
+            "an unprivileged uid of its own per worker, leased for the run, with a "
+            "process-count limit"
         )
     layers.append(
         "rlimits: CPU time, address space, file size, open files, no core dumps; wall-clock "
@@ -327,6 +434,7 @@ def probe(level: str = "auto") -> Isolation:
         uid=uid,
         gid=gid,
         unshare_net=unshare_net,
+        namespaces=namespaces,
         layers=tuple(layers),
     )
 

@@ -1,7 +1,16 @@
 """Confine a freshly forked child before it runs any student code.
 
-The order matters: limits and the network namespace need the privileges that dropping the uid
+The order matters: the namespaces, mounts and limits need the privileges that dropping the uid
 takes away, and Landlock comes last so that it also covers the files opened before it.
+
+With ``config["namespaces"]`` the child (already the first process of a PID namespace of its
+own, see :mod:`.zygote`) also gets a mount namespace of its own, in which
+
+* its scratch directory is a fresh tmpfs, limited in bytes and in files, that nobody else sees
+  and that disappears with the namespace: nothing of it is ever removed by path;
+* read-only folders it needs but could not traverse (a Python installed under ``/root``) are
+  shown again, read-only, on a small tmpfs laid over the folder that blocks them, so the whole
+  standard library imports while the rest of that folder stays out of sight.
 """
 
 from __future__ import annotations
@@ -13,7 +22,77 @@ import resource
 from . import landlock
 
 _CLONE_NEWNET = 0x40000000
+_CLONE_NEWNS = 0x00020000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT = 1, 2, 4, 32
+_MS_BIND, _MS_REC, _MS_PRIVATE = 4096, 16384, 1 << 18
 MB = 1 << 20
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _mount(libc, source, target, fstype, flags: int, data=None) -> None:
+    args = [None if a is None else os.fsencode(a) for a in (source, target, fstype, data)]
+    if libc.mount(args[0], args[1], args[2], ctypes.c_ulong(flags), args[3]) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+
+def _blocked_folder(path: str) -> str | None:
+    """The outermost folder above ``path`` that others may not traverse, if any."""
+    parts = os.path.abspath(path).split("/")[1:-1]
+    current = ""
+    for part in parts:
+        current += "/" + part
+        if not os.stat(current).st_mode & 0o001:
+            return current
+    return None
+
+
+def _expose(libc, read_only) -> None:
+    """Show the read-only paths that sit below an untraversable folder (see the module doc)."""
+    hidden: dict[str, list[str]] = {}
+    for path in read_only:
+        if os.path.exists(path):
+            folder = _blocked_folder(path)
+            if folder is not None:
+                hidden.setdefault(folder, []).append(os.path.abspath(path))
+    for folder in sorted(hidden, key=len):
+        if any(folder.startswith(outer + "/") for outer in hidden if outer != folder):
+            continue  # shown again inside the outer folder's tmpfs
+        paths = sorted(
+            p for f, ps in hidden.items() if f == folder or f.startswith(folder + "/") for p in ps
+        )
+        fds = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in paths}
+        try:
+            _mount(libc, "tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=1m,mode=0755")
+            for path in paths:
+                os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+                if os.path.isdir(f"/proc/self/fd/{fds[path]}"):
+                    os.makedirs(path, mode=0o755, exist_ok=True)
+                else:
+                    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+                _mount(libc, f"/proc/self/fd/{fds[path]}", path, None, _MS_BIND | _MS_REC)
+                _mount(libc, None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
+            _mount(libc, None, folder, None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+
+
+def private_mounts(config: dict, scratch: str) -> None:
+    """A mount namespace of this process's own: a tmpfs scratch, hidden Python shown again."""
+    libc = _libc()
+    if libc.unshare(_CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS) failed")
+    _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
+    if config.get("uid") is not None:
+        _expose(libc, config["read_only"])
+    limits = config["limits"]
+    owner = "" if config.get("uid") is None else f",uid={config['uid']},gid={config['gid']}"
+    options = f"size={int(limits['scratch_mb'])}m,nr_inodes={int(limits['scratch_files'])}"
+    _mount(libc, "tmpfs", scratch, "tmpfs", _MS_NOSUID | _MS_NODEV, options + ",mode=0700" + owner)
 
 
 def virtual_memory_bytes() -> int | None:
@@ -32,23 +111,24 @@ def _set(limit: int, value: int) -> None:
     resource.setrlimit(limit, (value, value if hard == resource.RLIM_INFINITY else hard))
 
 
-def confine(config: dict, scratch: str, keep_fd: int, timeout: float, baseline_vm: int | None):
+def confine(config: dict, scratch: str, timeout: float, baseline_vm: int | None):
     """Apply every layer the parent asked for; raise OSError if one of them fails.
 
-    ``keep_fd`` is the only descriptor left open besides 0, 1, 2 (which point at /dev/null).
+    Descriptors 3 (the results channel) and 4 (the zygote's handshake pipe, closed by the
+    caller before any student code runs) are the only ones left open besides 0, 1, 2 (which
+    point at /dev/null).
     """
     os.setsid()
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    if keep_fd != 3:
-        os.dup2(keep_fd, 3)
-    os.closerange(4, 65536)
+    os.closerange(5, 65536)
 
     if config.get("unshare_net"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.unshare(_CLONE_NEWNET) != 0:
+        if _libc().unshare(_CLONE_NEWNET) != 0:
             raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) failed")
+    if config.get("namespaces"):
+        private_mounts(config, scratch)
 
     os.chdir(scratch)
     os.environ.clear()

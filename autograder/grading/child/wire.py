@@ -3,7 +3,8 @@
 A frame is ``MAGIC | header length (uint32) | blobs length (uint64) | header | blobs``, the
 header a JSON object whose ``"blobs"`` entry lists the byte length of each blob. Values travel
 as JSON trees in which arrays are replaced by ``{"$a": index, "t": type name}`` and the blobs hold
-the arrays in NumPy's ``.npy`` format, read back with ``allow_pickle=False``.
+the arrays in NumPy's ``.npy`` format, read back with ``allow_pickle=False`` and only after the
+header's shape and dtype have been checked against the blob's actual size.
 
 The same code runs on both sides, so both directions are written here:
 
@@ -15,6 +16,34 @@ The same code runs on both sides, so both directions are written here:
   is not data (a custom object, a function) as :class:`Opaque`, which carries only a type name.
   Nothing of the student's objects survives the trip, so no ``__eq__`` or ``__array__`` of theirs
   ever runs in the parent.
+
+The protocol
+------------
+parent -> zygote (stdin): one ``config`` frame, then ``job`` frames, one at a time.
+
+zygote -> parent (stdout): ``ready`` once, then for each job the child's frames, each wrapped as
+``{"type": "child", "inner": <child frame>}`` with its blobs, and one ``done`` frame that ends
+the job: ``{"type": "done", "status": S, "detail": text, "signal"|"code": ...}`` where S is
+``exited`` (the child ended), ``timeout`` (the job's deadline passed), ``violation`` (the child
+broke the protocol below: the job's results are void), ``unconfined`` (the sandbox could not be
+set up, reported by the zygote's own handshake pipe, never by a frame) or ``grader_error``.
+
+child -> zygote (the child's fd 3), checked by :class:`Expect` in the zygote and again in the
+parent, in exactly this order::
+
+    program                    {"type": "program", "errors": [error, ...]}
+    for each test i in order:
+        case (0, 1, ... n_i-1)  {"type": "case", "test": i, "case": k, "seconds": s,
+                                 then "result" [+ "args_after"] | "error" | "missing": true}
+        test_end                {"type": "test_end", "test": i, "status": one of TEST_STATUSES,
+                                 "detail": text}
+
+``internal`` (``{"type": "internal", "message": text}``) may come at any point and ends the
+stream. Anything else -- an unknown type, a frame out of order or repeated, a malformed header,
+a frame over its size limit, more bytes than the test's or the submission's budget, a frame
+after the end, or the channel closed while the child still runs -- is a violation: the zygote
+kills the submission, reports ``violation``, and the parent discards that worker. Nothing in a
+child frame moves a deadline: the zygote and the parent time each job from its start.
 """
 
 from __future__ import annotations
@@ -136,6 +165,7 @@ class FrameReader:
     def __init__(self, fd: int, max_bytes: int):
         self.fd = fd
         self.max_bytes = max_bytes
+        self.last_size = 0
         self._buffer = bytearray()
 
     def _fill(self, n: int, deadline: float | None) -> bool:
@@ -170,6 +200,7 @@ class FrameReader:
             raise FrameError("the stream ended in the middle of a frame")
         frame = bytes(self._buffer[:total])
         del self._buffer[:total]
+        self.last_size = total
         try:
             header = json.loads(frame[_PREFIX.size : _PREFIX.size + head_len])
         except (ValueError, RecursionError) as err:
@@ -188,19 +219,118 @@ class FrameReader:
         return header, blobs
 
 
+TEST_STATUSES = frozenset({"ok", "timeout", "cpu", "killed", "signal", "exit", "garbled"})
+SMALL_FRAME = 1 << 20  # program, test_end and internal frames carry text only
+_CASE_KEYS = frozenset(
+    {"type", "test", "case", "seconds", "result", "args_after", "error", "missing", "blobs"}
+)
+
+
+class Expect:
+    """The order and sizes a child's frames must keep (see "The protocol" above).
+
+    ``cases`` is the number of cases of each test; ``max_test`` bounds the bytes of one test's
+    case frames and ``max_total`` those of the whole submission. :meth:`limit` is the largest
+    frame that may come next (give it to the reader before it reads the frame's body), and
+    :meth:`check` raises :class:`FrameError` at the first frame that breaks the protocol.
+    """
+
+    def __init__(self, cases, max_test: int, max_total: int):
+        self.cases = [int(n) for n in cases]
+        self.max_test = int(max_test)
+        self.max_total = int(max_total)
+        self.test = -1  # -1: the program frame comes next
+        self.case = 0
+        self.spent_test = 0
+        self.spent_total = 0
+        self.finished = False
+
+    def limit(self) -> int:
+        if self.finished:
+            return 0
+        room = min(self.max_test - self.spent_test, self.max_total - self.spent_total)
+        return max(room, SMALL_FRAME)
+
+    def check(self, header, blob_sizes, size: int) -> str:
+        """The frame's type, once it is known to be the one expected here."""
+        if self.finished:
+            raise FrameError("a frame came after the end of the results")
+        if type(header) is not dict:
+            raise FrameError("a frame header is not an object")
+        kind = header.get("type")
+        if kind != "case" and (blob_sizes or size > SMALL_FRAME):
+            raise FrameError(f"a {kind!r} frame of {size} bytes is too large")
+        if kind == "internal":
+            if type(header.get("message")) is not str:
+                raise FrameError("an internal frame without a message")
+            self.finished = True
+        elif kind == "program":
+            if self.test != -1:
+                raise FrameError("a second program frame")
+            errors = header.get("errors")
+            if type(errors) is not list or len(errors) > 10_000:
+                raise FrameError("a program frame without a list of errors")
+            self._next_test(0)
+        elif kind == "case":
+            self._check_case(header, blob_sizes, size)
+        elif kind == "test_end":
+            if self.test < 0 or header.get("test") != self.test or type(header["test"]) is not int:
+                raise FrameError(f"a test_end frame for test {header.get('test')!r} out of order")
+            if header.get("status") not in TEST_STATUSES or type(header.get("detail")) is not str:
+                raise FrameError("a test_end frame with a bad status or detail")
+            self._next_test(self.test + 1)
+        else:
+            raise FrameError(f"unexpected frame type {str(kind)[:40]!r}")
+        return kind
+
+    def _next_test(self, index: int) -> None:
+        self.test, self.case, self.spent_test = index, 0, 0
+        if index >= len(self.cases):
+            self.finished = True
+
+    def _check_case(self, header: dict, blob_sizes, size: int) -> None:
+        test, case = header.get("test"), header.get("case")
+        if self.test < 0 or type(test) is not int or test != self.test:
+            raise FrameError(f"a case frame for test {test!r} out of order")
+        if type(case) is not int or case != self.case or case >= self.cases[test]:
+            raise FrameError(f"a case frame for case {case!r} of test {test} out of order")
+        if not set(header) <= _CASE_KEYS:
+            raise FrameError("a case frame with unknown fields")
+        seconds = header.get("seconds", 0)
+        if type(seconds) not in (int, float) or not 0 <= seconds < 1e6:
+            raise FrameError("a case frame with an impossible duration")
+        outcomes = [key in header for key in ("result", "error", "missing")]
+        if sum(outcomes) != 1 or ("args_after" in header and "result" not in header):
+            raise FrameError("a case frame must hold one of result, error or missing")
+        if blob_sizes and "result" not in header:
+            raise FrameError("a case frame carries arrays but no result")
+        self.spent_test += size
+        self.spent_total += size
+        if self.spent_test > self.max_test or self.spent_total > self.max_total:
+            raise FrameError(
+                f"the results are over the limit ({self.spent_test} bytes for this test, "
+                f"{self.spent_total} in all)"
+            )
+        self.case += 1
+
+
 class ChildStream:
     """Frames from a child process, ending when the child has exited and its frames are read.
 
     End of file alone is not enough: a process the child left behind may hold the other end of
-    the pipe open, so the child's exit is polled as well.
+    the pipe open, so the child's exit is polled as well. End of file while the child still runs
+    (it closed or replaced its end of the channel) is a :class:`FrameError` once ``GRACE``
+    seconds have passed without the child exiting.
     """
 
     POLL = 0.2
+    GRACE = 2.0
 
     def __init__(self, fd: int, pid: int, max_bytes: int):
         self.reader = FrameReader(fd, max_bytes)
         self.pid = pid
         self.wait_status: int | None = None
+        self._eof_at: float | None = None
 
     def _reap(self) -> bool:
         if self.wait_status is None:
@@ -217,13 +347,24 @@ class ChildStream:
             now = time.monotonic()
             if now >= deadline:
                 raise FrameTimeout
-            wait = min(deadline, now + self.POLL) if not exited else now + self.POLL
+            if self._eof_at is not None:
+                if exited:
+                    return None
+                if now - self._eof_at > self.GRACE:
+                    raise FrameError("the process closed its results channel and kept running")
+                time.sleep(min(0.02, deadline - now))
+                continue
+            wait = min(deadline, now + self.POLL)
             try:
-                return self.reader.read(wait)
+                frame = self.reader.read(wait)
             except FrameTimeout:
                 if exited:
                     return None
                 continue
+            if frame is None:
+                self._eof_at = time.monotonic()
+                continue
+            return frame
 
     def finish(self) -> int:
         """Wait for the child (after killing it, if need be) and return its wait status."""
@@ -243,13 +384,36 @@ def array_bytes(arr: np.ndarray) -> bytes:
 
 
 def array_from_bytes(blob: bytes) -> np.ndarray:
+    """The array in ``blob``, refused unless its header describes exactly the bytes that follow.
+
+    NumPy's own reader allocates the array the header announces before reading its data, so a
+    ten-byte blob claiming 2**40 entries would ask for terabytes: the header is read and checked
+    here, and the data is copied out of the blob itself.
+    """
+    stream = io.BytesIO(blob)
     try:
-        arr = np.lib.format.read_array(io.BytesIO(blob), allow_pickle=False)
-    except (ValueError, OSError, EOFError, TypeError, SyntaxError) as err:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except (ValueError, OSError, EOFError, TypeError, SyntaxError, OverflowError) as err:
         raise FrameError(f"an array could not be read ({err})") from None
-    if arr.dtype.kind not in DATA_KINDS or arr.dtype.fields is not None:
-        raise FrameError(f"an array of dtype {arr.dtype} is not data")
-    return arr
+    if dtype.kind not in DATA_KINDS or dtype.fields is not None or dtype.hasobject:
+        raise FrameError(f"an array of dtype {dtype} is not data")
+    if not all(type(n) is int and 0 <= n < 2**40 for n in shape) or len(shape) > 32:
+        raise FrameError("an array has an impossible shape")
+    count = math.prod(shape)
+    offset = stream.tell()
+    if count * dtype.itemsize != len(blob) - offset:
+        raise FrameError(
+            f"an array's header announces {count} values of {dtype.itemsize} bytes but "
+            f"{len(blob) - offset} bytes follow"
+        )
+    flat = np.frombuffer(blob, dtype=dtype, count=count, offset=offset)
+    return np.array(flat.reshape(shape, order="F" if fortran else "C"), copy=True)
 
 
 def _type_name(obj) -> str:
