@@ -166,7 +166,7 @@ def check_array(
         got: the learner's result.
         expected: the correct array.
         atol, rtol: tolerances of ``|got - expected| <= atol + rtol * |expected|``, per entry.
-        axes: names of the axes, e.g. ("N", "T", "H"): shapes and indices are then printed with
+        axes: names of the axes, e.g. ("N", "T", "Dh"): shapes and indices are then printed with
             these names, and the message says along which axes the wrong entries lie.
         hint: a sentence appended to any failure message.
         suspects: typical wrong results, by description, e.g. {"the pre-activation without
@@ -349,22 +349,35 @@ def check_at_most(name: str, got: float, target: float, *, hint: str | None = No
         _fail([f"{name} is {got:.4g}, the target is at most {target:.4g}."], hint)
 
 
-def rnn_inputs(seed: int, N: int, T: int, D: int, H: int, *, scale: float = 0.5) -> tuple:
+def rnn_inputs(
+    seed: int,
+    N: int,
+    T: int,
+    D: int,
+    Dh: int | None = None,
+    *,
+    scale: float = 0.5,
+    H: int | None = None,
+) -> tuple:
     """Random inputs and weights of a vanilla RNN, for tests.
 
     Args:
         seed: seed of the random generator.
-        N, T, D, H: batch size, sequence length, input size, hidden size.
+        N, T, D, Dh: batch size, sequence length, input size, hidden size (``H=`` is accepted
+            for ``Dh`` by older notebooks).
         scale: standard deviation of the weights; the inputs and h0 have standard deviation 1.
 
     Returns:
-        X (N, T, D), h0 (N, H), W_xh (D, H), W_hh (H, H), b_h (H,), all float64.
+        X (N, T, D), h0 (N, Dh), W_xh (D, Dh), W_hh (Dh, Dh), b_h (Dh,), all float64.
     """
+    if (Dh is None) == (H is None):
+        raise TypeError("rnn_inputs needs the hidden size once, as Dh (or H in older notebooks)")
+    Dh = Dh if Dh is not None else H
     rng = np.random.default_rng(seed)
     return (
         rng.standard_normal((N, T, D)),
-        rng.standard_normal((N, H)),
-        scale * rng.standard_normal((D, H)),
-        scale * rng.standard_normal((H, H)) / np.sqrt(H),
-        scale * rng.standard_normal(H),
+        rng.standard_normal((N, Dh)),
+        scale * rng.standard_normal((D, Dh)),
+        scale * rng.standard_normal((Dh, Dh)) / np.sqrt(Dh),
+        scale * rng.standard_normal(Dh),
     )

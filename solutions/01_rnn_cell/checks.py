@@ -24,13 +24,13 @@ def cell_cases(rng):
     cases = []
     for N, D, H in CELL_SIZES:
         X, h0, W_xh, W_hh, b_h = rnn_inputs(rng, N, 1, D, H, scale=1.5)
-        cases.append(Case((X[:, 0], h0, W_xh, W_hh, b_h), label=label(N=N, D=D, H=H)))
+        cases.append(Case((X[:, 0], h0, W_xh, W_hh, b_h), label=label(N=N, D=D, Dh=H)))
     return cases
 
 
 def sequence_cases(rng):
     return [
-        Case(rnn_inputs(rng, N, T, D, H, scale=1.2), label=label(N=N, T=T, D=D, H=H))
+        Case(rnn_inputs(rng, N, T, D, H, scale=1.2), label=label(N=N, T=T, D=D, Dh=H))
         for N, T, D, H in SEQUENCE_SIZES
     ]
 
@@ -40,7 +40,7 @@ def output_cases(rng):
     for N, T, H, Q in OUTPUT_SIZES:
         states = normal(rng, N, T, H).clip(-3, 3) / 3
         cases.append(
-            Case((states, normal(rng, H, Q), normal(rng, Q)), label=label(N=N, T=T, H=H, Q=Q))
+            Case((states, normal(rng, H, Q), normal(rng, Q)), label=label(N=N, T=T, Dh=H, Q=Q))
         )
     return cases
 
@@ -89,7 +89,7 @@ CELL_MISTAKES = (
     ),
     Mistake(
         "W_xh transposed (x @ W_xh.T)",
-        "W_xh has shape (D, H): the product is x @ W_xh, without .T",
+        "W_xh has shape (D, Dh): the product is x @ W_xh, without .T",
         partial(mistakes.cell, transpose_W_xh=True),
     ),
     Mistake(
@@ -125,7 +125,7 @@ OUTPUT_MISTAKES = (
     Mistake("the bias b_q left out", "add b_q", partial(mistakes.output, bias=False)),
     Mistake(
         "W_hq transposed",
-        "W_hq has shape (H, Q): the product is H @ W_hq",
+        "W_hq has shape (Dh, Q): the product is H @ W_hq",
         partial(mistakes.output, transpose=True),
     ),
     Mistake(
@@ -152,8 +152,8 @@ OUTPUT = {
     "NumPy reference": first(numpy_rnn.output_forward),
     "PyTorch nn.Linear": first(torch_rnn.output_forward),
 }
-H_NEXT = Array("h_next", ("N", "H"))
-H_ALL = Array("H", ("N", "T", "H"))
+H_NEXT = Array("h_next", ("N", "Dh"))
+H_ALL = Array("H", ("N", "T", "Dh"))
 O_ALL = Array("O", ("N", "T", "Q"))
 
 
@@ -169,7 +169,7 @@ def build(folder):
                 1,
                 cell_cases,
                 judges.references(H_NEXT, BOTH, shape_only=True),
-                about="rnn_cell_forward returns an (N, H) array",
+                about="rnn_cell_forward returns an (N, Dh) array",
             ),
             Test(
                 "test_rnn_cell_forward_values",
@@ -185,7 +185,7 @@ def build(folder):
                 1,
                 sequence_cases,
                 judges.references(H_ALL, SEQUENCE, shape_only=True),
-                about="rnn_forward returns an (N, T, H) array",
+                about="rnn_forward returns an (N, T, Dh) array",
             ),
             Test(
                 "test_rnn_forward_values",

@@ -18,13 +18,13 @@ from autograder.reference import numpy_rnn, torch_rnn
 
 SIZES = [(2, 5, 3, 4), (1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 2), (3, 8, 2, 5)]  # N, T, D, H
 
-H_BI = Array("H", ("N", "T", "2H"))
+H_BI = Array("H", ("N", "T", "2Dh"))
 GRADS = (
     Array("dX", ("N", "T", "D")),
-    Array("dh0_f", ("N", "H")),
-    Array("dh0_b", ("N", "H")),
-    (Array("dW_xh_f", ("D", "H")), Array("dW_hh_f", ("H", "H")), Array("db_h_f", ("H",))),
-    (Array("dW_xh_b", ("D", "H")), Array("dW_hh_b", ("H", "H")), Array("db_h_b", ("H",))),
+    Array("dh0_f", ("N", "Dh")),
+    Array("dh0_b", ("N", "Dh")),
+    (Array("dW_xh_f", ("D", "Dh")), Array("dW_hh_f", ("Dh", "Dh")), Array("db_h_f", ("Dh",))),
+    (Array("dW_xh_b", ("D", "Dh")), Array("dW_hh_b", ("Dh", "Dh")), Array("db_h_b", ("Dh",))),
 )
 
 
@@ -37,7 +37,7 @@ def _birnn_inputs(rng, N, T, D, H, as_lists):
 
 def forward_cases(rng):
     return [
-        Case(_birnn_inputs(rng, N, T, D, H, i % 2 == 1), label=label(N=N, T=T, D=D, H=H))
+        Case(_birnn_inputs(rng, N, T, D, H, i % 2 == 1), label=label(N=N, T=T, D=D, Dh=H))
         for i, (N, T, D, H) in enumerate(SIZES)
     ]
 
@@ -46,7 +46,7 @@ def backward_cases(rng):
     cases = []
     for i, (N, T, D, H) in enumerate(SIZES):
         inputs = _birnn_inputs(rng, N, T, D, H, i % 2 == 1)
-        cases.append(Case((normal(rng, N, T, 2 * H), *inputs), label=label(N=N, T=T, D=D, H=H)))
+        cases.append(Case((normal(rng, N, T, 2 * H), *inputs), label=label(N=N, T=T, D=D, Dh=H)))
     return cases
 
 
@@ -94,7 +94,7 @@ BACKWARD_MISTAKES = (
     Mistake(
         "the backward direction not reversed (treated as a forward RNN)",
         "the backward RNN read X[:, ::-1]: reverse its input, its upstream gradient "
-        "dH[:, ::-1, H:] and the dX it returns",
+        "dH[:, ::-1, Dh:] and the dX it returns",
         partial(mistakes.birnn_backward, reverse=False),
     ),
     Mistake(
@@ -109,7 +109,7 @@ BACKWARD_MISTAKES = (
     ),
     Mistake(
         "the two halves of dH swapped",
-        "dH[..., :H] belongs to the forward RNN, dH[..., H:] to the backward one",
+        "dH[..., :Dh] belongs to the forward RNN, dH[..., Dh:] to the backward one",
         partial(mistakes.birnn_backward, swap_halves=True),
     ),
 )
@@ -136,7 +136,7 @@ def build(folder):
                 1,
                 forward_cases,
                 judges.references(H_BI, forward, shape_only=True),
-                about="birnn_forward returns an (N, T, 2H) array",
+                about="birnn_forward returns an (N, T, 2Dh) array",
             ),
             Test(
                 "test_birnn_forward_values",

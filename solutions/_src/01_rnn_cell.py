@@ -21,18 +21,40 @@
 # Your grade comes from these tests and from hidden ones that try other shapes and values,
 # including a batch of one sequence ($N = 1$) and sequences of one step ($T = 1$).
 #
-# **Notation** (the same as in the book). Everything is *batch first* and uses *row vectors*:
+# **Notation** (the same as in the book, see its notation page). Everything is *batch first*
+# and uses *row vectors* (the row-vector convention). Time runs $t = 1, \dots, T$ in the
+# equations and from 0 in Python, so the array slice `X[:, t-1]` holds $X_t$.
 #
 # | symbol | shape | meaning |
 # |---|---|---|
 # | $N$, $T$ | | batch size, sequence length |
-# | $D$, $H$, $Q$ | | input size, hidden size, output size |
-# | `X` | $(N, T, D)$ | a batch of input sequences; `X[:, t]` is $X_t$ |
-# | `h0` | $(N, H)$ | the hidden state before the first step |
-# | `W_xh`, `W_hh`, `b_h` | $(D, H)$, $(H, H)$, $(H,)$ | the cell's parameters |
-# | `H` | $(N, T, H)$ | the hidden state after every step; `H[:, t]` is $H_t$ |
-# | `W_hq`, `b_q` | $(H, Q)$, $(Q,)$ | the output layer's parameters |
-# | `O` | $(N, T, Q)$ | the outputs at every step |
+# | $D$, $D_h$, $Q$ | | input size, hidden size (`Dh` in code), output size |
+# | `X` | `(N, T, D)` | a batch of input sequences; `X[:, t-1]` is $X_t$ |
+# | `h0` | `(N, Dh)` | the initial state $H_0$, before the first step |
+# | `W_xh`, `W_hh`, `b_h` | `(D, Dh)`, `(Dh, Dh)`, `(Dh,)` | the cell's parameters |
+# | `H` | `(N, T, Dh)` | the hidden states $H_1, \dots, H_T$; `H[:, t-1]` is $H_t$ |
+# | `W_hq`, `b_q` | `(Dh, Q)`, `(Q,)` | the output layer's parameters |
+# | `O` | `(N, T, Q)` | the outputs $O_1, \dots, O_T$; `O[:, t-1]` is $O_t$ |
+
+# %% [code] tags=hide-input
+# Course setup: make the course package `autograder` importable. In a checkout of the
+# repository it is imported from there; on Colab, or any machine without it, it is first
+# installed with pip from https://github.com/open-rnn-course/rnn-course
+# Where it already imports, this cell changes nothing.
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+for _root in (Path.cwd(), *Path.cwd().parents):
+    if (_root / "autograder" / "__init__.py").is_file():
+        for _path in (str(_root / "book"), str(_root)):
+            if _path not in sys.path:
+                sys.path.insert(0, _path)
+        break
+if importlib.util.find_spec("autograder") is None:
+    _spec = "rnn-course @ git+https://github.com/open-rnn-course/rnn-course@main"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", _spec], check=True)
 
 # %% [setup] id=setup_imports
 import numpy as np
@@ -51,7 +73,7 @@ torch.set_default_dtype(torch.float64)
 # $$H_t = \tanh\left(X_t W_{xh} + H_{t-1} W_{hh} + b_h\right)$$
 #
 # With row vectors, a whole batch is one matrix product: `x` has one row per sequence, so
-# `x @ W_xh` has shape $(N, H)$, and so has `h_prev @ W_hh`. The bias `b_h` of shape $(H,)$ is
+# `x @ W_xh` has shape `(N, Dh)`, and so has `h_prev @ W_hh`. The bias `b_h` of shape `(Dh,)` is
 # added to every row by NumPy's broadcasting.
 #
 # Write `rnn_cell_forward`. Return only the new hidden state (an array), nothing else.
@@ -63,13 +85,13 @@ def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):
 
     Args:
         x: (N, D) inputs at this step.
-        h_prev: (N, H) hidden state from the previous step.
-        W_xh: (D, H) input-to-hidden weights.
-        W_hh: (H, H) hidden-to-hidden weights.
-        b_h: (H,) hidden bias.
+        h_prev: (N, Dh) hidden state from the previous step.
+        W_xh: (D, Dh) input-to-hidden weights.
+        W_hh: (Dh, Dh) hidden-to-hidden weights.
+        b_h: (Dh,) hidden bias.
 
     Returns:
-        h_next: (N, H) the new hidden state.
+        h_next: (N, Dh) the new hidden state.
     """
     # Compute the pre-activation x W_xh + h_prev W_hh + b_h, then apply tanh (np.tanh).
     ### BEGIN SOLUTION
@@ -81,18 +103,20 @@ def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):
 # The first test checks the shape of the result, the second its values: once against the
 # course's NumPy reference, and once against PyTorch.
 #
-# PyTorch's `nn.RNNCell` computes the same thing in column-vector form,
-# $h' = \tanh(W_{ih} x + b_{ih} + W_{hh} h + b_{hh})$, so its weights are the *transposes* of
-# ours, `weight_ih = W_xh.T` and `weight_hh = W_hh.T`, and it has two biases where we have one.
-# The cell below copies our weights into a PyTorch cell (second bias set to zero); read it to see
-# the mapping, which you will meet again whenever you move between papers and code.
+# PyTorch's `nn.RNNCell` uses the same row-vector formula,
+# $h' = \tanh(x\, W_{ih}^\top + b_{ih} + h\, W_{hh}^\top + b_{hh})$, but it stores each weight
+# matrix transposed, one row per hidden unit: its `weight_ih` is our $W_{xh}^\top$
+# (`weight_ih = W_xh.T`) and its `weight_hh` is our $W_{hh}^\top$ (`weight_hh = W_hh.T`).
+# So the matrix PyTorch calls $W_{hh}$ is the transpose of ours, and it has two biases where we
+# have one. The cell below copies our weights into a PyTorch cell (second bias set to zero); read
+# it to see the mapping, which you will meet again whenever you move between papers and code.
 
 
 # %% [setup] id=setup_torch_helpers
 def torch_cell_step(x, h_prev, W_xh, W_hh, b_h):
     """h_next computed by torch.nn.RNNCell holding our weights."""
-    D, H = W_xh.shape
-    cell = torch.nn.RNNCell(D, H)
+    D, Dh = W_xh.shape
+    cell = torch.nn.RNNCell(D, Dh)
     with torch.no_grad():
         cell.weight_ih.copy_(torch.from_numpy(W_xh.T))
         cell.weight_hh.copy_(torch.from_numpy(W_hh.T))
@@ -103,45 +127,45 @@ def torch_cell_step(x, h_prev, W_xh, W_hh, b_h):
 
 def torch_sequence(X, h0, W_xh, W_hh, b_h):
     """H computed by torch.nn.RNN(batch_first=True) holding our weights."""
-    D, H = W_xh.shape
-    rnn = torch.nn.RNN(D, H, batch_first=True)
+    D, Dh = W_xh.shape
+    rnn = torch.nn.RNN(D, Dh, batch_first=True)
     with torch.no_grad():
         rnn.weight_ih_l0.copy_(torch.from_numpy(W_xh.T))
         rnn.weight_hh_l0.copy_(torch.from_numpy(W_hh.T))
         rnn.bias_ih_l0.copy_(torch.from_numpy(b_h))
         rnn.bias_hh_l0.zero_()
-        H_all, _ = rnn(torch.from_numpy(X), torch.from_numpy(h0)[None])  # h0 as (1, N, H)
+        H_all, _ = rnn(torch.from_numpy(X), torch.from_numpy(h0)[None])  # h0 as (1, N, Dh)
         return H_all.numpy()
 
 
 # %% [test] id=test_rnn_cell_forward_shape points=1
-X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=0, N=2, T=1, D=3, H=4)
+X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=0, N=2, T=1, D=3, Dh=4)
 h_next = rnn_cell_forward(X[:, 0], h0, W_xh, W_hh, b_h)
 check_array(
     "rnn_cell_forward(...)",
     h_next,
     np.zeros((2, 4)),
-    axes=("N", "H"),
+    axes=("N", "Dh"),
     atol=np.inf,
     hint="the new state has one row per sequence and one column per hidden unit.",
 )
 ### BEGIN HIDDEN TESTS
-for seed, (N, D, H) in enumerate([(1, 1, 1), (1, 5, 2), (4, 2, 6), (3, 7, 3)], start=101):
-    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, 1, D, H)
+for seed, (N, D, Dh) in enumerate([(1, 1, 1), (1, 5, 2), (4, 2, 6), (3, 7, 3)], start=101):
+    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, 1, D, Dh)
     check_array(
-        f"rnn_cell_forward with N={N}, D={D}, H={H}",
+        f"rnn_cell_forward with N={N}, D={D}, Dh={Dh}",
         rnn_cell_forward(X[:, 0], h0, W_xh, W_hh, b_h),
-        np.zeros((N, H)),
-        axes=("N", "H"),
+        np.zeros((N, Dh)),
+        axes=("N", "Dh"),
         atol=np.inf,
     )
 ### END HIDDEN TESTS
-print("✓ rnn_cell_forward returns an (N, H) array")
+print("✓ rnn_cell_forward returns an (N, Dh) array")
 
 # %% [test] id=test_rnn_cell_forward_values points=2
 from autograder.reference import numpy_rnn
 
-X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=0, N=2, T=1, D=3, H=4)
+X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=0, N=2, T=1, D=3, Dh=4)
 x = X[:, 0]
 pre = x @ W_xh + h0 @ W_hh + b_h
 suspects = {
@@ -152,20 +176,20 @@ suspects = {
 }
 expected, _ = numpy_rnn.rnn_cell_forward(x, h0, W_xh, W_hh, b_h)
 got = rnn_cell_forward(x, h0, W_xh, W_hh, b_h)
-check_array("rnn_cell_forward(...)", got, expected, axes=("N", "H"), suspects=suspects)
+check_array("rnn_cell_forward(...)", got, expected, axes=("N", "Dh"), suspects=suspects)
 check_array(
     "rnn_cell_forward(...) compared with torch.nn.RNNCell",
     got,
     torch_cell_step(x, h0, W_xh, W_hh, b_h),
-    axes=("N", "H"),
+    axes=("N", "Dh"),
 )
 ### BEGIN HIDDEN TESTS
-for seed, (N, D, H) in enumerate(
+for seed, (N, D, Dh) in enumerate(
     [(1, 1, 1), (1, 5, 2), (4, 2, 6), (3, 7, 3), (5, 4, 4)], start=201
 ):
-    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, 1, D, H, scale=1.5)
+    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, 1, D, Dh, scale=1.5)
     got = rnn_cell_forward(X[:, 0], h0, W_xh, W_hh, b_h)
-    name = f"rnn_cell_forward with N={N}, D={D}, H={H}"
+    name = f"rnn_cell_forward with N={N}, D={D}, Dh={Dh}"
     check_array(name, got, numpy_rnn.rnn_cell_forward(X[:, 0], h0, W_xh, W_hh, b_h)[0])
     check_array(name, got, torch_cell_step(X[:, 0], h0, W_xh, W_hh, b_h))
 ### END HIDDEN TESTS
@@ -177,12 +201,15 @@ print("✓ rnn_cell_forward matches the NumPy reference and torch.nn.RNNCell")
 # A recurrent network applies *the same* cell, with the same weights, at every step, feeding the
 # state it just computed back in as `h_prev`:
 #
-# $$H_0 = \tanh(X_0 W_{xh} + h_0 W_{hh} + b_h), \quad
-#   H_1 = \tanh(X_1 W_{xh} + H_0 W_{hh} + b_h), \quad \dots$$
+# $$H_1 = \tanh(X_1 W_{xh} + H_0 W_{hh} + b_h), \quad
+#   H_2 = \tanh(X_2 W_{xh} + H_1 W_{hh} + b_h), \quad \dots, \quad
+#   H_T = \tanh(X_T W_{xh} + H_{T-1} W_{hh} + b_h),$$
 #
-# Write `rnn_forward` with a loop over $t = 0, \dots, T-1$ that calls your `rnn_cell_forward`
-# and stores each new state in `H[:, t]`. Note the indexing: `H[:, t]` is the state *after*
-# reading `X[:, t]`, and `h0` is not part of `H`.
+# starting from the initial state $H_0$, the argument `h0`. Write `rnn_forward` with a loop over
+# the steps that calls your `rnn_cell_forward` and stores each new state. Python counts from 0:
+# step $t$ reads `X[:, t-1]` and its state $H_t$ goes into `H[:, t-1]`, so a loop
+# `for t in range(T)` reads `X[:, t]` and writes `H[:, t]`, the state *after* reading `X[:, t]`.
+# `h0` is not part of `H`.
 
 
 # %% [answer] id=rnn_forward_impl
@@ -191,11 +218,11 @@ def rnn_forward(X, h0, W_xh, W_hh, b_h):
 
     Args:
         X: (N, T, D) input sequences, batch first.
-        h0: (N, H) initial hidden state.
-        W_xh: (D, H); W_hh: (H, H); b_h: (H,) the cell's parameters.
+        h0: (N, Dh) initial hidden state.
+        W_xh: (D, Dh); W_hh: (Dh, Dh); b_h: (Dh,) the cell's parameters.
 
     Returns:
-        H: (N, T, H) the hidden state after every step; H[:, t] is the state after X[:, t].
+        H: (N, T, Dh) the hidden state after every step; H[:, t] is the state after X[:, t].
     """
     # Allocate H, then loop over time, carrying the state from one step to the next.
     ### BEGIN SOLUTION
@@ -210,32 +237,32 @@ def rnn_forward(X, h0, W_xh, W_hh, b_h):
 
 
 # %% [test] id=test_rnn_forward_shape points=1
-X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=1, N=2, T=5, D=3, H=4)
+X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=1, N=2, T=5, D=3, Dh=4)
 check_array(
     "rnn_forward(...)",
     rnn_forward(X, h0, W_xh, W_hh, b_h),
     np.zeros((2, 5, 4)),
-    axes=("N", "T", "H"),
+    axes=("N", "T", "Dh"),
     atol=np.inf,
     hint="one hidden state per sequence and per step: H[:, t] holds the state after X[:, t].",
 )
 ### BEGIN HIDDEN TESTS
-for seed, (N, T, D, H) in enumerate(
+for seed, (N, T, D, Dh) in enumerate(
     [(1, 1, 1, 1), (1, 6, 2, 3), (3, 1, 4, 2), (2, 3, 1, 5)], start=301
 ):
-    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, T, D, H)
+    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, T, D, Dh)
     check_array(
-        f"rnn_forward with N={N}, T={T}, D={D}, H={H}",
+        f"rnn_forward with N={N}, T={T}, D={D}, Dh={Dh}",
         rnn_forward(X, h0, W_xh, W_hh, b_h),
-        np.zeros((N, T, H)),
-        axes=("N", "T", "H"),
+        np.zeros((N, T, Dh)),
+        axes=("N", "T", "Dh"),
         atol=np.inf,
     )
 ### END HIDDEN TESTS
-print("✓ rnn_forward returns an (N, T, H) array")
+print("✓ rnn_forward returns an (N, T, Dh) array")
 
 # %% [test] id=test_rnn_forward_values points=2
-X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=1, N=2, T=5, D=3, H=4)
+X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=1, N=2, T=5, D=3, Dh=4)
 expected, _ = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
 got = rnn_forward(X, h0, W_xh, W_hh, b_h)
 suspects = {
@@ -251,7 +278,7 @@ check_array(
     "rnn_forward(...)",
     got,
     expected,
-    axes=("N", "T", "H"),
+    axes=("N", "T", "Dh"),
     suspects=suspects,
     hint="the first step reads h0; every later step reads the state the previous step computed.",
 )
@@ -259,16 +286,16 @@ check_array(
     "rnn_forward(...) compared with torch.nn.RNN",
     got,
     torch_sequence(X, h0, W_xh, W_hh, b_h),
-    axes=("N", "T", "H"),
+    axes=("N", "T", "Dh"),
 )
 ### BEGIN HIDDEN TESTS
 shapes = [(1, 1, 1, 1), (1, 9, 2, 3), (4, 1, 3, 5), (3, 6, 4, 2), (2, 12, 3, 6)]
-for seed, (N, T, D, H) in enumerate(shapes, start=401):
-    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, T, D, H, scale=1.2)
+for seed, (N, T, D, Dh) in enumerate(shapes, start=401):
+    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, T, D, Dh, scale=1.2)
     got = rnn_forward(X, h0, W_xh, W_hh, b_h)
-    name = f"rnn_forward with N={N}, T={T}, D={D}, H={H}"
-    check_array(name, got, numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)[0], axes=("N", "T", "H"))
-    check_array(name, got, torch_sequence(X, h0, W_xh, W_hh, b_h), axes=("N", "T", "H"))
+    name = f"rnn_forward with N={N}, T={T}, D={D}, Dh={Dh}"
+    check_array(name, got, numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)[0], axes=("N", "T", "Dh"))
+    check_array(name, got, torch_sequence(X, h0, W_xh, W_hh, b_h), axes=("N", "T", "Dh"))
 ### END HIDDEN TESTS
 print("✓ rnn_forward matches the NumPy reference and torch.nn.RNN")
 
@@ -289,8 +316,8 @@ def output_forward(H, W_hq, b_q):
     """The output layer applied at every step: O_t = H_t W_hq + b_q.
 
     Args:
-        H: (N, T, H) hidden states.
-        W_hq: (H, Q) hidden-to-output weights.
+        H: (N, T, Dh) hidden states.
+        W_hq: (Dh, Q) hidden-to-output weights.
         b_q: (Q,) output bias.
 
     Returns:
@@ -326,14 +353,14 @@ with torch.no_grad():
         axes=("N", "T", "Q"),
     )
 ### BEGIN HIDDEN TESTS
-for seed, (N, T, H, Q) in enumerate(
+for seed, (N, T, Dh, Q) in enumerate(
     [(1, 1, 1, 1), (1, 4, 3, 2), (3, 1, 2, 5), (2, 6, 5, 3)], start=501
 ):
     rng = np.random.default_rng(seed)
-    H_states = np.tanh(rng.standard_normal((N, T, H)))
-    W_hq, b_q = rng.standard_normal((H, Q)), rng.standard_normal(Q)
+    H_states = np.tanh(rng.standard_normal((N, T, Dh)))
+    W_hq, b_q = rng.standard_normal((Dh, Q)), rng.standard_normal(Q)
     check_array(
-        f"output_forward with N={N}, T={T}, H={H}, Q={Q}",
+        f"output_forward with N={N}, T={T}, Dh={Dh}, Q={Q}",
         output_forward(H_states, W_hq, b_q),
         numpy_rnn.output_forward(H_states, W_hq, b_q)[0],
         axes=("N", "T", "Q"),
@@ -350,7 +377,7 @@ print("✓ output_forward matches the NumPy reference and torch.nn.Linear")
 # inputs. Try other sizes, or scale `W_hh` up and watch the states saturate at $\pm 1$.
 
 # %% [code]
-X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=3, N=2, T=6, D=3, H=5)
+X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=3, N=2, T=6, D=3, Dh=5)
 h0 = np.zeros_like(h0)
 H_states = rnn_forward(X, h0, W_xh, W_hh, b_h)
 O = output_forward(H_states, np.ones((5, 2)), np.zeros(2))

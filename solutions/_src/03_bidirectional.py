@@ -17,18 +17,40 @@
 # the test cell below it. Hidden tests try other shapes and values, including $N = 1$ and
 # $T = 1$.
 #
-# A forward RNN's state $\overrightarrow{H}_t$ has read $X_0, \dots, X_t$: the past. A second RNN,
-# with its own weights, reads the sequence from the end; its state $\overleftarrow{H}_t$ has read
-# $X_{T-1}, \dots, X_t$: the future. The bidirectional state at step $t$ is both, side by side:
+# Time runs $t = 1, \dots, T$, as in the book (in Python, `X[:, t-1]` holds $X_t$). A forward
+# RNN's state $\overrightarrow{H}_t$ has read $X_1, \dots, X_t$: the past. A second RNN, with its
+# own weights, reads the sequence from the end; its state $\overleftarrow{H}_t$ has read
+# $X_T, \dots, X_t$: the future. The bidirectional state at step $t$ is both, side by side:
 #
 # $$\overrightarrow{H}_t = \tanh(X_t W_{xh}^{(f)} + \overrightarrow{H}_{t-1} W_{hh}^{(f)} + b_h^{(f)}),
 #   \qquad
 #   \overleftarrow{H}_t = \tanh(X_t W_{xh}^{(b)} + \overleftarrow{H}_{t+1} W_{hh}^{(b)} + b_h^{(b)}),
 #   \qquad
-#   H_t = [\overrightarrow{H}_t, \overleftarrow{H}_t] \in \mathbb{R}^{N \times 2H}$$
+#   H_t = [\overrightarrow{H}_t, \overleftarrow{H}_t] \in \mathbb{R}^{N \times 2D_h}$$
 #
-# You do not need to write the one-directional RNN again: the cell below gives you working
+# with $D_h$ hidden units per direction (`Dh` in code). You do not need to write the
+# one-directional RNN again: the cell below gives you working
 # `rnn_forward` and `rnn_backward` with the signatures of Exercises 1 and 2.
+
+# %% [code] tags=hide-input
+# Course setup: make the course package `autograder` importable. In a checkout of the
+# repository it is imported from there; on Colab, or any machine without it, it is first
+# installed with pip from https://github.com/open-rnn-course/rnn-course
+# Where it already imports, this cell changes nothing.
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+for _root in (Path.cwd(), *Path.cwd().parents):
+    if (_root / "autograder" / "__init__.py").is_file():
+        for _path in (str(_root / "book"), str(_root)):
+            if _path not in sys.path:
+                sys.path.insert(0, _path)
+        break
+if importlib.util.find_spec("autograder") is None:
+    _spec = "rnn-course @ git+https://github.com/open-rnn-course/rnn-course@main"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", _spec], check=True)
 
 # %% [setup] id=setup_imports
 import numpy as np
@@ -43,10 +65,10 @@ def rnn_forward(X, h0, W_xh, W_hh, b_h):
     """Forward pass of a one-directional RNN.
 
     Args:
-        X: (N, T, D); h0: (N, H); W_xh: (D, H); W_hh: (H, H); b_h: (H,).
+        X: (N, T, D); h0: (N, Dh); W_xh: (D, Dh); W_hh: (Dh, Dh); b_h: (Dh,).
 
     Returns:
-        H: (N, T, H), H[:, t] is the state after reading X[:, t].
+        H: (N, T, Dh), H[:, t] is the state after reading X[:, t].
     """
     H, _ = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
     return H
@@ -56,11 +78,11 @@ def rnn_backward(dH, X, h0, H, W_xh, W_hh):
     """Full BPTT of a one-directional RNN.
 
     Args:
-        dH: (N, T, H) upstream gradient on every state; X, h0, H, W_xh, W_hh as in rnn_forward
+        dH: (N, T, Dh) upstream gradient on every state; X, h0, H, W_xh, W_hh as in rnn_forward
             (H is the output of rnn_forward).
 
     Returns:
-        dX: (N, T, D); dh0: (N, H); dW_xh: (D, H); dW_hh: (H, H); db_h: (H,).
+        dX: (N, T, D); dh0: (N, Dh); dW_xh: (D, Dh); dW_hh: (Dh, Dh); db_h: (Dh,).
     """
     b_h = np.zeros(W_hh.shape[0])  # the backward pass does not need the bias itself
     cache = numpy_rnn.SequenceCache(X, h0, W_xh, W_hh, b_h, H)
@@ -71,9 +93,9 @@ def rnn_backward(dH, X, h0, H, W_xh, W_hh):
 # ## 1. Forward
 #
 # Reading "from the end" is just reading a reversed sequence: `X[:, ::-1]` reverses the time
-# axis. Run the backward RNN on it, and the state it computes at its step $s$ belongs to
-# the original time step $T-1-s$: reverse its output in time too before you put it next to the
-# forward states. Then concatenate along the last axis (`np.concatenate(..., axis=-1)`), forward
+# axis. Run the backward RNN on it, and the state it computes at its $s$-th step belongs to
+# the original time step $T + 1 - s$ (in the arrays, its index `s` belongs to index `T-1-s`):
+# reverse its output in time too before you put it next to the forward states. Then concatenate along the last axis (`np.concatenate(..., axis=-1)`), forward
 # half first, as PyTorch does.
 #
 # The parameters arrive as tuples `params_f = (W_xh, W_hh, b_h)` for the forward direction and
@@ -86,13 +108,14 @@ def birnn_forward(X, h0_f, h0_b, params_f, params_b):
 
     Args:
         X: (N, T, D) input sequences.
-        h0_f: (N, H) initial state of the forward RNN (before step 0).
-        h0_b: (N, H) initial state of the backward RNN (before step T-1, which it reads first).
-        params_f: (W_xh (D, H), W_hh (H, H), b_h (H,)) of the forward RNN.
-        params_b: (W_xh (D, H), W_hh (H, H), b_h (H,)) of the backward RNN.
+        h0_f: (N, Dh) initial state of the forward RNN (before it reads X[:, 0]).
+        h0_b: (N, Dh) initial state of the backward RNN (before it reads X[:, T-1], its first).
+        params_f: (W_xh (D, Dh), W_hh (Dh, Dh), b_h (Dh,)) of the forward RNN.
+        params_b: (W_xh (D, Dh), W_hh (Dh, Dh), b_h (Dh,)) of the backward RNN.
 
     Returns:
-        H: (N, T, 2H); H[:, t, :H] is the forward state at t, H[:, t, H:] the backward one.
+        H: (N, T, 2Dh); H[:, t, :Dh] is the forward state after X[:, t], H[:, t, Dh:] the
+            backward one.
     """
     # Use rnn_forward twice; reverse time on the way into and out of the backward RNN.
     ### BEGIN SOLUTION
@@ -103,38 +126,38 @@ def birnn_forward(X, h0_f, h0_b, params_f, params_b):
 
 
 # %% [setup] id=setup_birnn_helpers
-def birnn_inputs(seed, N, T, D, H, scale=0.8):
+def birnn_inputs(seed, N, T, D, Dh, scale=0.8):
     """Random inputs and the parameters of both directions."""
-    X, h0_f, *params_f = rnn_inputs(seed, N, T, D, H, scale=scale)
-    _, h0_b, *params_b = rnn_inputs(seed + 1000, N, T, D, H, scale=scale)
+    X, h0_f, *params_f = rnn_inputs(seed, N, T, D, Dh, scale=scale)
+    _, h0_b, *params_b = rnn_inputs(seed + 1000, N, T, D, Dh, scale=scale)
     return X, h0_f, h0_b, tuple(params_f), tuple(params_b)
 
 
 # %% [test] id=test_birnn_forward_shape points=1
-X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed=0, N=2, T=5, D=3, H=4)
+X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed=0, N=2, T=5, D=3, Dh=4)
 check_array(
     "birnn_forward(...)",
     birnn_forward(X, h0_f, h0_b, params_f, params_b),
     np.zeros((2, 5, 8)),
-    axes=("N", "T", "2H"),
+    axes=("N", "T", "2Dh"),
     atol=np.inf,
     hint="concatenate the two directions' states along the last axis.",
 )
 ### BEGIN HIDDEN TESTS
-for seed, (N, T, D, H) in enumerate([(1, 1, 1, 1), (1, 6, 2, 3), (4, 1, 3, 2)], start=101):
-    X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed, N, T, D, H)
+for seed, (N, T, D, Dh) in enumerate([(1, 1, 1, 1), (1, 6, 2, 3), (4, 1, 3, 2)], start=101):
+    X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed, N, T, D, Dh)
     check_array(
-        f"birnn_forward with N={N}, T={T}, D={D}, H={H}",
+        f"birnn_forward with N={N}, T={T}, D={D}, Dh={Dh}",
         birnn_forward(X, h0_f, h0_b, params_f, params_b),
-        np.zeros((N, T, 2 * H)),
-        axes=("N", "T", "2H"),
+        np.zeros((N, T, 2 * Dh)),
+        axes=("N", "T", "2Dh"),
         atol=np.inf,
     )
 ### END HIDDEN TESTS
-print("✓ birnn_forward returns an (N, T, 2H) array")
+print("✓ birnn_forward returns an (N, T, 2Dh) array")
 
 # %% [test] id=test_birnn_forward_values points=2
-X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed=0, N=2, T=5, D=3, H=4)
+X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed=0, N=2, T=5, D=3, Dh=4)
 got = birnn_forward(X, h0_f, h0_b, params_f, params_b)
 H_f = rnn_forward(X, h0_f, *params_f)
 H_b_reversed = rnn_forward(X[:, ::-1], h0_b, *params_b)
@@ -153,33 +176,33 @@ check_array(
     "birnn_forward(...)",
     got,
     numpy_rnn.birnn_forward(X, h0_f, h0_b, params_f, params_b)[0],
-    axes=("N", "T", "2H"),
+    axes=("N", "T", "2Dh"),
     suspects=suspects,
 )
 check_array(
     "birnn_forward(...) compared with torch.nn.RNN(bidirectional=True)",
     got,
     torch_rnn.birnn_forward(X, h0_f, h0_b, params_f, params_b)[0],
-    axes=("N", "T", "2H"),
+    axes=("N", "T", "2Dh"),
 )
 ### BEGIN HIDDEN TESTS
-for seed, (N, T, D, H) in enumerate(
+for seed, (N, T, D, Dh) in enumerate(
     [(1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 2), (3, 9, 2, 5)], start=201
 ):
-    X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed, N, T, D, H, scale=1.2)
+    X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed, N, T, D, Dh, scale=1.2)
     got = birnn_forward(X, h0_f, h0_b, list(params_f), list(params_b))
-    name = f"birnn_forward with N={N}, T={T}, D={D}, H={H}"
+    name = f"birnn_forward with N={N}, T={T}, D={D}, Dh={Dh}"
     check_array(
         name,
         got,
         numpy_rnn.birnn_forward(X, h0_f, h0_b, params_f, params_b)[0],
-        axes=("N", "T", "2H"),
+        axes=("N", "T", "2Dh"),
     )
     check_array(
         name,
         got,
         torch_rnn.birnn_forward(X, h0_f, h0_b, params_f, params_b)[0],
-        axes=("N", "T", "2H"),
+        axes=("N", "T", "2Dh"),
     )
 ### END HIDDEN TESTS
 print("✓ birnn_forward matches the NumPy reference and torch.nn.RNN(bidirectional=True)")
@@ -189,8 +212,8 @@ print("✓ birnn_forward matches the NumPy reference and torch.nn.RNN(bidirectio
 #
 # The two directions share nothing but the input, so the backward pass splits in two:
 #
-# - the forward half of `dH`, `dH[..., :H]`, goes into `rnn_backward` of the forward RNN as is;
-# - the backward RNN saw time reversed, so its half, `dH[..., H:]`, must be reversed in time
+# - the forward half of `dH`, `dH[..., :Dh]`, goes into `rnn_backward` of the forward RNN as is;
+# - the backward RNN saw time reversed, so its half, `dH[..., Dh:]`, must be reversed in time
 #   before it goes in, and the `dX` that comes out must be reversed back;
 # - `X` feeds both directions, so `dX` is the **sum** of the two directions' input gradients.
 #
@@ -203,14 +226,14 @@ def birnn_backward(dH, X, h0_f, h0_b, params_f, params_b):
     """Backward pass of birnn_forward (full BPTT in both directions).
 
     Args:
-        dH: (N, T, 2H) upstream gradient on the concatenated states.
+        dH: (N, T, 2Dh) upstream gradient on the concatenated states.
         X, h0_f, h0_b, params_f, params_b: the inputs of birnn_forward.
 
     Returns:
         dX: (N, T, D), the sum of both directions' input gradients.
-        dh0_f: (N, H); dh0_b: (N, H).
-        dparams_f: (dW_xh (D, H), dW_hh (H, H), db_h (H,)) of the forward RNN.
-        dparams_b: (dW_xh (D, H), dW_hh (H, H), db_h (H,)) of the backward RNN.
+        dh0_f: (N, Dh); dh0_b: (N, Dh).
+        dparams_f: (dW_xh (D, Dh), dW_hh (Dh, Dh), db_h (Dh,)) of the forward RNN.
+        dparams_b: (dW_xh (D, Dh), dW_hh (Dh, Dh), db_h (Dh,)) of the backward RNN.
     """
     # Split dH; run rnn_backward per direction (reversing time for the backward one); add dX.
     ### BEGIN SOLUTION
@@ -248,14 +271,14 @@ def flatten_birnn_grads(grads):
 
 BI_AXES = {
     "dX": ("N", "T", "D"),
-    "dh0_f": ("N", "H"),
-    "dh0_b": ("N", "H"),
-    "dW_xh_f": ("D", "H"),
-    "dW_hh_f": ("H", "H"),
-    "db_h_f": ("H",),
-    "dW_xh_b": ("D", "H"),
-    "dW_hh_b": ("H", "H"),
-    "db_h_b": ("H",),
+    "dh0_f": ("N", "Dh"),
+    "dh0_b": ("N", "Dh"),
+    "dW_xh_f": ("D", "Dh"),
+    "dW_hh_f": ("Dh", "Dh"),
+    "db_h_f": ("Dh",),
+    "dW_xh_b": ("D", "Dh"),
+    "dW_hh_b": ("Dh", "Dh"),
+    "db_h_b": ("Dh",),
 }
 
 
@@ -265,13 +288,13 @@ def expected_birnn_grads(module, dH, X, h0_f, h0_b, params_f, params_b):
 
 
 # %% [test] id=test_birnn_backward points=3
-X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed=0, N=2, T=5, D=3, H=4)
+X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed=0, N=2, T=5, D=3, Dh=4)
 dH = np.random.default_rng(1).standard_normal((2, 5, 8))
 got = flatten_birnn_grads(birnn_backward(dH, X, h0_f, h0_b, params_f, params_b))
 hints = {
     "dX": "dX is the forward direction's dX plus the backward direction's, reversed back in time.",
-    "dh0_b": "the backward RNN's upstream gradient is dH[:, ::-1, H:] (reversed in time).",
-    "dW_hh_b": "the backward RNN's upstream gradient is dH[:, ::-1, H:] (reversed in time).",
+    "dh0_b": "the backward RNN's upstream gradient is dH[:, ::-1, Dh:] (reversed in time).",
+    "dW_hh_b": "the backward RNN's upstream gradient is dH[:, ::-1, Dh:] (reversed in time).",
 }
 check_arrays(
     "birnn_backward(...)",
@@ -287,13 +310,13 @@ check_arrays(
     axes=BI_AXES,
 )
 ### BEGIN HIDDEN TESTS
-for seed, (N, T, D, H) in enumerate(
+for seed, (N, T, D, Dh) in enumerate(
     [(1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 2), (3, 8, 2, 5)], start=301
 ):
-    X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed, N, T, D, H, scale=1.1)
-    dH = np.random.default_rng(seed + 7).standard_normal((N, T, 2 * H))
+    X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed, N, T, D, Dh, scale=1.1)
+    dH = np.random.default_rng(seed + 7).standard_normal((N, T, 2 * Dh))
     got = flatten_birnn_grads(birnn_backward(dH, X, h0_f, h0_b, params_f, params_b))
-    name = f"birnn_backward with N={N}, T={T}, D={D}, H={H}"
+    name = f"birnn_backward with N={N}, T={T}, D={D}, Dh={Dh}"
     for module in (numpy_rnn, torch_rnn):
         check_arrays(
             name,
@@ -307,14 +330,14 @@ print("✓ birnn_backward matches the NumPy reference and PyTorch's autograd")
 # %% [markdown]
 # ## 3. What each half can see
 #
-# Change only the *last* input, `X[:, -1]`, and see which states move. The forward half at step
-# $t < T-1$ has not read it yet, so it cannot change; the backward half read it first, so every
+# Change only the *last* input, $X_T$ (`X[:, -1]`), and see which states move. The forward half
+# at a step $t < T$ has not read it yet, so it cannot change; the backward half read it first, so every
 # one of its states can. This is why a bidirectional RNN suits tasks where the whole sequence is
 # known in advance (tagging the words of a sentence), and cannot be used to predict the next
 # element of a stream.
 
 # %% [code]
-X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed=5, N=1, T=6, D=3, H=4)
+X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed=5, N=1, T=6, D=3, Dh=4)
 X_changed = X.copy()
 X_changed[:, -1] += 1.0
 change = np.abs(
