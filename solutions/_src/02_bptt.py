@@ -53,7 +53,7 @@ def rnn_forward(X, h0, W_xh, W_hh, b_h):
 # $h_{next} = \tanh(a)$. Given the gradient of the loss with respect to the step's output,
 # `dh_next` $= \partial L / \partial h_{next}$, the chain rule gives
 #
-# $$\frac{\partial L}{\partial a} = \texttt{dh\_next} \odot (1 - h_{next}^2)$$
+# $$\frac{\partial L}{\partial a} = \mathtt{dh\_next} \odot (1 - h_{next}^2)$$
 #
 # because $\tanh'(a) = 1 - \tanh(a)^2$: you need the step's *output*, not its input. From
 # `da` every other gradient is one matrix product away. Work out which; the shapes tell you the

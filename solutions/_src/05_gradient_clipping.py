@@ -47,7 +47,7 @@ torch.set_num_threads(1)  # models this small train fastest on one thread
 # If that norm exceeds `max_norm`, scale *every* array by the same factor so that the norm comes
 # down to `max_norm`; otherwise leave them alone. PyTorch computes the factor as
 #
-# $$c = \frac{\texttt{max\_norm}}{\lVert g \rVert + 10^{-6}}$$
+# $$c = \frac{\mathtt{max\_norm}}{\lVert g \rVert + 10^{-6}}$$
 #
 # and multiplies by $c$ only when $c < 1$ (the $10^{-6}$ avoids dividing by zero). Do the same,
 # so that your function and PyTorch's agree to the last digit.
@@ -167,7 +167,7 @@ print("✓ clip_grad_norm matches the NumPy reference and torch.nn.utils.clip_gr
 # %% [markdown]
 # ## 2. Clipping by value
 #
-# The simpler alternative clamps every entry to $[-\texttt{clip\_value}, \texttt{clip\_value}]$
+# The simpler alternative clamps every entry to $[-\mathtt{clip\_value}, \mathtt{clip\_value}]$
 # (`np.clip` does it). It is what Karpathy's `min-char-rnn` uses, and what you will use in the
 # capstone. Unlike norm clipping it can change the gradient's *direction*: a gradient
 # $(10, 0.1)$ clamped at 1 becomes $(1, 0.1)$, which points somewhere else.
