@@ -24,17 +24,17 @@ from autograder.reference.numpy_rnn import CellCache, SequenceCache
 
 CELL = (
     Array("dx", ("N", "D")),
-    Array("dh_prev", ("N", "H")),
-    Array("dW_xh", ("D", "H")),
-    Array("dW_hh", ("H", "H")),
-    Array("db_h", ("H",)),
+    Array("dh_prev", ("N", "Dh")),
+    Array("dW_xh", ("D", "Dh")),
+    Array("dW_hh", ("Dh", "Dh")),
+    Array("db_h", ("Dh",)),
 )
 SEQ = (
     Array("dX", ("N", "T", "D")),
-    Array("dh0", ("N", "H")),
-    Array("dW_xh", ("D", "H")),
-    Array("dW_hh", ("H", "H")),
-    Array("db_h", ("H",)),
+    Array("dh0", ("N", "Dh")),
+    Array("dW_xh", ("D", "Dh")),
+    Array("dW_hh", ("Dh", "Dh")),
+    Array("db_h", ("Dh",)),
 )
 
 
@@ -49,7 +49,7 @@ def step_cases(rng):
         x = X[:, 0]
         h_next, _ = numpy_rnn.rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h)
         args = (normal(rng, N, H), x, h_prev, h_next, W_xh, W_hh)
-        cases.append(Case(args, {"b_h": b_h}, label(N=N, D=D, H=H)))
+        cases.append(Case(args, {"b_h": b_h}, label(N=N, D=D, Dh=H)))
     return cases
 
 
@@ -63,7 +63,7 @@ def sequence_cases(rng):
     cases = []
     for N, T, D, H in [(2, 5, 3, 4), (1, 1, 1, 1), (1, 9, 2, 3), (4, 1, 3, 2), (3, 6, 4, 4)]:
         args, b_h = _sequence(rng, N, T, D, H)
-        cases.append(Case(args, {"b_h": b_h}, label(N=N, T=T, D=D, H=H)))
+        cases.append(Case(args, {"b_h": b_h}, label(N=N, T=T, D=D, Dh=H)))
     return cases
 
 
@@ -72,7 +72,7 @@ def truncated_cases(rng):
     sizes = [(2, 6, 3, 4, 2), (1, 1, 1, 1, 1), (2, 7, 3, 2, 3), (1, 5, 2, 3, 1), (2, 4, 2, 3, 9)]
     for N, T, D, H, k in sizes:
         args, b_h = _sequence(rng, N, T, D, H, scale=1.1)
-        cases.append(Case((*args, k), {"b_h": b_h}, label(N=N, T=T, D=D, H=H, k=k)))
+        cases.append(Case((*args, k), {"b_h": b_h}, label(N=N, T=T, D=D, Dh=H, k=k)))
     return cases
 
 
@@ -104,7 +104,7 @@ def numerical_cases(rng):
 
 def norm_cases(rng):
     return [
-        Case(rnn_inputs(rng, N, T, D, H, scale=1.2), label=label(N=N, T=T, D=D, H=H))
+        Case(rnn_inputs(rng, N, T, D, H, scale=1.2), label=label(N=N, T=T, D=D, Dh=H))
         for N, T, D, H in [(2, 6, 3, 4), (1, 1, 1, 1), (1, 5, 2, 3), (3, 1, 2, 2), (2, 12, 3, 5)]
     ]
 

@@ -84,7 +84,7 @@ def many_to_one_cases(rng):
             judges.module_case(
                 (D, H, C),
                 inputs,
-                label(N=N, T=T, D=D, H=H, C=C),
+                label(N=N, T=T, D=D, Dh=H, C=C),
                 _seed(rng),
                 {"N": N, "T": T, "C": C, "grads": T > 1},
             )
@@ -168,7 +168,7 @@ def aligned_cases(rng):
             judges.module_case(
                 (D, H, C),
                 inputs,
-                label(N=N, T=T, D=D, H=H, C=C),
+                label(N=N, T=T, D=D, Dh=H, C=C),
                 _seed(rng),
                 {"N": N, "T": T, "C": C, "grads": T > 1},
             )
@@ -255,7 +255,7 @@ def one_to_many_cases(rng):
             judges.module_case(
                 (D, H, Q, T),
                 inputs,
-                label(N=N, D=D, H=H, Q=Q, steps=T),
+                label(N=N, D=D, Dh=H, Q=Q, steps=T),
                 _seed(rng),
                 {"N": N, "T": T, "Q": Q, "grads": T > 1},
             )
@@ -347,7 +347,7 @@ def encoder_decoder_cases(rng):
             judges.module_case(
                 (sv, tv, H),
                 inputs,
-                label(N=N, S=S, T=T, src_vocab=sv, tgt_vocab=tv, H=H),
+                label(N=N, S=S, T=T, src_vocab=sv, tgt_vocab=tv, Dh=H),
                 _seed(rng),
                 {"N": N, "T": T, "V": tv, "grads": S > 1 and T > 1},
             )

@@ -39,7 +39,7 @@ KEYS = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
 LOSS = (
     Scalar("loss"),
     {k: Array(f"grads['{k}']") for k in KEYS},
-    Array("h_last", ("N", "H")),
+    Array("h_last", ("N", "Dh")),
 )
 
 
@@ -84,7 +84,7 @@ def loss_cases(rng):
             rng.integers(0, V, (N, T)),
             rng.standard_normal((N, H)),
         )
-        cases.append(Case(args, label=label(N=N, T=T, V=V, H=H)))
+        cases.append(Case(args, label=label(N=N, T=T, V=V, Dh=H)))
     return cases
 
 
@@ -210,7 +210,7 @@ def sample_cases(rng):
             temperature,
             Rng(int(rng.integers(2**31))),
         )
-        cases.append(Case(args, label=label(V=V, H=H, n=n, temperature=temperature)))
+        cases.append(Case(args, label=label(V=V, Dh=H, n=n, temperature=temperature)))
     return cases
 
 
@@ -285,7 +285,7 @@ def module_cases(rng):
             judges.module_case(
                 (V, H),
                 inputs,
-                label(N=N, T=T, V=V, H=H),
+                label(N=N, T=T, V=V, Dh=H),
                 int(rng.integers(2**31)),
                 {"N": N, "T": T, "V": V, "H": H, "grads": T > 1},
                 **options,
