@@ -12,6 +12,8 @@ import pytest
 from test_grading_submissions import ASSIGNMENTS, SOLUTIONS, as_received
 
 from autograder.grading import assignments, judges
+from autograder.grading import module_checks as mc
+from autograder.grading.child import wire
 from autograder.grading.compare import expected_leaves, within
 from autograder.grading.run import CaseOutcome, TestRun
 
@@ -131,3 +133,49 @@ def test_concept_answers_come_from_the_solution_notebook():
     tests = LOADED["00_concepts"].tests
     assert [t.name for t in tests] == [f"answer_q{i}" for i in range(1, len(tests) + 1)]
     assert all(t.kind == "value" for t in tests)
+
+
+# --------------------------------------------------------------------------------------------
+# nn.Module exercises: the parent's reference report, and the wrong modules of the catalogues
+
+
+def _through_wire(value):
+    """A report as the parent receives it from the sandbox (tensors become Returned)."""
+    blobs: list = []
+    return wire.load(wire.dump(value, blobs), blobs, tagged=True)
+
+
+def _module_tests():
+    for assignment in LOADED.values():
+        for test in assignment.tests:
+            if isinstance(test.judge, mc.values):
+                yield pytest.param(test, id=test.id)
+
+
+def _module_mistakes():
+    for assignment in LOADED.values():
+        for test in assignment.tests:
+            if isinstance(test.judge, mc.values):
+                for index, mistake in enumerate(test.judge.mistakes):
+                    yield pytest.param(test, index, id=f"{test.id}-{mistake.says[:40]}")
+
+
+def _module_verdict(test, cases, reports):
+    outcomes = [CaseOutcome(result=_through_wire(r)) for r in reports]
+    return test.judge(test, cases, TestRun(outcomes, "ok"))
+
+
+@pytest.mark.parametrize("test", list(_module_tests()))
+def test_the_reference_module_earns_full_marks(test):
+    cases = test.cases(np.random.default_rng(3))
+    reports = [mc.reference_report(test.judge.spec, case) for case in cases]
+    assert _module_verdict(test, cases, reports).fraction == 1.0
+
+
+@pytest.mark.parametrize("test, index", list(_module_mistakes()))
+def test_every_wrong_module_is_recognised_by_name(test, index):
+    mistake = test.judge.mistakes[index]
+    cases = test.cases(np.random.default_rng(1))
+    verdict = _module_verdict(test, cases, [mistake.compute(case) for case in cases])
+    assert verdict.fraction < 1.0
+    assert any(mistake.says in d and mistake.hint in d for d in verdict.details), verdict.details

@@ -7,8 +7,10 @@ not live to report, and how the process ended). Three kinds cover the course:
 * :func:`references`: compare every part of the output with each reference implementation
   (NumPy and PyTorch), and name the matching mistakes when it is wrong;
 * :func:`answer`: a multiple-choice answer stored in a variable;
-* :func:`properties`: named checks on the output (shapes, perturbation probes, sampling
-  statistics) for what has no single right output, such as an ``nn.Module`` with random weights.
+* :func:`properties`: named checks on the output, for what has no single right output (the
+  weights a training returned, scored by the parent).
+
+``nn.Module`` exercises have their own judges in :mod:`.module_checks`.
 
 Credit is partial: the fraction of (case, part) pairs, or (case, property) pairs, that pass.
 """
@@ -116,7 +118,8 @@ def credit(ok: Sequence[Mapping[str, bool]]) -> float:
     return total / len(parts)
 
 
-def _verdict(ok, problems: list[str], details: list[str]) -> Verdict:
+def verdict(ok, problems: list[str], details: list[str]) -> Verdict:
+    """The verdict of a test from ``ok[case][part]`` (see :func:`credit`) and its messages."""
     fraction = credit(ok)
     status = "passed" if fraction == 1.0 else "partial" if fraction > 0 else "failed"
     if status == "passed":
@@ -246,7 +249,7 @@ class references:  # noqa: N801 - used like a function: judges.references(...)
                 )
         found = diagnose.summarise(mistakes, diagnoses)
         problems = _with_diagnosis(problems, found, test.name, names)
-        return _verdict(ok, problems, _diagnosis_details(found, test.name, names))
+        return verdict(ok, problems, _diagnosis_details(found, test.name, names))
 
 
 def _unchanged(before, after) -> bool:
@@ -393,22 +396,9 @@ def properties(checks: Sequence[tuple[str, Callable]], preconditions: Sequence[C
                     case_ok[label] = True
                 else:
                     problems.append(f"{test.name} {message}{where}")
-        return _verdict(ok, problems, [])
+        return verdict(ok, problems, [])
 
     return judge
-
-
-def module_case(init, inputs, label: str = "", seed: int = 0, extra=None, **options) -> Case:
-    """A case of a "module" test: build ``cls(*init)``, run it on each list in ``inputs``.
-
-    ``options`` go to the child's probe (``train=...``, ``split=k``); ``extra`` stays in the
-    parent for the checks (held-out answers, which input was perturbed...).
-    """
-    return Case(
-        (tuple(init), [tuple(i) for i in inputs]),
-        {"seed": seed, "options": options, **(extra or {})},
-        label,
-    )
 
 
 class NotApplicable(Exception):

@@ -98,7 +98,7 @@ class Test:
     """One graded test (one row per student): what to call, on which inputs, how to judge.
 
     kind "call" calls the function ``name``; "value" reads the variable ``name``; "module"
-    builds the ``nn.Module`` class ``name`` (see :func:`.judges.module_case`).
+    builds the ``nn.Module`` class ``name`` (see :mod:`.module_checks`).
     """
 
     id: str

@@ -1,447 +1,465 @@
 """What the grader checks in 04_sequence_types: four PyTorch models of different shapes.
 
-Test ids and points are those of the graded cells of sequence_types.ipynb. The weights are
-random, so there is no single right output. Instead the learner's class is built in the sandbox
-with sizes chosen here and probed:
+Test ids and points are those of the graded cells of sequence_types.ipynb. The notebook lays
+out each class's parameters (``self.rnn = nn.RNN(...)``, ``self.head = nn.Linear(...)``...), so
+the grader can choose the weights (see :mod:`autograder.grading.module_checks`):
 
-* "shape" tests: the output's shape and dtype for several sizes (N = 1, T = 1 included), and
-  what it depends on, by changing one place of the input: a many-to-one model must read the
-  whole sequence, an aligned tagger's step t must not see later inputs, an encoder-decoder must
-  depend on its source; sequences of a batch must not mix; every parameter must get a gradient;
-* "trains" tests: the model is trained in the sandbox with the grader's own short recipe (Adam,
-  norm clipping) on the notebook's task, then run on held-out inputs whose answers never leave
-  this process; the score is computed here.
+* "shape" tests: for several sizes (N = 1 and T = 1 included), the learner's class is built in
+  the sandbox, the parent's weights are loaded into it by name, and its outputs (on the whole
+  sequence and on every prefix), its gradients with respect to the input and to every weight,
+  and its weights after three SGD steps are compared with the reference models of
+  ``autograder.reference.torch_rnn`` holding the same weights;
+* "trains" tests: the learner's class is trained in the sandbox on batches sent from here
+  (Adam, norm clipping, as the notebook's ``train``); the trained weights are loaded into the
+  reference model and scored here on held-out inputs that never leave this process.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import functools
 
-from autograder.grading import judges
+import numpy as np
+import torch
+import torch.nn.functional as F
+
 from autograder.grading import module_checks as mc
-from autograder.grading.child import probes
 from autograder.grading.inputs import label
-from autograder.grading.spec import Assignment, Test
+from autograder.grading.spec import Array, Assignment, Mistake, Test
+from autograder.reference import torch_rnn
 
 EVAL = 1000  # held-out examples per trains test
-
-
-def _seed(rng) -> int:
-    return int(rng.integers(2**31))
+BATCH = 64
 
 
 def _floats(rng, *shape):
     return rng.standard_normal(shape).astype(np.float32)
 
 
-def _rows(case):
-    return np.s_[1:] if case.extra["N"] > 1 else None
+# --------------------------------------------------------------------------------------------
+# Reference models with the notebook's constructors, and typical wrong versions of them
 
 
-def _train_case(rng, init, task_name, steps, lr, extra_task=None, task_options=None):
-    task_options = task_options or {}
-    task = {
-        "name": task_name,
-        "steps": steps,
-        "lr": lr,
-        "batch": 64,
-        "seed": _seed(rng),
-        "loss": "cross_entropy",
-        "options": task_options,
-        **(extra_task or {}),
-    }
-    inputs, answers = probes.TASKS[task_name](rng, EVAL, **task_options)
-    return judges.module_case(
-        init, [inputs], f"trained {steps} steps", _seed(rng), {"answers": answers}, train=task
-    )
+class OneToManyReference(torch_rnn.OneToMany):
+    """The reference generator with the exercise's constructor: the length is fixed there."""
+
+    def __init__(self, input_size, hidden_size, output_size, steps):
+        super().__init__(input_size, hidden_size, output_size)
+        self.steps = steps
+
+    def forward(self, x):
+        return super().forward(x, self.steps)
 
 
-def _accuracy(case, out, ignore=None):
-    answers = case.extra["answers"]
-    if out.shape[: answers.ndim] != answers.shape:
-        return 0.0
-    mask = answers != ignore if ignore is not None else np.ones(answers.shape, bool)
-    return float((out.argmax(axis=-1)[mask] == answers[mask]).mean())
+class EncoderDecoderReference(torch_rnn.EncoderDecoder):
+    """The reference encoder-decoder with the exercise's constructor (embeddings of size H)."""
+
+    def __init__(self, src_vocab, tgt_vocab, hidden_size):
+        super().__init__(src_vocab, tgt_vocab, hidden_size, hidden_size)
+
+
+def _time_first(cls):
+    """``cls`` with its recurrent layers created without batch_first=True."""
+
+    class TimeFirst(cls):
+        def __init__(self, *args):
+            super().__init__(*args)
+            for module in self.modules():
+                if isinstance(module, torch.nn.RNN):
+                    module.batch_first = False
+
+    return TimeFirst
+
+
+class FirstState(torch_rnn.ManyToOne):
+    def forward(self, X):
+        H, _ = self.rnn(X)
+        return self.head(H[:, 0])
+
+
+class MeanState(torch_rnn.ManyToOne):
+    def forward(self, X):
+        H, _ = self.rnn(X)
+        return self.head(H.mean(dim=1))
+
+
+class ManyToOneSoftmax(torch_rnn.ManyToOne):
+    def forward(self, X):
+        return torch.softmax(super().forward(X), dim=-1)
+
+
+class AlignedLastOnly(torch_rnn.ManyToManyAligned):
+    def forward(self, X):
+        H, _ = self.rnn(X)
+        return self.head(H[:, -1])
+
+
+class AlignedSoftmax(torch_rnn.ManyToManyAligned):
+    def forward(self, X):
+        return torch.softmax(super().forward(X), dim=-1)
+
+
+class NoFeedback(OneToManyReference):
+    def forward(self, x):
+        h = torch.tanh(self.init_state(x))
+        zeros = x.new_zeros(x.shape[0], self.head.out_features)
+        outputs = []
+        for _ in range(self.steps):
+            h = self.cell(zeros, h)
+            outputs.append(self.head(h))
+        return torch.stack(outputs, dim=1)
+
+
+class NoTanh(OneToManyReference):
+    def forward(self, x):
+        h = self.init_state(x)
+        y = x.new_zeros(x.shape[0], self.head.out_features)
+        outputs = []
+        for _ in range(self.steps):
+            h = self.cell(y, h)
+            y = self.head(h)
+            outputs.append(y)
+        return torch.stack(outputs, dim=1)
+
+
+class StateNotCarried(OneToManyReference):
+    def forward(self, x):
+        h0 = torch.tanh(self.init_state(x))
+        y = x.new_zeros(x.shape[0], self.head.out_features)
+        outputs = []
+        for _ in range(self.steps):
+            y = self.head(self.cell(y, h0))
+            outputs.append(y)
+        return torch.stack(outputs, dim=1)
+
+
+class DecoderFromZeros(EncoderDecoderReference):
+    def forward(self, src, tgt_in):
+        H, _ = self.decoder(self.tgt_embed(tgt_in))
+        return self.head(H)
+
+
+class SourceEmbeddedTwice(EncoderDecoderReference):
+    def forward(self, src, tgt_in):
+        H, _ = self.decoder(self.src_embed(tgt_in), self.encode(src))
+        return self.head(H)
+
+
+RNN_LAYOUT = (
+    "in __init__, create self.rnn = nn.RNN(input_size, hidden_size, batch_first=True) and "
+    "self.head = nn.Linear(hidden_size, {out}), and no other layer with parameters"
+)
+
+MANY_TO_ONE = mc.ModuleSpec(
+    torch_rnn.ManyToOne,
+    (Array("logits", ("N", "C")),),
+    ("X",),
+    RNN_LAYOUT.format(out="num_classes"),
+)
+ALIGNED = mc.ModuleSpec(
+    torch_rnn.ManyToManyAligned,
+    (Array("logits", ("N", "T", "C")),),
+    ("X",),
+    RNN_LAYOUT.format(out="num_tags"),
+)
+ONE_TO_MANY = mc.ModuleSpec(
+    OneToManyReference,
+    (Array("outputs", ("N", "T", "Q")),),
+    ("x",),
+    "in __init__, create self.init_state = nn.Linear(input_size, hidden_size), self.cell = "
+    "nn.RNNCell(output_size, hidden_size) and self.head = nn.Linear(hidden_size, output_size)",
+    sequence=None,
+)
+ENCODER_DECODER = mc.ModuleSpec(
+    EncoderDecoderReference,
+    (Array("logits", ("N", "T", "tgt_vocab")),),
+    ("src", "tgt_in"),
+    "in __init__, create self.src_embed = nn.Embedding(src_vocab, hidden_size), self.tgt_embed "
+    "= nn.Embedding(tgt_vocab, hidden_size), self.encoder and self.decoder = nn.RNN(hidden_size, "
+    "hidden_size, batch_first=True) and self.head = nn.Linear(hidden_size, tgt_vocab)",
+    sequence=1,
+)
+
+
+def _mistake(spec, says, hint, model_class):
+    return Mistake(says, hint, mc.wrong_module(spec, model_class))
+
+
+BATCH_FIRST = "create the nn.RNN with batch_first=True: the input is (N, T, D)"
+LOGITS = "return the raw scores (logits): F.cross_entropy applies the softmax itself"
+
+MANY_TO_ONE_MISTAKES = (
+    _mistake(
+        MANY_TO_ONE,
+        "the first state H[:, 0] classified",
+        "classify from the state after the last step, H[:, -1], which has read the whole sequence",
+        FirstState,
+    ),
+    _mistake(
+        MANY_TO_ONE,
+        "the states averaged over the steps",
+        "classify from the state after the last step, H[:, -1]",
+        MeanState,
+    ),
+    _mistake(
+        MANY_TO_ONE,
+        "the RNN reading the batch axis as time",
+        BATCH_FIRST,
+        _time_first(torch_rnn.ManyToOne),
+    ),
+    _mistake(MANY_TO_ONE, "a softmax on the logits", LOGITS, ManyToOneSoftmax),
+)
+ALIGNED_MISTAKES = (
+    _mistake(
+        ALIGNED,
+        "only the last state mapped to logits",
+        "apply the head to every state: self.head(H) gives (N, T, C)",
+        AlignedLastOnly,
+    ),
+    _mistake(
+        ALIGNED,
+        "the RNN reading the batch axis as time",
+        BATCH_FIRST,
+        _time_first(torch_rnn.ManyToManyAligned),
+    ),
+    _mistake(ALIGNED, "a softmax on the logits", LOGITS, AlignedSoftmax),
+)
+ONE_TO_MANY_MISTAKES = (
+    _mistake(
+        ONE_TO_MANY,
+        "zeros fed to the cell at every step",
+        "feed the previous output back in: h = cell(y, h), then y = head(h)",
+        NoFeedback,
+    ),
+    _mistake(
+        ONE_TO_MANY,
+        "the initial state without its tanh",
+        "h0 = tanh(init_state(x))",
+        NoTanh,
+    ),
+    _mistake(
+        ONE_TO_MANY,
+        "the state restarted from h0 at every step",
+        "carry the state: h = cell(y, h) with the h of the previous step",
+        StateNotCarried,
+    ),
+)
+ENCODER_DECODER_MISTAKES = (
+    _mistake(
+        ENCODER_DECODER,
+        "the decoder started from zeros",
+        "pass the encoder's final state to the decoder as its initial state: "
+        "decoder(tgt_embed(tgt_in), h)",
+        DecoderFromZeros,
+    ),
+    _mistake(
+        ENCODER_DECODER,
+        "tgt_in embedded with the source embedding",
+        "embed tgt_in with self.tgt_embed",
+        SourceEmbeddedTwice,
+    ),
+    _mistake(
+        ENCODER_DECODER,
+        "the RNNs reading the batch axis as time",
+        "create both nn.RNN with batch_first=True",
+        _time_first(EncoderDecoderReference),
+    ),
+)
 
 
 # --------------------------------------------------------------------------------------------
-# Many to one
+# Values on the grader's weights
 
 
-def many_to_one_cases(rng):
+def many_to_one_cases(rng, spec=MANY_TO_ONE):
     cases = []
     for N, T, D, H, C in [(2, 7, 3, 5, 4), (1, 1, 1, 1, 2), (1, 9, 2, 3, 3), (5, 1, 4, 2, 6)]:
-        X = _floats(rng, N, T, D)
-        # Earlier steps are changed all together: the effect of the first step alone can fade
-        # below float32's resolution after a few random tanh steps.
-        inputs = [
-            [X],
-            mc.perturbed(rng, [X], 0, np.s_[:, -1]),
-            mc.perturbed(rng, [X], 0, np.s_[:, :-1]),
-            mc.perturbed(rng, [X], 0, 0),
-        ]
         cases.append(
-            judges.module_case(
-                (D, H, C),
-                inputs,
-                label(N=N, T=T, D=D, Dh=H, C=C),
-                _seed(rng),
-                {"N": N, "T": T, "C": C, "grads": T > 1},
+            mc.values_case(
+                spec, (D, H, C), [_floats(rng, N, T, D)], rng, label(N=N, T=T, D=D, Dh=H, C=C)
             )
         )
     return cases
-
-
-MANY_TO_ONE = judges.properties(
-    [
-        ("shape", mc.shape(lambda c: (c.extra["N"], c.extra["C"]), ("N", "C"))),
-        (
-            "reads the last step",
-            mc.differs(
-                1,
-                lambda c: np.s_[:],
-                "does not change when the last step of the sequence changes: classify from the "
-                "state after the last step, H[:, -1], which has read the whole sequence",
-            ),
-        ),
-        (
-            "reads the earlier steps",
-            mc.differs(
-                2,
-                lambda c: np.s_[:] if c.extra["T"] > 1 else None,
-                "does not change when the steps before the last one change: the state after "
-                "the last step, H[:, -1], has read them all; classify from it",
-            ),
-        ),
-        (
-            "keeps the sequences apart",
-            mc.same(
-                3,
-                _rows,
-                "mixes the sequences of a batch (changing sequence 0 changed the others): "
-                "create the nn.RNN with batch_first=True",
-            ),
-        ),
-        ("gradients", mc.gradients),
-    ],
-    preconditions=[mc.is_module],
-)
-
-
-def many_to_one_training(rng):
-    return [_train_case(rng, (1, 32, 2), "sum_sign", 150, 1e-2)]
-
-
-MANY_TO_ONE_TRAINS = judges.properties(
-    [
-        (
-            "learns",
-            mc.trained(
-                _accuracy,
-                0.8,
-                "higher",
-                "classifies {value:.0%} of new sequences right after the grader's training, "
-                "below {threshold:.0%}: the prediction must come from the state after the "
-                "last step, which has read everything",
-            ),
-        ),
-    ],
-    preconditions=[mc.is_module],
-)
-
-
-# --------------------------------------------------------------------------------------------
-# Many to many, aligned
 
 
 def aligned_cases(rng):
-    cases = []
-    for N, T, D, H, C in [(2, 7, 3, 5, 4), (1, 1, 1, 1, 2), (1, 9, 2, 3, 3), (5, 1, 4, 2, 6)]:
-        X = _floats(rng, N, T, D)
-        inputs = [
-            [X],
-            mc.perturbed(rng, [X], 0, np.s_[:, -1]),
-            mc.perturbed(rng, [X], 0, np.s_[:, 0]),
-            mc.perturbed(rng, [X], 0, 0),
-        ]
-        cases.append(
-            judges.module_case(
-                (D, H, C),
-                inputs,
-                label(N=N, T=T, D=D, Dh=H, C=C),
-                _seed(rng),
-                {"N": N, "T": T, "C": C, "grads": T > 1},
-            )
-        )
-    return cases
-
-
-ALIGNED = judges.properties(
-    [
-        ("shape", mc.shape(lambda c: (c.extra["N"], c.extra["T"], c.extra["C"]), ("N", "T", "C"))),
-        (
-            "each step reads its own input",
-            mc.differs(
-                1,
-                lambda c: np.s_[:, -1],
-                "gives a last output that does not change with the last input: tag each step "
-                "from its own hidden state, H[:, t]",
-            ),
-        ),
-        (
-            "no step sees later inputs",
-            mc.same(
-                1,
-                lambda c: np.s_[:, :-1] if c.extra["T"] > 1 else None,
-                "changes its earlier outputs when only the last input changes: the tag of step "
-                "t must come from H[:, t], which has read the sequence up to t only",
-            ),
-        ),
-        (
-            "remembers",
-            mc.differs(
-                2,
-                lambda c: np.s_[:, 1:] if c.extra["T"] > 1 else None,
-                "gives outputs after the first step that do not depend on the first input: the "
-                "hidden state must carry it forward (map the RNN's states H, not the inputs)",
-            ),
-        ),
-        (
-            "keeps the sequences apart",
-            mc.same(
-                3,
-                _rows,
-                "mixes the sequences of a batch (changing sequence 0 changed the others): "
-                "create the nn.RNN with batch_first=True",
-            ),
-        ),
-        ("gradients", mc.gradients),
-    ],
-    preconditions=[mc.is_module],
-)
-
-
-def aligned_training(rng):
-    return [_train_case(rng, (1, 32, 2), "rise", 100, 1e-2)]
-
-
-ALIGNED_TRAINS = judges.properties(
-    [
-        (
-            "learns",
-            mc.trained(
-                _accuracy,
-                0.85,
-                "higher",
-                "tags {value:.0%} of the steps right after the grader's training, below "
-                "{threshold:.0%}: each step's tag must come from that step's hidden state",
-            ),
-        ),
-    ],
-    preconditions=[mc.is_module],
-)
-
-
-# --------------------------------------------------------------------------------------------
-# One to many
+    return many_to_one_cases(rng, ALIGNED)
 
 
 def one_to_many_cases(rng):
     cases = []
     for N, D, H, Q, T in [(4, 3, 5, 2, 6), (1, 1, 1, 1, 1), (1, 4, 3, 2, 9), (5, 2, 6, 3, 1)]:
-        x = _floats(rng, N, D)
-        inputs = [[x], mc.perturbed(rng, [x], 0, 0), mc.perturbed(rng, [x], 0, np.s_[:])]
         cases.append(
-            judges.module_case(
+            mc.values_case(
+                ONE_TO_MANY,
                 (D, H, Q, T),
-                inputs,
+                [_floats(rng, N, D)],
+                rng,
                 label(N=N, D=D, Dh=H, Q=Q, steps=T),
-                _seed(rng),
-                {"N": N, "T": T, "Q": Q, "grads": T > 1},
             )
         )
     return cases
-
-
-def _steps_differ(case, result):
-    out = mc.output(result, 0)
-    if case.extra["T"] < 2 or out is None:
-        raise judges.NotApplicable
-    if np.allclose(out[:, :1], out[:, 1:], atol=1e-6):
-        return (
-            "gives the same output at every step: run the cell once per step, feeding it the "
-            "previous output and its own state"
-        )
-    return None
-
-
-ONE_TO_MANY = judges.properties(
-    [
-        ("shape", mc.shape(lambda c: (c.extra["N"], c.extra["T"], c.extra["Q"]), ("N", "T", "Q"))),
-        (
-            "depends on x",
-            mc.differs(
-                2,
-                lambda c: np.s_[:],
-                "gives outputs that do not depend on x: x must set the initial state, "
-                "h0 = tanh(init_state(x))",
-            ),
-        ),
-        ("generates", _steps_differ),
-        (
-            "keeps the sequences apart",
-            mc.same(1, _rows, "mixes the examples of a batch (changing x[0] changed the others)"),
-        ),
-        ("gradients", mc.gradients),
-    ],
-    preconditions=[mc.is_module],
-)
-
-
-def one_to_many_training(rng):
-    return [_train_case(rng, (2, 32, 1, 8), "arithmetic", 300, 1e-2, {"loss": "mse"}, {"steps": 8})]
-
-
-def _mean_abs_error(case, out):
-    answers = case.extra["answers"]
-    return float(np.abs(out - answers).mean()) if out.shape == answers.shape else np.inf
-
-
-ONE_TO_MANY_TRAINS = judges.properties(
-    [
-        (
-            "learns",
-            mc.trained(
-                _mean_abs_error,
-                0.2,
-                "lower",
-                "is off by {value:.3f} on average on new sequences after the grader's training, "
-                "more than {threshold:.2f}: the input must set the initial state, and each step "
-                "must read the previous output",
-            ),
-        ),
-    ],
-    preconditions=[mc.is_module],
-)
-
-
-# --------------------------------------------------------------------------------------------
-# Encoder-decoder
 
 
 def encoder_decoder_cases(rng):
     cases = []
     sizes = [(2, 4, 6, 7, 9, 5), (1, 1, 1, 2, 3, 1), (1, 5, 2, 4, 6, 3), (3, 2, 7, 5, 2, 4)]
     for N, S, T, sv, tv, H in sizes:
-        src = rng.integers(0, sv, (N, S))
-        tgt_in = rng.integers(0, tv, (N, T))
-        pair = [src, tgt_in]
-        inputs = [
-            pair,
-            mc.perturbed(rng, pair, 0, np.s_[:], vocab=sv),
-            mc.perturbed(rng, pair, 0, np.s_[:, -1], vocab=sv),
-            mc.perturbed(rng, pair, 1, np.s_[:, -1], vocab=tv),
-            mc.perturbed(rng, mc.perturbed(rng, pair, 0, 0, vocab=sv), 1, 0, vocab=tv),
-        ]
-        cases.append(
-            judges.module_case(
-                (sv, tv, H),
-                inputs,
-                label(N=N, S=S, T=T, src_vocab=sv, tgt_vocab=tv, Dh=H),
-                _seed(rng),
-                {"N": N, "T": T, "V": tv, "grads": S > 1 and T > 1},
-            )
-        )
+        inputs = [rng.integers(0, sv, (N, S)), rng.integers(0, tv, (N, T))]
+        text = label(N=N, S=S, T=T, src_vocab=sv, tgt_vocab=tv, Dh=H)
+        cases.append(mc.values_case(ENCODER_DECODER, (sv, tv, H), inputs, rng, text))
     return cases
 
 
-ENCODER_DECODER = judges.properties(
-    [
-        (
-            "shape",
-            mc.shape(lambda c: (c.extra["N"], c.extra["T"], c.extra["V"]), ("N", "T", "tgt_vocab")),
-        ),
-        (
-            "depends on the source",
-            mc.differs(
-                1,
-                lambda c: np.s_[:],
-                "does not depend on src: pass the encoder's final state to the decoder as its "
-                "initial state, decoder(embedded tgt_in, h)",
-            ),
-        ),
-        (
-            "reads the whole source",
-            mc.differs(
-                2,
-                lambda c: np.s_[:],
-                "does not change when the last source token changes: the decoder must start "
-                "from the encoder's state after the last source token",
-            ),
-        ),
-        (
-            "teacher forcing",
-            mc.differs(
-                3,
-                lambda c: np.s_[:, -1],
-                "gives a last output that does not change with the last decoder input: the "
-                "decoder must read tgt_in, one token per step",
-            ),
-        ),
-        (
-            "no step sees later targets",
-            mc.same(
-                3,
-                lambda c: np.s_[:, :-1] if c.extra["T"] > 1 else None,
-                "changes its earlier outputs when only the last decoder input changes: step t "
-                "may read tgt_in[:, :t+1] only",
-            ),
-        ),
-        (
-            "keeps the sequences apart",
-            mc.same(
-                4,
-                _rows,
-                "mixes the sequences of a batch (changing sequence 0 changed the others): "
-                "create both nn.RNN with batch_first=True",
-            ),
-        ),
-        ("gradients", mc.gradients),
-    ],
-    preconditions=[mc.is_module],
-)
+# --------------------------------------------------------------------------------------------
+# Training: the tasks of the notebook, drawn here
 
 
-def encoder_decoder_training(rng):
+PAD, BOS, EOS = 10, 11, 12  # the digit-reversal task's special tokens
+
+
+def sum_sign_batch(rng, batch: int, T: int = 12):
+    """X (N, T, 1) standard normal; y (N,) = 1 where the sequence's sum is positive."""
+    X = rng.standard_normal((batch, T, 1)).astype(np.float32)
+    return [X], (X.sum(axis=(1, 2)) > 0).astype(np.uint8)
+
+
+def rise_batch(rng, batch: int, T: int = 15):
+    """X (N, T, 1); tags (N, T) = 1 where X went up since the previous step (0 at t = 1)."""
+    X = rng.standard_normal((batch, T, 1)).astype(np.float32)
+    tags = np.zeros((batch, T), dtype=np.uint8)
+    tags[:, 1:] = X[:, 1:, 0] > X[:, :-1, 0]
+    return [X], tags
+
+
+def arithmetic_batch(rng, batch: int, steps: int = 8):
+    """x (N, 2) = (a, d), a in [-1, 1], d in [-0.3, 0.3]; Y (N, steps, 1) = a + t d."""
+    a = rng.uniform(-1, 1, (batch, 1))
+    d = rng.uniform(-0.3, 0.3, (batch, 1))
+    Y = (a + d * np.arange(steps))[..., None]
+    return [np.concatenate([a, d], axis=1).astype(np.float32)], Y.astype(np.float32)
+
+
+def reverse_batch(rng, batch: int, min_digits: int = 2, max_digits: int = 4):
+    """src (N, max) left-padded digits; tgt_in = BOS + tgt[:, :-1]; tgt = reversed, EOS, PAD."""
+    lengths = rng.integers(min_digits, max_digits + 1, batch)
+    digits = rng.integers(0, 10, (batch, max_digits))
+    src = np.full((batch, max_digits), PAD, dtype=np.uint8)
+    tgt = np.full((batch, max_digits + 1), PAD, dtype=np.uint8)
+    for i, length in enumerate(lengths):
+        src[i, max_digits - length :] = digits[i, :length]
+        tgt[i, :length] = digits[i, :length][::-1]
+        tgt[i, length] = EOS
+    tgt_in = np.concatenate([np.full((batch, 1), BOS, dtype=np.uint8), tgt[:, :-1]], axis=1)
+    return [src, tgt_in], tgt
+
+
+TASKS = {
+    "sum_sign": sum_sign_batch,
+    "rise": rise_batch,
+    "arithmetic": arithmetic_batch,
+    "reverse": reverse_batch,
+}
+
+
+@functools.cache
+def training_batches(task: str, steps: int) -> list:
+    """The training batches of a task. The same in every run: they are inputs of the learner's
+    training, not answers (the initial weights and the held-out data are drawn per
+    submission), and one copy then serves a whole class."""
+    rng = np.random.default_rng(np.random.SeedSequence([len(task), steps, *task.encode()]))
+    return [list(TASKS[task](rng, BATCH)) for _ in range(steps)]
+
+
+def _training(spec, init, task, steps, lr, rng, loss="cross_entropy", **options):
+    inputs, answers = TASKS[task](rng, EVAL)
     return [
-        _train_case(
+        mc.training_case(
+            spec,
+            init,
+            training_batches(task, steps),
             rng,
-            (probes.EOS + 1, probes.EOS + 1, 32),
-            "reverse",
-            300,
-            5e-3,
-            {"ignore_index": probes.PAD},
-            {"min_digits": 2, "max_digits": 4},
+            loss=loss,
+            lr=lr,
+            label=f"trained {steps} steps",
+            extra={"inputs": inputs, "answers": answers},
+            **options,
         )
     ]
 
 
-ENCODER_DECODER_TRAINS = judges.properties(
-    [
-        (
-            "learns",
-            mc.trained(
-                lambda case, out: _accuracy(case, out, ignore=probes.PAD),
-                0.7,
-                "higher",
-                "predicts {value:.0%} of the reversed digits right (teacher forcing) after the "
-                "grader's training, below {threshold:.0%}: the decoder must start from the "
-                "encoder's final state and read tgt_in",
-            ),
-        ),
-    ],
-    preconditions=[mc.is_module],
+def _outputs(case, model):
+    tensors = [
+        torch.as_tensor(np.asarray(a, dtype=np.int64 if a.dtype.kind in "iu" else None))
+        for a in case.extra["inputs"]
+    ]
+    tensors = [t.double() if t.is_floating_point() else t for t in tensors]
+    return model(*tensors)
+
+
+def _accuracy(case, model, ignore=None):
+    answers = torch.as_tensor(case.extra["answers"].astype(np.int64))
+    predicted = _outputs(case, model).argmax(dim=-1)
+    mask = answers != ignore if ignore is not None else torch.ones_like(answers, dtype=torch.bool)
+    return float((predicted[mask] == answers[mask]).double().mean())
+
+
+def _mean_abs_error(case, model):
+    answers = torch.as_tensor(case.extra["answers"], dtype=torch.float64)
+    return float(F.l1_loss(_outputs(case, model), answers))
+
+
+MANY_TO_ONE_TRAINS = mc.Training(
+    MANY_TO_ONE,
+    _accuracy,
+    0.8,
+    "higher",
+    "classifies {value:.0%} of new sequences right after the grader's training, below "
+    "{threshold:.0%}: the prediction must come from the state after the last step, which has "
+    "read everything",
 )
+ALIGNED_TRAINS = mc.Training(
+    ALIGNED,
+    _accuracy,
+    0.85,
+    "higher",
+    "tags {value:.0%} of the steps right after the grader's training, below {threshold:.0%}: "
+    "each step's tag must come from that step's hidden state",
+)
+ONE_TO_MANY_TRAINS = mc.Training(
+    ONE_TO_MANY,
+    _mean_abs_error,
+    0.2,
+    "lower",
+    "is off by {value:.3f} on average on new sequences after the grader's training, more than "
+    "{threshold:.2f}: the input must set the initial state, and each step must read the "
+    "previous output",
+)
+ENCODER_DECODER_TRAINS = mc.Training(
+    ENCODER_DECODER,
+    lambda case, model: _accuracy(case, model, ignore=PAD),
+    0.7,
+    "higher",
+    "predicts {value:.0%} of the reversed digits right (teacher forcing) after the grader's "
+    "training, below {threshold:.0%}: the decoder must start from the encoder's final state and "
+    "read tgt_in",
+)
+
+
+def many_to_one_training(rng):
+    return _training(MANY_TO_ONE, (1, 32, 2), "sum_sign", 150, 1e-2, rng)
+
+
+def aligned_training(rng):
+    return _training(ALIGNED, (1, 32, 2), "rise", 100, 1e-2, rng)
+
+
+def one_to_many_training(rng):
+    return _training(ONE_TO_MANY, (2, 32, 1, 8), "arithmetic", 300, 1e-2, rng, loss="mse")
+
+
+def encoder_decoder_training(rng):
+    init = (EOS + 1, EOS + 1, 32)
+    return _training(ENCODER_DECODER, init, "reverse", 300, 5e-3, rng, ignore_index=PAD)
 
 
 def build(folder):
@@ -458,15 +476,16 @@ def build(folder):
                 "ManyToOne",
                 1,
                 many_to_one_cases,
-                MANY_TO_ONE,
-                "ManyToOne returns (N, C) logits that depend on the whole sequence",
+                mc.values(MANY_TO_ONE, MANY_TO_ONE_MISTAKES),
+                "ManyToOne, holding the grader's weights, gives the reference's logits, "
+                "gradients and SGD steps",
             ),
             test(
                 "test_many_to_one_trains",
                 "ManyToOne",
                 2,
                 many_to_one_training,
-                MANY_TO_ONE_TRAINS,
+                mc.trained(MANY_TO_ONE_TRAINS),
                 "ManyToOne learns the sum-sign task",
             ),
             test(
@@ -474,15 +493,16 @@ def build(folder):
                 "ManyToManyAligned",
                 1,
                 aligned_cases,
-                ALIGNED,
-                "ManyToManyAligned returns (N, T, C) logits, step t reading inputs up to t",
+                mc.values(ALIGNED, ALIGNED_MISTAKES),
+                "ManyToManyAligned, holding the grader's weights, gives the reference's logits "
+                "at every step, on every prefix, and its gradients",
             ),
             test(
                 "test_many_to_many_aligned_trains",
                 "ManyToManyAligned",
                 2,
                 aligned_training,
-                ALIGNED_TRAINS,
+                mc.trained(ALIGNED_TRAINS),
                 "ManyToManyAligned learns the went-up task",
             ),
             test(
@@ -490,15 +510,15 @@ def build(folder):
                 "OneToMany",
                 1,
                 one_to_many_cases,
-                ONE_TO_MANY,
-                "OneToMany returns (N, steps, Q) sequences generated from x",
+                mc.values(ONE_TO_MANY, ONE_TO_MANY_MISTAKES),
+                "OneToMany, holding the grader's weights, generates the reference's sequences",
             ),
             test(
                 "test_one_to_many_trains",
                 "OneToMany",
                 2,
                 one_to_many_training,
-                ONE_TO_MANY_TRAINS,
+                mc.trained(ONE_TO_MANY_TRAINS),
                 "OneToMany learns arithmetic sequences",
             ),
             test(
@@ -506,15 +526,15 @@ def build(folder):
                 "EncoderDecoder",
                 1,
                 encoder_decoder_cases,
-                ENCODER_DECODER,
-                "EncoderDecoder returns (N, T, tgt_vocab) logits that depend on the source",
+                mc.values(ENCODER_DECODER, ENCODER_DECODER_MISTAKES),
+                "EncoderDecoder, holding the grader's weights, gives the reference's logits",
             ),
             test(
                 "test_encoder_decoder_trains",
                 "EncoderDecoder",
                 3,
                 encoder_decoder_training,
-                ENCODER_DECODER_TRAINS,
+                mc.trained(ENCODER_DECODER_TRAINS),
                 "EncoderDecoder learns to reverse digits",
             ),
         ),

@@ -11,8 +11,13 @@ Test ids and points are those of the graded cells of char_rnn.ipynb.
 * sample must draw the same characters as the reference from the same generator (the notebook
   asks for one rng.choice per step), and the second opinion draws from probabilities computed
   by PyTorch; a near-zero temperature must give the greedy path;
-* CharRNN is probed for shapes and for carrying its state, then trained with the grader's recipe
-  and scored here by its perplexity on held-out text.
+* CharRNN holds weights chosen here, loaded by the names the notebook lays out; its logits and
+  state (on the whole sequence, on every prefix, from a given state, and on the second piece of
+  a sequence from the reference's state after the first), its gradients and its weights after
+  three SGD steps are compared with the reference's CharRNN holding the same weights (see
+  autograder.grading.module_checks). It is then trained in the sandbox on windows sent from
+  here, and the trained weights, loaded into the reference, are scored here by their
+  perplexity on held-out text.
 
 The notebook's setup cells use char_data (the text), and char_rnn_init, clip_grad_value and
 adagrad_step of the NumPy reference in train_numpy: the sandbox may import those.
@@ -20,6 +25,7 @@ adagrad_step of the NumPy reference in train_numpy: the sandbox may import those
 
 from __future__ import annotations
 
+import functools
 import math
 from functools import partial
 
@@ -271,154 +277,128 @@ SAMPLE_MISTAKES = (
 
 
 # --------------------------------------------------------------------------------------------
-# CharRNN in PyTorch
+# CharRNN in PyTorch: the grader's weights, loaded by name (the notebook lays them out)
+
+
+class CharRNNReference(torch_rnn.CharRNN):
+    """The reference CharRNN (one-hot inputs) with the exercise's constructor."""
+
+    def __init__(self, vocab_size, hidden_size):
+        super().__init__(vocab_size, hidden_size)
+
+
+class IgnoresState(CharRNNReference):
+    def forward(self, idx, h=None):
+        return super().forward(idx, None)
+
+
+class CharSoftmax(CharRNNReference):
+    def forward(self, idx, h=None):
+        logits, h_last = super().forward(idx, h)
+        return torch.softmax(logits, dim=-1), h_last
+
+
+class CharTimeFirst(CharRNNReference):
+    def __init__(self, vocab_size, hidden_size):
+        super().__init__(vocab_size, hidden_size)
+        self.rnn.batch_first = False
+
+
+CHAR_SPEC = mc.ModuleSpec(
+    CharRNNReference,
+    (Array("logits", ("N", "T", "V")), Array("h_last", ("layers", "N", "Dh"))),
+    ("idx", "h"),
+    "in __init__, create self.rnn = nn.RNN(vocab_size, hidden_size, batch_first=True) and "
+    "self.head = nn.Linear(hidden_size, vocab_size), and no other layer with parameters",
+)
+
+CHAR_MISTAKES = (
+    Mistake(
+        "the initial state h ignored",
+        "pass h to the nn.RNN as its initial state: self.rnn(x, h)",
+        mc.wrong_module(CHAR_SPEC, IgnoresState),
+    ),
+    Mistake(
+        "a softmax on the logits",
+        "return the raw scores (logits): F.cross_entropy applies the softmax itself",
+        mc.wrong_module(CHAR_SPEC, CharSoftmax),
+    ),
+    Mistake(
+        "the RNN reading the batch axis as time",
+        "create the nn.RNN with batch_first=True: idx is (N, T)",
+        mc.wrong_module(CHAR_SPEC, CharTimeFirst),
+    ),
+)
 
 
 def module_cases(rng):
     cases = []
     for N, T, V, H in [(2, 6, 7, 5), (1, 1, 2, 1), (1, 8, 5, 3), (4, 1, 6, 2)]:
         idx = rng.integers(0, V, (N, T))
-        inputs = [[idx], mc.perturbed(rng, [idx], 0, np.s_[:, -1], vocab=V)]
-        inputs.append(mc.perturbed(rng, [idx], 0, 0, vocab=V))
-        options = {"split": T // 2} if T > 1 else {}
-        cases.append(
-            judges.module_case(
-                (V, H),
-                inputs,
-                label(N=N, T=T, V=V, Dh=H),
-                int(rng.integers(2**31)),
-                {"N": N, "T": T, "V": V, "H": H, "grads": T > 1},
-                **options,
+        init = (V, H)
+        weights = mc.default_weights(CHAR_SPEC, init, rng)
+        h0 = rng.uniform(-1, 1, (1, N, H))
+        k = T // 2
+        states = [("from a given h", [idx, h0])]
+        if k:
+            # The state the reference reaches after idx[:, :k], carried into the rest.
+            h_mid = mc.forward(CHAR_SPEC, init, weights, [idx[:, :k], None])[1]
+            states.append(
+                (f"on idx[:, {k}:] from the state after idx[:, :{k}]", [idx[:, k:], h_mid])
             )
-        )
+        text = label(N=N, T=T, V=V, Dh=H)
+        cases.append(mc.values_case(CHAR_SPEC, init, [idx, None], rng, text, states, weights))
     return cases
 
 
-def _carries_state(case, result):
-    split = result.get("split") if isinstance(result, dict) else None
-    if case.extra["T"] < 2:
-        raise judges.NotApplicable
-    whole = mc.output(result, 0, part=0)
-    if not isinstance(split, (tuple, list)) or len(split) != 2 or whole is None:
-        return "could not be run on a sequence in two pieces, carrying h"
-    first, second = as_array(split[0]), as_array(split[1])
-    if first is None or second is None:
-        return "did not return logits when run on a sequence in two pieces"
-    pieces = np.concatenate([first, second], axis=1)
-    if pieces.shape != whole.shape or not np.allclose(pieces, whole, atol=1e-5):
-        return (
-            "gives other logits when a sequence is read in two pieces, carrying h: pass h to "
-            "the nn.RNN as its initial state and return the RNN's last state"
-        )
-    return None
-
-
-CHAR_MODULE = judges.properties(
-    [
-        (
-            "logits",
-            mc.shape(
-                lambda c: (c.extra["N"], c.extra["T"], c.extra["V"]),
-                ("N", "T", "V"),
-                part=0,
-                what="logits",
-            ),
-        ),
-        (
-            "h_last",
-            mc.shape(
-                lambda c: (1, c.extra["N"], c.extra["H"]),
-                ("layers", "N", "H"),
-                part=1,
-                what="h_last",
-            ),
-        ),
-        ("carries its state", _carries_state),
-        (
-            "no step sees later characters",
-            mc.same(
-                1,
-                lambda c: np.s_[:, :-1] if c.extra["T"] > 1 else None,
-                "changes its earlier logits when only the last character changes: the logits "
-                "at step t may read characters up to t only",
-                part=0,
-            ),
-        ),
-        (
-            "keeps the sequences apart",
-            mc.same(
-                2,
-                lambda c: np.s_[1:] if c.extra["N"] > 1 else None,
-                "mixes the sequences of a batch: create the nn.RNN with batch_first=True",
-                part=0,
-            ),
-        ),
-        ("gradients", mc.gradients),
-    ],
-    preconditions=[mc.is_module],
-)
-
 PERPLEXITY = 11.5
+WINDOWS = 32
+
+
+@functools.cache
+def _training_windows(steps: int, length: int = 64) -> list:
+    """Windows of the training text at random places, as the notebook's train_torch draws
+    them. The same in every run: they feed the learner's training, they are not answers."""
+    V, train, _ = _text()
+    rng = np.random.default_rng(6)
+    batches = []
+    for _ in range(steps):
+        starts = rng.integers(0, len(train) - length - 1, WINDOWS)
+        x = np.stack([train[s : s + length] for s in starts]).astype(np.uint8)
+        y = np.stack([train[s + 1 : s + length + 1] for s in starts]).astype(np.uint8)
+        batches.append([[x], y])
+    return batches
 
 
 def perplexity_cases(rng):
-    V, train, val = _text()
-    task = {
-        "name": "char_windows",
-        "steps": 200,
-        "lr": 1e-2,
-        "batch": 32,
-        "seed": int(rng.integers(2**31)),
-        "loss": "cross_entropy",
-        "options": {"data": train, "length": 64},
-    }
-    x = val[None, :-1].astype(np.int64)
-    later = x.copy()
-    half = x.shape[1] // 2
-    later[0, half:] = (later[0, half:] + 1) % V
+    V, _, val = _text()
     return [
-        judges.module_case(
+        mc.training_case(
+            CHAR_SPEC,
             (V, 64),
-            [[x], [later]],
-            "trained 200 steps",
-            int(rng.integers(2**31)),
-            {"targets": val[1:], "half": half},
-            train=task,
+            _training_windows(200),
+            rng,
+            loss="cross_entropy",
+            lr=1e-2,
+            label="trained 200 steps",
+            extra={"val": val},
         )
     ]
 
 
-def _perplexity(case, result):
-    logits = mc.output(result, 0, part=0)
-    targets = case.extra["targets"]
-    if logits is None or logits.shape[:2] != (1, len(targets)):
-        raise judges.StopChecks("returned no (1, T, V) logits on the held-out text")
-    log_p = torch.log_softmax(torch.as_tensor(logits[0], dtype=torch.float64), dim=-1)
-    nll = -log_p[torch.arange(len(targets)), torch.as_tensor(targets)].mean().item()
-    value = math.exp(nll)
-    if value <= PERPLEXITY:
-        return None
-    return (
-        f"reaches a perplexity of {value:.1f} on held-out text after the grader's training, "
-        f"above {PERPLEXITY:g}: the logits at step t must score the character at t + 1"
-    )
+def _perplexity(case, model):
+    val = torch.as_tensor(case.extra["val"].astype(np.int64))
+    logits, _ = model(val[None, :-1])
+    return math.exp(F.cross_entropy(logits[0], val[1:]).item())
 
 
-CHAR_PERPLEXITY = judges.properties(
-    [
-        (
-            "no step sees later characters",
-            mc.same(
-                1,
-                lambda c: np.s_[:, : c.extra["half"]],
-                "changes its logits when only later characters change: step t may read "
-                "characters up to t only",
-                part=0,
-            ),
-        ),
-        ("perplexity", _perplexity),
-    ],
-    preconditions=[mc.is_module],
+CHAR_PERPLEXITY = mc.Training(
+    CHAR_SPEC,
+    _perplexity,
+    PERPLEXITY,
+    "lower",
+    "reaches a perplexity of {value:.1f} on held-out text after the grader's training, above "
+    "{threshold:g}: the logits at step t must score the character at t + 1",
 )
 
 
@@ -468,16 +448,17 @@ def build(folder):
                 "CharRNN",
                 2,
                 module_cases,
-                CHAR_MODULE,
+                mc.values(CHAR_SPEC, CHAR_MISTAKES),
                 kind="module",
-                about="CharRNN returns (N, T, V) logits and a (1, N, H) state that can be carried",
+                about="CharRNN, holding the grader's weights, gives the reference's logits and "
+                "state, from any initial state, and its gradients",
             ),
             Test(
                 "test_char_rnn_perplexity",
                 "CharRNN",
                 3,
                 perplexity_cases,
-                CHAR_PERPLEXITY,
+                mc.trained(CHAR_PERPLEXITY),
                 kind="module",
                 about="CharRNN, trained by the grader, predicts held-out text",
             ),

@@ -26,6 +26,15 @@
 # $(1, N, H)$ (one layer, one direction); `nn.RNNCell` runs a single step; `nn.Linear` is the
 # output layer $O_t = H_t W_{hq} + b_q$; `nn.Embedding` turns token indices into vectors.
 # Everything is **batch first**.
+#
+# **How the grader tests your classes.** The weights of a trained network are random, so
+# there is no single right output, unless everyone holds the same weights. The grader
+# therefore builds your class, **loads its own weights into it by name**, and compares your
+# outputs, your gradients and a few steps of SGD with those of its reference model. For that,
+# each class below must have exactly the layers its table lists, under those attribute names
+# (the names are those of `model.state_dict()`; PyTorch stores `weight_ih` $= W_{xh}^\top$ and
+# `weight_hh` $= W_{hh}^\top$, and a second bias `bias_hh`). Your `forward` is free: any code
+# that computes the right values with these layers passes.
 
 # %% [setup] id=setup_imports
 import numpy as np
@@ -81,6 +90,11 @@ def check_module(name, model):
 #
 # **Model.** Run an `nn.RNN` over the sequence and feed only its **last** hidden state to a
 # linear layer that produces one score (a logit) per class.
+#
+# | attribute | layer | parameters (`state_dict` keys and shapes) |
+# |---|---|---|
+# | `self.rnn` | `nn.RNN(input_size, hidden_size, batch_first=True)` | `rnn.weight_ih_l0` $(D_h, D)$, `rnn.weight_hh_l0` $(D_h, D_h)$, `rnn.bias_ih_l0` $(D_h,)$, `rnn.bias_hh_l0` $(D_h,)$ |
+# | `self.head` | `nn.Linear(hidden_size, num_classes)` | `head.weight` $(C, D_h)$, `head.bias` $(C,)$ |
 
 
 # %% [setup] id=setup_sum_task
@@ -112,7 +126,7 @@ class ManyToOne(nn.Module):
 
     def __init__(self, input_size, hidden_size, num_classes):
         super().__init__()
-        # Create an nn.RNN (batch_first=True) and an nn.Linear from H to C.
+        # self.rnn: an nn.RNN (batch_first=True); self.head: an nn.Linear from H to C.
         ### BEGIN SOLUTION
         self.rnn = nn.RNN(input_size, hidden_size, batch_first=True)
         self.head = nn.Linear(hidden_size, num_classes)
@@ -181,7 +195,9 @@ print("✓ ManyToOne reaches 90% accuracy")
 # tag depends on the current input and on the one before: the state must remember one step.
 #
 # **Model.** The same `nn.RNN`, but now **every** hidden state goes through the linear layer:
-# `nn.Linear` applies to the last axis, so it maps $(N, T, H)$ to $(N, T, C)$ in one call.
+# `nn.Linear` applies to the last axis, so it maps $(N, T, H)$ to $(N, T, C)$ in one call. The
+# layers are those of `ManyToOne` (with `num_tags` in place of `num_classes`): `self.rnn`, then
+# `self.head`, with the same parameters.
 
 
 # %% [setup] id=setup_rise_task
@@ -216,7 +232,7 @@ class ManyToManyAligned(nn.Module):
 
     def __init__(self, input_size, hidden_size, num_tags):
         super().__init__()
-        # An nn.RNN (batch_first=True) and an nn.Linear from H to C.
+        # self.rnn: an nn.RNN (batch_first=True); self.head: an nn.Linear from H to C.
         ### BEGIN SOLUTION
         self.rnn = nn.RNN(input_size, hidden_size, batch_first=True)
         self.head = nn.Linear(hidden_size, num_tags)
@@ -289,6 +305,12 @@ print("✓ ManyToManyAligned reaches 90% accuracy per step")
 #
 # Note the loop: an `nn.RNNCell` runs one step, `cell(input, h)`, and you collect the outputs in
 # a list, then `torch.stack(outputs, dim=1)` makes the $(N, \text{steps}, Q)$ tensor.
+#
+# | attribute | layer | parameters (`state_dict` keys and shapes) |
+# |---|---|---|
+# | `self.init_state` | `nn.Linear(input_size, hidden_size)` | `init_state.weight` $(D_h, D)$, `init_state.bias` $(D_h,)$ |
+# | `self.cell` | `nn.RNNCell(output_size, hidden_size)` | `cell.weight_ih` $(D_h, Q)$, `cell.weight_hh` $(D_h, D_h)$, `cell.bias_ih` $(D_h,)$, `cell.bias_hh` $(D_h,)$ |
+# | `self.head` | `nn.Linear(hidden_size, output_size)` | `head.weight` $(Q, D_h)$, `head.bias` $(Q,)$ |
 
 # %% [setup] id=setup_arithmetic_task
 STEPS = 8
@@ -326,8 +348,8 @@ class OneToMany(nn.Module):
 
     def __init__(self, input_size, hidden_size, output_size, steps):
         super().__init__()
-        # Store steps; create an nn.Linear (D -> H) for the initial state, an nn.RNNCell
-        # reading Q-sized inputs, and an nn.Linear (H -> Q) for the outputs.
+        # Store steps; create self.init_state, an nn.Linear (D -> H) for the initial state,
+        # self.cell, an nn.RNNCell reading Q-sized inputs, and self.head, an nn.Linear (H -> Q).
         ### BEGIN SOLUTION
         self.steps = steps
         self.init_state = nn.Linear(input_size, hidden_size)
@@ -416,6 +438,14 @@ print("✓ OneToMany generates arithmetic sequences within 0.1")
 # `nn.RNN(hidden_size, hidden_size, batch_first=True)` and an `nn.Linear(hidden_size,
 # tgt_vocab)`. `nn.RNN` accepts an initial state as its second argument, shaped $(1, N, H)$,
 # exactly what the encoder returns as its final state.
+#
+# | attribute | layer | parameters (`state_dict` keys and shapes) |
+# |---|---|---|
+# | `self.src_embed` | `nn.Embedding(src_vocab, hidden_size)` | `src_embed.weight` $(\text{src\_vocab}, D_h)$ |
+# | `self.tgt_embed` | `nn.Embedding(tgt_vocab, hidden_size)` | `tgt_embed.weight` $(\text{tgt\_vocab}, D_h)$ |
+# | `self.encoder` | `nn.RNN(hidden_size, hidden_size, batch_first=True)` | `encoder.weight_ih_l0`, `encoder.weight_hh_l0` $(D_h, D_h)$, `encoder.bias_ih_l0`, `encoder.bias_hh_l0` $(D_h,)$ |
+# | `self.decoder` | `nn.RNN(hidden_size, hidden_size, batch_first=True)` | `decoder.weight_ih_l0`, `decoder.weight_hh_l0` $(D_h, D_h)$, `decoder.bias_ih_l0`, `decoder.bias_hh_l0` $(D_h,)$ |
+# | `self.head` | `nn.Linear(hidden_size, tgt_vocab)` | `head.weight` $(\text{tgt\_vocab}, D_h)$, `head.bias` $(\text{tgt\_vocab},)$ |
 
 # %% [setup] id=setup_reverse_task
 PAD, BOS, EOS = 10, 11, 12
@@ -491,8 +521,8 @@ class EncoderDecoder(nn.Module):
 
     def __init__(self, src_vocab, tgt_vocab, hidden_size):
         super().__init__()
-        # Two embeddings (src_vocab -> H, tgt_vocab -> H), an encoder and a decoder nn.RNN
-        # (H -> H, batch_first=True), and an nn.Linear (H -> tgt_vocab).
+        # self.src_embed and self.tgt_embed (src_vocab -> H, tgt_vocab -> H), self.encoder and
+        # self.decoder, two nn.RNN (H -> H, batch_first=True), self.head (H -> tgt_vocab).
         ### BEGIN SOLUTION
         self.src_embed = nn.Embedding(src_vocab, hidden_size)
         self.tgt_embed = nn.Embedding(tgt_vocab, hidden_size)

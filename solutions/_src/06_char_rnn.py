@@ -386,6 +386,16 @@ for temperature in (0.5, 1.0, 1.5):
 # `idx[:, k:]` from the state the first piece returned must give the same logits as reading
 # `idx` at once.
 #
+# The grader loads its own weights into your model by name and compares your logits, states,
+# gradients and a few SGD steps with its reference model holding the same weights, so use
+# exactly these two layers, under these names (PyTorch stores `weight_ih` $= W_{xh}^\top$ and
+# `weight_hh` $= W_{hh}^\top$, plus a second bias `bias_hh`):
+#
+# | attribute | layer | parameters (`state_dict` keys and shapes) |
+# |---|---|---|
+# | `self.rnn` | `nn.RNN(vocab_size, hidden_size, batch_first=True)` | `rnn.weight_ih_l0` $(D_h, V)$, `rnn.weight_hh_l0` $(D_h, D_h)$, `rnn.bias_ih_l0` $(D_h,)$, `rnn.bias_hh_l0` $(D_h,)$ |
+# | `self.head` | `nn.Linear(hidden_size, vocab_size)` | `head.weight` $(V, D_h)$, `head.bias` $(V,)$ |
+#
 # Training (given below) uses mini-batches of windows cut at random places in the training
 # text, Adam and norm clipping, and measures the model by its **perplexity** on the held-out
 # text: $\exp$ of the average loss per character. A perplexity of $k$ means the model is, on
@@ -403,7 +413,8 @@ class CharRNN(nn.Module):
 
     def __init__(self, vocab_size, hidden_size):
         super().__init__()
-        # Keep vocab_size; create the nn.RNN (V -> H, batch_first=True) and the nn.Linear (H -> V).
+        # Keep vocab_size; create self.rnn, an nn.RNN (V -> H, batch_first=True), and self.head,
+        # an nn.Linear (H -> V).
         ### BEGIN SOLUTION
         self.vocab_size = vocab_size
         self.rnn = nn.RNN(vocab_size, hidden_size, batch_first=True)

@@ -207,8 +207,9 @@ def _call(call: dict, blobs: list, ns: dict) -> dict:
     if kind == "module":
         init = wire.load(call["init"], blobs, tagged=False)
         options = wire.load(call.get("options"), blobs, tagged=False)
-        report = probes.probe_module(target, init, args, call["seed"], call["grad"], options)
-        return {"result": report}
+        # The parent's request (weights and operations) travels as the call's options; the
+        # generic runner returns raw tensors only, and the parent judges them.
+        return {"result": probes.run_module(target, init, options)}
     if not callable(target):
         return {
             "error": {

@@ -1,10 +1,38 @@
-"""Fixed objects the parent can ask the child to build, since functions cannot travel as data.
+"""Fixed objects the parent can ask the child to build, and the child's generic runner for
+``nn.Module`` exercises. Nothing here judges anything: see :mod:`..module_checks`.
 
 * :data:`FUNCTIONS`: test functions of one array, handed to the student's code as arguments
   (``numerical_gradient(f, x, df)``). The parent builds the very same functions from here to
   compute the expected results.
-* :func:`probe_module`: build a student's ``nn.Module`` with sizes chosen by the parent, run it
-  on the parent's inputs and report the outputs, and which parameters receive a gradient.
+* :func:`run_module`: build a learner's ``nn.Module`` class with arguments the parent chose,
+  load the parent's weights into its parameters by name, run the parent's operations on the
+  parent's arrays, and return the raw tensors. The parent runs this same function on its own
+  reference module and compares the two reports value by value, so a report forged by the
+  learner's code (which shares this interpreter and can replace anything here) is worth only
+  what its numbers are: to forge them is to compute the answer.
+
+The request (a plain dict, sent over :mod:`.wire`)::
+
+    {"weights": {name: array},  # every parameter, by its name in model.named_parameters()
+     "ops": [op, ...]}          # run in order, on the same model
+
+Each ``op`` is a dict with ``"op"`` one of:
+
+* ``"forward"``, ``inputs``: the output of ``model(*inputs)`` (under ``torch.no_grad``);
+* ``"backward"``, ``inputs``, ``upstream``: back-propagate ``sum_i <out_i, upstream[i]>`` (the
+  ``out_i`` are the tensors of the output, depth first); the gradients with respect to the
+  float inputs (None for the others) and to each parameter, ``{"inputs": [...], "params": {...}}``;
+* ``"sgd"``, ``inputs``, ``upstream``, ``lr``, ``steps``: that many steps of
+  ``torch.optim.SGD(model.parameters(), lr)`` on the same linear loss; ``{"params": {...}}``;
+* ``"fit"``, ``batches`` (a list of ``[inputs, target]``), ``loss`` ("cross_entropy" or "mse"),
+  ``lr``, optional ``clip`` and ``ignore_index``: one step of Adam per batch on the loss of the
+  output's first tensor, with global-norm clipping; ``{"params": {...}, "losses": [...]}``.
+
+Float inputs are given in the dtype of the model's parameters (a notebook may have switched to
+float64), integer inputs as int64 token indices, None stays None. The report is
+``{"layout": {name: shape}, "results": [one per op]}``; when the model's parameters do not have
+the names and shapes of ``weights``, only the layout comes back (the parent words the message).
+An op that raises gives ``{"error": text}`` and the next ops still run.
 """
 
 from __future__ import annotations
@@ -12,17 +40,18 @@ from __future__ import annotations
 # The learner's code runs in this process and may replace builtins; the grader's side keeps
 # its own references, taken before any of that code runs.
 from builtins import (  # noqa: UP029 - see the comment above
-    bool,
+    Exception,
+    ValueError,
     dict,
-    enumerate,
     float,
     int,
     isinstance,
     len,
     list,
-    range,
-    sum,
+    str,
     tuple,
+    type,
+    zip,
 )
 
 import numpy as np
@@ -75,170 +104,156 @@ FUNCTIONS = {
 
 
 # --------------------------------------------------------------------------------------------
-# Tasks for training probes. NumPy generators, so that the child draws training batches and the
-# parent draws held-out data (and keeps its answers) with the same code.
+# The generic runner for nn.Module exercises
 
-PAD, BOS, EOS = 10, 11, 12  # the digit-reversal task's special tokens
-
-
-def sum_sign_batch(rng, batch: int, T: int = 12):
-    """X (N, T, 1) standard normal; y (N,) = 1 where the sequence's sum is positive."""
-    X = rng.standard_normal((batch, T, 1)).astype(np.float32)
-    return (X,), (X.sum(axis=(1, 2)) > 0).astype(np.int64)
+MAX_ERROR = 300
 
 
-def rise_batch(rng, batch: int, T: int = 15):
-    """X (N, T, 1); tags (N, T) = 1 where X went up since the previous step (0 at t = 0)."""
-    X = rng.standard_normal((batch, T, 1)).astype(np.float32)
-    tags = np.zeros((batch, T), dtype=np.int64)
-    tags[:, 1:] = X[:, 1:, 0] > X[:, :-1, 0]
-    return (X,), tags
-
-
-def arithmetic_batch(rng, batch: int, steps: int = 8):
-    """x (N, 2) = (a, d), a in [-1, 1], d in [-0.3, 0.3]; Y (N, steps, 1) = a + t d."""
-    a = rng.uniform(-1, 1, (batch, 1))
-    d = rng.uniform(-0.3, 0.3, (batch, 1))
-    Y = (a + d * np.arange(steps))[..., None]
-    return (np.concatenate([a, d], axis=1).astype(np.float32),), Y.astype(np.float32)
-
-
-def reverse_batch(rng, batch: int, min_digits: int = 2, max_digits: int = 4):
-    """src (N, max) left-padded digits; tgt_in = BOS + tgt[:, :-1]; tgt = reversed, EOS, PAD."""
-    lengths = rng.integers(min_digits, max_digits + 1, batch)
-    digits = rng.integers(0, 10, (batch, max_digits))
-    src = np.full((batch, max_digits), PAD, dtype=np.int64)
-    tgt = np.full((batch, max_digits + 1), PAD, dtype=np.int64)
-    for i, length in enumerate(lengths):
-        src[i, max_digits - length :] = digits[i, :length]
-        tgt[i, :length] = digits[i, :length][::-1]
-        tgt[i, length] = EOS
-    tgt_in = np.concatenate([np.full((batch, 1), BOS), tgt[:, :-1]], axis=1)
-    return (src, tgt_in), tgt
-
-
-def char_windows(rng, batch: int, data, length: int = 64):
-    """Windows of a text at random places: inputs and next characters, (N, length) each."""
-    starts = rng.integers(0, len(data) - length - 1, batch)
-    x = np.stack([data[s : s + length] for s in starts]).astype(np.int64)
-    y = np.stack([data[s + 1 : s + length + 1] for s in starts]).astype(np.int64)
-    return (x,), y
-
-
-TASKS = {
-    "sum_sign": sum_sign_batch,
-    "rise": rise_batch,
-    "arithmetic": arithmetic_batch,
-    "reverse": reverse_batch,
-    "char_windows": char_windows,
-}
-
-
-def _first_tensor(out):
-    """The first tensor of a model's output (logits of a (logits, state) pair); TypeError if
-    the model returned something else."""
+def tensor_leaves(out) -> list:
+    """The tensors of a model's output, depth first ((logits, h_last) -> [logits, h_last])."""
     import torch
 
-    while isinstance(out, (tuple, list)) and out:
-        out = out[0]
-    if not isinstance(out, torch.Tensor):
-        raise TypeError(f"forward returned a {type(out).__name__}, not a tensor")
-    return out
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, (tuple, list)):
+        return [leaf for item in out for leaf in tensor_leaves(item)]
+    return []
 
 
-def train(model, task: dict) -> list:
-    """The grader's recipe: Adam, global-norm clipping at 1, fresh batches; returns the losses.
-
-    ``task``: {"name": one of TASKS, "steps", "lr", "batch", "seed", "options": kwargs of the
-    task's generator, "loss": "cross_entropy" | "mse", "ignore_index": optional}.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    rng = np.random.default_rng(task["seed"])
-    make = TASKS[task["name"]]
-    optimizer = torch.optim.Adam(model.parameters(), lr=task["lr"])
-    losses = []
-    model.train()
-    for _ in range(int(task["steps"])):
-        inputs, target = make(rng, int(task["batch"]), **task.get("options", {}))
-        out = _first_tensor(model(*_tensors(inputs)))
-        target = torch.as_tensor(target)
-        if task["loss"] == "mse":
-            loss = F.mse_loss(out, target.to(out.dtype))
-        else:
-            loss = F.cross_entropy(
-                out.reshape(-1, out.shape[-1]),
-                target.reshape(-1),
-                ignore_index=task.get("ignore_index", -100),
-            )
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        losses.append(float(loss.detach()))
-    model.eval()
-    return losses
-
-
-def _tensors(arrays):
+def _tensors(arrays, dtype, grad: bool = False) -> list:
     import torch
 
     out = []
     for a in arrays:
         if isinstance(a, np.ndarray) and a.dtype.kind == "f":
-            out.append(torch.as_tensor(a, dtype=torch.get_default_dtype()))
+            t = torch.tensor(a, dtype=dtype)
+            out.append(t.requires_grad_(True) if grad else t)
         elif isinstance(a, np.ndarray):
-            out.append(torch.as_tensor(a, dtype=torch.int64))
+            out.append(torch.tensor(a.astype(np.int64)))
         else:
             out.append(a)
     return out
 
 
-def probe_module(cls, init, inputs, seed: int, grad: bool, options: dict | None = None) -> dict:
-    """Build ``cls(*init)``, optionally train it, run it on each input list, and report.
-
-    Float inputs are given in PyTorch's default dtype (a notebook may have switched it to
-    float64), integer inputs as int64 token indices. The gradient probe back-propagates a
-    fixed random projection of the first output from the first inputs, so that no parameter
-    gets a zero gradient by symmetry. ``options``: {"train": task for :func:`train`},
-    {"split": k}: also read the first input in two pieces, ``[:, :k]`` then ``[:, k:]``
-    from the state (the second output) the first piece returned.
-    """
+def _linear_loss(out, upstream):
+    """sum_i <out_i, upstream_i> in float64: its gradient is the vector-Jacobian product."""
     import torch
 
-    options = options or {}
-    torch.manual_seed(seed)
-    model = cls(*init)
-    is_module = isinstance(model, torch.nn.Module)
-    report = {"is_module": is_module, "outputs": [], "grads": None, "n_params": 0}
-    if not is_module:
-        return report
-    params = list(model.named_parameters())
-    report["n_params"] = int(sum(p.numel() for _, p in params))
-    if grad and params:
-        try:
-            out = _first_tensor(model(*_tensors(inputs[0])))
-        except TypeError:
-            grad = False  # reported by the shape checks, from the outputs below
-    if grad and params:
-        g = torch.Generator().manual_seed(seed)
-        weights = torch.randn(tuple(out.shape), generator=g, dtype=torch.float64)
-        (out.double() * weights).sum().backward()
-        report["grads"] = {
-            name: bool(p.grad is not None and float(p.grad.abs().sum()) > 0) for name, p in params
-        }
-        model.zero_grad()
-    if options.get("train"):
-        report["losses"] = train(model, options["train"])
-    model.eval()
+    leaves = tensor_leaves(out)
+    if len(leaves) != len(upstream):
+        raise ValueError(f"forward returned {len(leaves)} tensors, expected {len(upstream)}")
+    total = torch.zeros((), dtype=torch.float64)
+    for leaf, g in zip(leaves, upstream, strict=True):
+        if tuple(leaf.shape) != tuple(g.shape):
+            raise ValueError(f"forward returned a tensor of shape {tuple(leaf.shape)}")
+        total = total + (leaf.to(torch.float64) * torch.tensor(g, dtype=torch.float64)).sum()
+    return total
+
+
+def _values(params) -> dict:
+    return {name: p.detach().clone() for name, p in params.items()}
+
+
+def _forward(model, params, op, dtype):
+    import torch
+
     with torch.no_grad():
-        for arrays in inputs:
-            report["outputs"].append(model(*_tensors(arrays)))
-        if options.get("split"):
-            k = int(options["split"])
-            tensors = _tensors(inputs[0])
-            first = model(tensors[0][:, :k], *tensors[1:])
-            second = model(tensors[0][:, k:], first[1])
-            report["split"] = (first[0], second[0])
-    return report
+        return {"out": model(*_tensors(op["inputs"], dtype))}
+
+
+def _backward(model, params, op, dtype):
+    inputs = _tensors(op["inputs"], dtype, grad=True)
+    model.zero_grad(set_to_none=True)
+    _linear_loss(model(*inputs), op["upstream"]).backward()
+    grads = {
+        name: (None if p.grad is None else p.grad.detach().clone()) for name, p in params.items()
+    }
+    return {"inputs": [_input_grad(x) for x in inputs], "params": grads}
+
+
+def _input_grad(x):
+    import torch
+
+    if isinstance(x, torch.Tensor) and x.grad is not None:
+        return x.grad.detach().clone()
+    return None
+
+
+def _sgd(model, params, op, dtype):
+    import torch
+
+    inputs = _tensors(op["inputs"], dtype)
+    optimizer = torch.optim.SGD(model.parameters(), lr=float(op["lr"]))
+    for _ in range(int(op["steps"])):
+        optimizer.zero_grad(set_to_none=True)
+        _linear_loss(model(*inputs), op["upstream"]).backward()
+        optimizer.step()
+    return {"params": _values(params)}
+
+
+def _fit(model, params, op, dtype):
+    import torch
+    import torch.nn.functional as F
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=float(op["lr"]))
+    losses = []
+    model.train()
+    for inputs, target in op["batches"]:
+        leaves = tensor_leaves(model(*_tensors(inputs, dtype)))
+        if not leaves:
+            raise ValueError("forward returned no tensor")
+        out, target = leaves[0], torch.tensor(target)
+        if op["loss"] == "mse":
+            loss = F.mse_loss(out, target.to(out.dtype))
+        else:
+            loss = F.cross_entropy(
+                out.reshape(-1, out.shape[-1]),
+                target.to(torch.int64).reshape(-1),
+                ignore_index=int(op.get("ignore_index", -100)),
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if op.get("clip"):
+            torch.nn.utils.clip_grad_norm_(model.parameters(), float(op["clip"]))
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    model.eval()
+    return {"params": _values(params), "losses": losses}
+
+
+OPS = {"forward": _forward, "backward": _backward, "sgd": _sgd, "fit": _fit}
+
+
+def _error_text(err) -> str:
+    try:
+        text = f"{type(err).__name__}: {err}"
+    except Exception:  # noqa: BLE001 - a learner's exception may fail to print
+        text = type(err).__name__
+    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 3] + "..."
+
+
+def run_module(cls, init, request: dict) -> dict:
+    """Build ``cls(*init)``, load ``request["weights"]``, run ``request["ops"]`` (see above)."""
+    import torch
+
+    model = cls(*init)
+    if not isinstance(model, torch.nn.Module):
+        return {"layout": None}
+    params = dict(model.named_parameters())
+    layout = {name: tuple(int(s) for s in p.shape) for name, p in params.items()}
+    weights = request["weights"]
+    wanted = {name: tuple(int(s) for s in np.shape(w)) for name, w in weights.items()}
+    if layout != wanted:
+        return {"layout": layout}
+    with torch.no_grad():
+        for name, value in weights.items():
+            params[name].copy_(torch.tensor(value))
+    dtype = next(iter(params.values())).dtype if params else torch.get_default_dtype()
+    model.eval()
+    results = []
+    for op in request["ops"]:
+        try:
+            results.append(OPS[op["op"]](model, params, op, dtype))
+        except Exception as err:  # noqa: BLE001 - the learner's forward may raise anything
+            results.append({"error": _error_text(err)})
+    return {"layout": layout, "results": results}
