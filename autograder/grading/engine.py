@@ -108,7 +108,16 @@ def _visible_dirs(folder: Path) -> list[str]:
 
 
 def _find_notebook(folder: Path, expected: str) -> tuple[Path | None, str]:
-    """The notebook to grade in a submission folder, and a note when it is not the expected one."""
+    """The notebook to grade in a submission folder, and a note when it is not the expected one.
+
+    Symbolic links are not followed (one could point at the solutions): a student folder, an
+    assignment folder or a notebook that is a link gives no notebook, and the reason.
+    """
+    for part, what in ((folder.parent, "student folder"), (folder, "assignment folder")):
+        if part.is_symlink():
+            return None, f"the {what} {part.name} {nbload.SYMLINK}"
+    if (folder / expected).is_symlink():
+        return None, f"{expected} {nbload.SYMLINK}"
     if (folder / expected).is_file():
         return folder / expected, ""
     found = (
@@ -116,6 +125,8 @@ def _find_notebook(folder: Path, expected: str) -> tuple[Path | None, str]:
         if folder.is_dir()
         else []
     )
+    if len(found) == 1 and found[0].is_symlink():
+        return None, f"{found[0].name} {nbload.SYMLINK}"
     if len(found) == 1:
         note = f"graded {found[0].name}, the only notebook submitted (expected {expected})"
         return found[0], note
@@ -445,10 +456,13 @@ def grade(
                 path, note = _find_notebook(folder, assignment.notebook)
                 sub = Submission(student, assignment, path)
                 if path is None:
+                    linked = nbload.SYMLINK in note
                     sub.problem = (
-                        note if folder.is_dir() else f"no submission for {assignment.name}"
+                        note
+                        if folder.is_dir() or linked
+                        else f"no submission for {assignment.name}"
                     )
-                    sub.problem_status = "missing"
+                    sub.problem_status = "unreadable" if linked else "missing"
                 elif note:
                     sub.notes.append(note)
                 submissions.append(sub)

@@ -108,8 +108,13 @@ def collector(regexp: str):
     )
 
 
-def _member_name(info: zipfile.ZipInfo) -> str | None:
-    """The member's path, normalised; None when it is unsafe (absolute, '..', a link)."""
+def _is_link(info: zipfile.ZipInfo) -> bool:
+    return stat.S_IFMT(info.external_attr >> 16) == stat.S_IFLNK
+
+
+def _member_name(info: zipfile.ZipInfo, links: bool = False) -> str | None:
+    """The member's path, normalised; None when it is unsafe (absolute, '..', a link unless
+    ``links``)."""
     name = info.filename.replace("\\", "/")
     if "\0" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
         return None
@@ -119,7 +124,7 @@ def _member_name(info: zipfile.ZipInfo) -> str | None:
     # Unix zips keep the file type in the high bits: only plain files (or no type at all, as
     # zips from elsewhere have) are extracted; links, devices, pipes are not.
     kind = stat.S_IFMT(info.external_attr >> 16)
-    if kind not in (0, stat.S_IFREG):
+    if kind not in (0, stat.S_IFREG) and not (links and kind == stat.S_IFLNK):
         return None
     return "/".join(parts)
 
@@ -199,6 +204,14 @@ def collect(
         staging.mkdir(parents=True)
         total = 0
         for info in infos:
+            if _is_link(info) and _link_placeholder(info, plugin, fmt, assignments, staging):
+                intake.unmatched.append(
+                    {
+                        "file": info.filename,
+                        "reason": "a symbolic link, not a file: not extracted (graded 0)",
+                    }
+                )
+                continue
             try:
                 student, assignment, groups = _place(
                     names[id(info)], info, plugin, fmt, assignments
@@ -233,6 +246,26 @@ def collect(
 
 class _Refused(Exception):
     """This file is not collected; the message says why."""
+
+
+LINK_TARGET = "(a symbolic link in the zip, not followed)"
+
+
+def _link_placeholder(info, plugin, fmt: str, assignments: dict[str, str], staging: Path) -> bool:
+    """For a link in the zip that names a student's notebook, put a dangling link (to a name
+    that is no file) in its place, so that the engine gives that student a row with 0 and the
+    reason. What the link pointed to is never read. False when it names no submission."""
+    name = _member_name(info, links=True)
+    try:
+        student, assignment, groups = _place(name, info, plugin, fmt, assignments)
+    except _Refused:
+        return False
+    target = staging / student / assignment / groups["file_id"]
+    if target.exists() or target.is_symlink():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(LINK_TARGET, target)
+    return True
 
 
 def _place(name: str | None, info, plugin, fmt: str, assignments: dict[str, str]):

@@ -8,7 +8,10 @@ message that tells the learner what happened and how to fix it.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +69,12 @@ def parse_notebook(data: bytes, max_mb: float = MAX_NOTEBOOK_MB) -> list[Cell]:
         ) from None
     except RecursionError:
         raise NotebookError("the notebook file is nested too deeply to be read") from None
+    except (ValueError, MemoryError) as err:
+        # e.g. an integer of more digits than Python converts (sys.get_int_max_str_digits)
+        raise NotebookError(
+            f"the notebook file holds a value that cannot be read ({str(err)[:120]}); open it in "
+            "Jupyter; if it does not open, start again from the released notebook"
+        ) from None
     if not isinstance(content, dict) or "nbformat" not in content:
         raise NotebookError(
             "this file is JSON but not a Jupyter notebook (it has no 'nbformat' field)"
@@ -93,18 +102,34 @@ def parse_notebook(data: bytes, max_mb: float = MAX_NOTEBOOK_MB) -> list[Cell]:
     return out
 
 
+SYMLINK = (
+    "is a symbolic link, not a file: the grader does not follow links in submissions; submit "
+    "the notebook file itself"
+)
+
+
 def read_notebook(path: Path, max_mb: float = MAX_NOTEBOOK_MB) -> list[Cell]:
-    """The cells of the notebook at ``path``; NotebookError when it cannot be read or graded."""
+    """The cells of the notebook at ``path``; NotebookError when it cannot be read or graded.
+
+    A symbolic link is refused (it could point at the solutions): the file is opened with
+    O_NOFOLLOW, so a link put in its place after the engine looked is refused too.
+    """
     try:
-        size = path.stat().st_size
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise NotebookError(f"the notebook {SYMLINK}") from None
         raise NotebookError(f"the notebook file cannot be opened ({err.strerror})") from None
-    if size > max_mb * (1 << 20):
-        raise _too_big(size, max_mb)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise NotebookError(f"the notebook file cannot be read ({err.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise NotebookError("the notebook is not a regular file; submit the .ipynb file")
+        if info.st_size > max_mb * (1 << 20):
+            raise _too_big(info.st_size, max_mb)
+        try:
+            data = f.read(int(max_mb * (1 << 20)) + 1)
+        except OSError as err:
+            raise NotebookError(f"the notebook file cannot be read ({err.strerror})") from None
     return parse_notebook(data, max_mb)
 
 

@@ -92,6 +92,18 @@ def _number(x: float) -> str:
     return f"{x:g}"
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (a student id such as
+# "=cmd|' -C calc'!A0" would): such cells get a leading apostrophe, which the spreadsheet shows
+# as text and does not run.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """``value`` as text that no spreadsheet reads as a formula."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def write_csv(path: Path, all_rows: list[Row]) -> None:
     f = io.StringIO(newline="")
     writer = csv.writer(f)
@@ -100,7 +112,7 @@ def write_csv(path: Path, all_rows: list[Row]) -> None:
         values = asdict(row)
         values["points"] = _number(row.points)
         values["max_points"] = _number(row.max_points)
-        writer.writerow([values[c] for c in COLUMNS])
+        writer.writerow([csv_cell(values[c]) for c in COLUMNS])
     files.write_atomic(path, f.getvalue())
 
 
