@@ -8,10 +8,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-EXIT_CODES = """exit status:
-  0    the batch was graded (whatever the scores)
+EXIT_CODES = """exit status (every other outcome is one of these, with a one-line reason):
+  0    the batch was graded (whatever the scores, whatever the submissions did)
+  1    the grader itself failed (a bug, a full disk...): what was graded is saved
   2    nothing was graded: a mistake in the command, the folders or solutions/
-  3    nothing was graded: the sandbox cannot be set up safely on this machine
+  3    nothing was graded: the sandbox cannot be set up safely on this machine, or no
+       grading worker started (tried again first; the reason says why)
   4    graded (grades.csv, feedback, summary.html written) but the gradebook was not updated
   5    another run is writing to the same OUT folder
   130  interrupted: what was graded is kept; run the same command again to finish
@@ -127,7 +129,10 @@ def add_grade_command(subparsers) -> None:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"rnn-course grade: {message}", file=sys.stderr)
+    line = " ".join(str(message).split())  # one line, whatever the cause's own text holds
+    if len(line) > 1000:
+        line = line[:997] + "..."
+    print(f"rnn-course grade: {line}", file=sys.stderr)
     return code
 
 
@@ -199,6 +204,12 @@ def run_grade(args) -> int:
             f"interrupted; the notebooks graded so far are saved in {args.out}/.state: run the "
             "same command again to grade the rest",
             130,
+        )
+    except Exception as err:  # noqa: BLE001 - an exit code and one line, never a traceback
+        return _fail(
+            f"the grader failed ({type(err).__name__}: {err}); the notebooks graded so far are "
+            f"saved in {args.out}/.state: run the same command again to grade the rest",
+            1,
         )
     finally:
         if progress:

@@ -247,7 +247,7 @@ class Expect:
 
     def limit(self) -> int:
         if self.finished:
-            return 0
+            return SMALL_FRAME  # read, then refused by check()
         room = min(self.max_test - self.spent_test, self.max_total - self.spent_total)
         return max(room, SMALL_FRAME)
 
@@ -403,7 +403,7 @@ def array_from_bytes(blob: bytes) -> np.ndarray:
         raise FrameError(f"an array could not be read ({err})") from None
     if dtype.kind not in DATA_KINDS or dtype.fields is not None or dtype.hasobject:
         raise FrameError(f"an array of dtype {dtype} is not data")
-    if not all(type(n) is int and 0 <= n < 2**40 for n in shape) or len(shape) > 32:
+    if not all(type(n) is int and 0 <= n < 2**63 for n in shape) or len(shape) > 32:
         raise FrameError("an array has an impossible shape")
     count = math.prod(shape)
     offset = stream.tell()

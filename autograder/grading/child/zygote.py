@@ -213,9 +213,11 @@ def run_job(config, job, blobs, out_fd, baseline_vm, scratch_fd, namespaces) -> 
     started = time.monotonic()
     timeout = float(job["timeout"])
     cases = [len(test["calls"]) for test in job["tests"]]
-    # One deadline for the whole job, on this process's clock: the program and each test may
-    # take ``timeout``; nothing the child sends moves it.
-    deadline = started + (timeout + _SLACK) * (len(cases) + 1)
+    # Deadlines on this process's clock, fixed from the job's start: the program's frame by
+    # one phase (timeout + slack), test i's end by i + 2 phases, the child's exit soon after its
+    # last frame. No frame the child sends can move one later.
+    phase = timeout + _SLACK
+    job_deadline = started + phase * (len(cases) + 1)
     name = f"submission-{secrets.token_hex(8)}"
     os.mkdir(name, 0o700, dir_fd=scratch_fd)
     scratch = os.path.join(config["scratch_root"], name)
@@ -236,10 +238,16 @@ def run_job(config, job, blobs, out_fd, baseline_vm, scratch_fd, namespaces) -> 
     expect = wire.Expect(cases, int(config["max_test"]), int(config["max_total"]))
     stream = wire.ChildStream(mine.fileno(), pid, expect.limit())
     try:
-        failure = _handshake(ready_r, deadline)
+        failure = _handshake(ready_r, started + phase)
         if failure is not None:
             status, detail = "unconfined", failure
+        finished_at = None
         while failure is None:
+            if expect.finished:
+                finished_at = finished_at or time.monotonic()
+                deadline = min(job_deadline, finished_at + wire.ChildStream.GRACE)
+            else:
+                deadline = min(job_deadline, started + phase * (expect.test + 2))
             stream.reader.max_bytes = min(int(config["max_frame"]), expect.limit())
             frame = stream.next(deadline)
             if frame is None:
