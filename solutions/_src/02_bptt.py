@@ -20,10 +20,13 @@
 # the test cell below it. Hidden tests try other shapes and values, including $N = 1$ and
 # $T = 1$.
 #
-# Shapes and names are those of [Exercise 1](../01_rnn_cell/rnn_cell.ipynb): `X` $(N, T, D)$,
-# `h0` $(N, H)$, `H` $(N, T, H)$, `W_xh` $(D, H)$, `W_hh` $(H, H)$, `b_h` $(H,)$, and
-# $H_t = \tanh(X_t W_{xh} + H_{t-1} W_{hh} + b_h)$. A gradient has the shape of what it is the
-# gradient of: `dW_hh` is $(H, H)$, `dX` is $(N, T, D)$.
+# Shapes and names are those of [Exercise 1](../01_rnn_cell/rnn_cell.ipynb) and of the
+# [notation page](../../book/notation.md): `X` $(N, T, D)$, `h0` $(N, D_h)$, `H` $(N, T, D_h)$,
+# `W_xh` $(D, D_h)$, `W_hh` $(D_h, D_h)$, `b_h` $(D_h,)$, with $D_h$ the hidden size (`Dh` in
+# shape tuples), and $H_t = \tanh(X_t W_{xh} + H_{t-1} W_{hh} + b_h)$ for $t = 1, \dots, T$,
+# from the initial state $H_0$ = `h0`. Python counts from 0, so $X_t$ is `X[:, t-1]` and $H_t$ is
+# `H[:, t-1]`. A gradient has the shape of what it is the gradient of: `dW_hh` is $(D_h, D_h)$,
+# `dX` is $(N, T, D)$.
 
 # %% [setup] id=setup_imports
 import matplotlib.pyplot as plt
@@ -41,7 +44,7 @@ np.set_printoptions(precision=4, suppress=True)
 
 
 def rnn_forward(X, h0, W_xh, W_hh, b_h):
-    """The forward pass of Exercise 1, given here: H (N, T, H), the state after every step."""
+    """The forward pass of Exercise 1, given here: H (N, T, Dh), the state after every step."""
     H, _ = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
     return H
 
@@ -53,12 +56,13 @@ def rnn_forward(X, h0, W_xh, W_hh, b_h):
 # $h_{next} = \tanh(a)$. Given the gradient of the loss with respect to the step's output,
 # `dh_next` $= \partial L / \partial h_{next}$, the chain rule gives
 #
-# $$\frac{\partial L}{\partial a} = \mathtt{dh\_next} \odot (1 - h_{next}^2)$$
+# $$\frac{\partial L}{\partial a} = \frac{\partial L}{\partial h_{next}} \odot (1 - h_{next}^2)$$
 #
+# (in code, `da = dh_next * (1 - h_next**2)`)
 # because $\tanh'(a) = 1 - \tanh(a)^2$: you need the step's *output*, not its input. From
 # `da` every other gradient is one matrix product away. Work out which; the shapes tell you the
-# order of each product (for example `dW_xh` must be $(D, H)$, and `x` is $(N, D)$, `da` is
-# $(N, H)$). The bias is added to every row, so its gradient sums `da` over the batch.
+# order of each product (for example `dW_xh` must be $(D, D_h)$, and `x` is $(N, D)$, `da` is
+# $(N, D_h)$). The bias is added to every row, so its gradient sums `da` over the batch.
 
 
 # %% [answer] id=rnn_cell_backward_impl
@@ -66,14 +70,14 @@ def rnn_cell_backward(dh_next, x, h_prev, h_next, W_xh, W_hh):
     """Backward pass of one step h_next = tanh(x W_xh + h_prev W_hh + b_h).
 
     Args:
-        dh_next: (N, H) gradient of the loss with respect to h_next.
+        dh_next: (N, Dh) gradient of the loss with respect to h_next.
         x: (N, D) the step's input.
-        h_prev: (N, H) the state the step read.
-        h_next: (N, H) the state the step computed.
-        W_xh: (D, H); W_hh: (H, H) the weights.
+        h_prev: (N, Dh) the state the step read.
+        h_next: (N, Dh) the state the step computed.
+        W_xh: (D, Dh); W_hh: (Dh, Dh) the weights.
 
     Returns:
-        dx: (N, D); dh_prev: (N, H); dW_xh: (D, H); dW_hh: (H, H); db_h: (H,).
+        dx: (N, D); dh_prev: (N, Dh); dW_xh: (D, Dh); dW_hh: (Dh, Dh); db_h: (Dh,).
     """
     # First go back through tanh to get da, then one product (or sum) per gradient.
     ### BEGIN SOLUTION
@@ -90,31 +94,31 @@ def rnn_cell_backward(dh_next, x, h_prev, h_next, W_xh, W_hh):
 # %% [setup] id=setup_step_helpers
 CELL_AXES = {
     "dx": ("N", "D"),
-    "dh_prev": ("N", "H"),
-    "dW_xh": ("D", "H"),
-    "dW_hh": ("H", "H"),
-    "db_h": ("H",),
+    "dh_prev": ("N", "Dh"),
+    "dW_xh": ("D", "Dh"),
+    "dW_hh": ("Dh", "Dh"),
+    "db_h": ("Dh",),
 }
 SEQ_AXES = {
     "dX": ("N", "T", "D"),
-    "dh0": ("N", "H"),
-    "dW_xh": ("D", "H"),
-    "dW_hh": ("H", "H"),
-    "db_h": ("H",),
+    "dh0": ("N", "Dh"),
+    "dW_xh": ("D", "Dh"),
+    "dW_hh": ("Dh", "Dh"),
+    "db_h": ("Dh",),
 }
 
 
-def one_step(seed, N, D, H):
+def one_step(seed, N, D, Dh):
     """Random inputs of one step, its output, and an upstream gradient."""
-    X, h_prev, W_xh, W_hh, b_h = rnn_inputs(seed, N, 1, D, H, scale=1.0)
+    X, h_prev, W_xh, W_hh, b_h = rnn_inputs(seed, N, 1, D, Dh, scale=1.0)
     x = X[:, 0]
     h_next, cache = numpy_rnn.rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h)
-    dh_next = np.random.default_rng(seed + 1).standard_normal((N, H))
+    dh_next = np.random.default_rng(seed + 1).standard_normal((N, Dh))
     return dh_next, x, h_prev, h_next, W_xh, W_hh, cache
 
 
 # %% [test] id=test_rnn_cell_backward_shapes points=1
-dh_next, x, h_prev, h_next, W_xh, W_hh, cache = one_step(seed=0, N=2, D=3, H=4)
+dh_next, x, h_prev, h_next, W_xh, W_hh, cache = one_step(seed=0, N=2, D=3, Dh=4)
 got = rnn_cell_backward(dh_next, x, h_prev, h_next, W_xh, W_hh)
 expected = numpy_rnn.rnn_cell_backward(dh_next, cache)
 check_arrays(
@@ -126,14 +130,14 @@ check_arrays(
     hints={"db_h": "the bias gradient has one entry per hidden unit: sum over the batch."},
 )
 ### BEGIN HIDDEN TESTS
-for seed, (N, D, H) in enumerate([(1, 1, 1), (1, 4, 2), (5, 2, 3)], start=101):
-    dh_next, x, h_prev, h_next, W_xh, W_hh, cache = one_step(seed, N, D, H)
+for seed, (N, D, Dh) in enumerate([(1, 1, 1), (1, 4, 2), (5, 2, 3)], start=101):
+    dh_next, x, h_prev, h_next, W_xh, W_hh, cache = one_step(seed, N, D, Dh)
     shapes = {
         name: np.zeros_like(g)
         for name, g in zip(CELL_AXES, numpy_rnn.rnn_cell_backward(dh_next, cache), strict=True)
     }
     check_arrays(
-        f"rnn_cell_backward with N={N}, D={D}, H={H}",
+        f"rnn_cell_backward with N={N}, D={D}, Dh={Dh}",
         rnn_cell_backward(dh_next, x, h_prev, h_next, W_xh, W_hh),
         shapes,
         atol=np.inf,
@@ -143,7 +147,7 @@ for seed, (N, D, H) in enumerate([(1, 1, 1), (1, 4, 2), (5, 2, 3)], start=101):
 print("✓ rnn_cell_backward returns five gradients of the right shapes")
 
 # %% [test] id=test_rnn_cell_backward_values points=2
-dh_next, x, h_prev, h_next, W_xh, W_hh, cache = one_step(seed=0, N=2, D=3, H=4)
+dh_next, x, h_prev, h_next, W_xh, W_hh, cache = one_step(seed=0, N=2, D=3, Dh=4)
 got = rnn_cell_backward(dh_next, x, h_prev, h_next, W_xh, W_hh)
 hints = {
     "dx": "dx = da W_xh^T, where da = dh_next * (1 - h_next**2).",
@@ -166,10 +170,10 @@ check_arrays(
     axes=CELL_AXES,
 )
 ### BEGIN HIDDEN TESTS
-for seed, (N, D, H) in enumerate([(1, 1, 1), (1, 4, 2), (5, 2, 3), (3, 6, 6)], start=201):
-    dh_next, x, h_prev, h_next, W_xh, W_hh, cache = one_step(seed, N, D, H)
+for seed, (N, D, Dh) in enumerate([(1, 1, 1), (1, 4, 2), (5, 2, 3), (3, 6, 6)], start=201):
+    dh_next, x, h_prev, h_next, W_xh, W_hh, cache = one_step(seed, N, D, Dh)
     got = rnn_cell_backward(dh_next, x, h_prev, h_next, W_xh, W_hh)
-    name = f"rnn_cell_backward with N={N}, D={D}, H={H}"
+    name = f"rnn_cell_backward with N={N}, D={D}, Dh={Dh}"
     check_arrays(
         name, got, dict(zip(CELL_AXES, numpy_rnn.rnn_cell_backward(dh_next, cache), strict=True))
     )
@@ -185,16 +189,22 @@ print("✓ rnn_cell_backward matches the NumPy reference and PyTorch's autograd"
 # In a sequence, the state $H_t$ is used twice: by the layer above (an output, a loss), and by
 # the next step, which reads it as its `h_prev`. Its gradient is the sum of both paths:
 #
-# $$\frac{\partial L}{\partial H_t} = \underbrace{\texttt{dH[:, t]}}_{\text{from above}}
-#   + \underbrace{\frac{\partial L}{\partial H_{t+1}} \frac{\partial H_{t+1}}{\partial H_t}}
-#     _{\text{from step } t+1\text{: its dh\_prev}}$$
+# $$\frac{\partial L}{\partial H_t} = \underbrace{G_t}_{\text{from above}}
+#   + \underbrace{\frac{\partial L}{\partial H_{t+1}} J_{t+1}}_{\text{from step } t+1}$$
 #
-# So walk backwards, $t = T-1, \dots, 0$, calling your `rnn_cell_backward` with
-# `dH[:, t] + dh_next`, where `dh_next` is what step $t+1$ sent back (zeros at $t = T-1$).
-# Every step uses the same weights, so their gradients **add up** over the steps. What the first
-# step sends back is the gradient with respect to `h0`.
+# where $G_t$ is the gradient the layer above puts on $H_t$, the array `dH[:, t-1]`, and
+# $J_{t+1} = \partial H_{t+1} / \partial H_t$ is the Jacobian of step $t+1$ (in numerator
+# layout, so that a row-vector gradient is multiplied by it on the right): the second term is
+# the `dh_prev` that step $t+1$ returned.
 #
-# Careful with `h_prev`: step $t$ read `H[:, t-1]`, except step 0, which read `h0`.
+# So walk backwards over the steps $t = T, \dots, 1$ (in code, `for i in reversed(range(T))`
+# visits the array indices $i = t - 1$), calling your `rnn_cell_backward` with
+# `dH[:, i] + dh_next`, where `dh_next` is what the later step sent back (zeros for step $T$).
+# Every step uses the same weights, so their gradients **add up** over the steps. What step 1
+# sends back is the gradient with respect to `h0`.
+#
+# Careful with `h_prev`: step $t$ read $H_{t-1}$, which is `H[:, t-2]`, except step 1, which
+# read $H_0$ = `h0`.
 
 
 # %% [answer] id=rnn_backward_impl
@@ -202,15 +212,16 @@ def rnn_backward(dH, X, h0, H, W_xh, W_hh):
     """Full backpropagation through time for rnn_forward.
 
     Args:
-        dH: (N, T, H) upstream gradient on every hidden state (from the layer above).
-        X: (N, T, D) the inputs; h0: (N, H) the initial state.
-        H: (N, T, H) the states rnn_forward computed.
-        W_xh: (D, H); W_hh: (H, H) the weights.
+        dH: (N, T, Dh) upstream gradient on every hidden state (from the layer above).
+        X: (N, T, D) the inputs; h0: (N, Dh) the initial state.
+        H: (N, T, Dh) the states rnn_forward computed.
+        W_xh: (D, Dh); W_hh: (Dh, Dh) the weights.
 
     Returns:
-        dX: (N, T, D); dh0: (N, H); dW_xh: (D, H); dW_hh: (H, H); db_h: (H,).
+        dX: (N, T, D); dh0: (N, Dh); dW_xh: (D, Dh); dW_hh: (Dh, Dh); db_h: (Dh,).
     """
-    # Loop t = T-1, ..., 0; add each step's weight gradients; carry dh_prev to step t-1.
+    # Loop over the array index t = T-1, ..., 0 (steps T..1); add each step's weight
+    # gradients; carry dh_prev to the step before.
     ### BEGIN SOLUTION
     N, T, _ = X.shape
     dX = np.zeros(X.shape)
@@ -232,16 +243,16 @@ def rnn_backward(dH, X, h0, H, W_xh, W_hh):
 
 
 # %% [setup] id=setup_sequence_helpers
-def sequence(seed, N, T, D, H, scale=0.8):
+def sequence(seed, N, T, D, Dh, scale=0.8):
     """Random inputs, their states, an upstream gradient, and the reference's cache."""
-    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, T, D, H, scale=scale)
+    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, T, D, Dh, scale=scale)
     H_states, cache = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
-    dH = np.random.default_rng(seed + 1).standard_normal((N, T, H))
+    dH = np.random.default_rng(seed + 1).standard_normal((N, T, Dh))
     return dH, X, h0, H_states, W_xh, W_hh, cache
 
 
 # %% [test] id=test_rnn_backward points=3
-dH, X, h0, H_states, W_xh, W_hh, cache = sequence(seed=0, N=2, T=5, D=3, H=4)
+dH, X, h0, H_states, W_xh, W_hh, cache = sequence(seed=0, N=2, T=5, D=3, Dh=4)
 got = rnn_backward(dH, X, h0, H_states, W_xh, W_hh)
 only_local = numpy_rnn.rnn_backward(dH, cache, k=1)  # what you get if nothing is carried back
 hints = {
@@ -265,10 +276,10 @@ check_arrays(
 )
 ### BEGIN HIDDEN TESTS
 shapes = [(1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 2), (3, 6, 2, 5), (2, 15, 3, 4)]
-for seed, (N, T, D, H) in enumerate(shapes, start=301):
-    dH, X, h0, H_states, W_xh, W_hh, cache = sequence(seed, N, T, D, H, scale=1.1)
+for seed, (N, T, D, Dh) in enumerate(shapes, start=301):
+    dH, X, h0, H_states, W_xh, W_hh, cache = sequence(seed, N, T, D, Dh, scale=1.1)
     got = rnn_backward(dH, X, h0, H_states, W_xh, W_hh)
-    name = f"rnn_backward with N={N}, T={T}, D={D}, H={H}"
+    name = f"rnn_backward with N={N}, T={T}, D={D}, Dh={Dh}"
     check_arrays(
         name,
         got,
@@ -395,7 +406,7 @@ print("✓ numerical_gradient matches central differences and the exact gradient
 # pass of your own.)
 
 # %% [code]
-dH, X, h0, H_states, W_xh, W_hh, cache = sequence(seed=7, N=2, T=4, D=3, H=3)
+dH, X, h0, H_states, W_xh, W_hh, cache = sequence(seed=7, N=2, T=4, D=3, Dh=3)
 b_h = cache.b_h
 dX, dh0, dW_xh, dW_hh, db_h = rnn_backward(dH, X, h0, H_states, W_xh, W_hh)
 for name, analytic, point in [
@@ -411,21 +422,33 @@ for name, analytic, point in [
 # %% [markdown]
 # ## 4. Truncated backpropagation through time
 #
-# On a long sequence, full BPTT costs a backward pass through every step for every loss, and the
-# long products of step Jacobians are exactly where gradients explode or vanish. *Truncated*
-# BPTT lets the gradient of the loss at step $t$ travel back through at most $k$ steps,
-# $t, t-1, \dots, t-k+1$, and then drops it. So:
+# Your `rnn_backward` is one backward sweep: $T$ calls of `rnn_cell_backward`, the same work as
+# the forward pass, because the gradients of all the losses travel back together in
+# `dh_next`. What full BPTT costs on a long sequence is memory (all $T$ states are kept for the
+# backward pass) and time before the first update (the whole sequence); and the long products
+# of step Jacobians are exactly where gradients explode or vanish. *Truncated* BPTT limits how
+# far back the gradient travels.
 #
-# - `dX[:, s]` and the weight gradients keep the contribution of the loss at step $t$ to step
-#   $s$ only when $t - k < s \le t$;
-# - `dh0` collects only the losses at steps $t < k$ (their chains reach step 0 and go through
+# In practice the stream is read in chunks of $k_1$ steps, the state carried from one chunk to
+# the next, and after each chunk its losses are backpropagated through the last $k_2$ steps
+# only: TBPTT($k_1$, $k_2$), at most $\lceil T / k_1 \rceil k_2$ step-backwards
+# (`numpy_rnn.rnn_tbptt`, shown in the chapter). Here you write a finer form, which is the
+# easiest to reason about: the gradient of the loss at step $t$ travels back through at most $k$
+# steps, $t, t-1, \dots, t-k+1$, and is then dropped. So:
+#
+# - `dX[:, s-1]` (the gradient on $X_s$) and the weight gradients keep the contribution of the
+#   loss at step $t$ to step $s$ only when $t - k < s \le t$;
+# - `dh0` collects only the losses at steps $t \le k$ (their chains reach step 1 and go through
 #   it);
 # - $k = 1$ keeps each step's direct effect only, and any $k \ge T$ is full BPTT.
 #
 # A single carried `dh_next` cannot do this, because it mixes gradients of different ages. Follow
-# one chain per loss instead: for each $t$, start from `dH[:, t]` and call your
-# `rnn_cell_backward` for $s = t, t-1, \dots, \max(t-k+1, 0)$, feeding each step's `dh_prev`
-# into the next call, and add what each call returns into the gradients.
+# one chain per loss instead: for each step $t$, start from `dH[:, t-1]` and call your
+# `rnn_cell_backward` for the steps $s = t, t-1, \dots, \max(t-k+1, 1)$, feeding each step's
+# `dh_prev` into the next call, and add what each call returns into the gradients.
+#
+# Mind the cost: one chain of up to $k$ step-backwards per loss is about $T k$ calls in all,
+# *more* than full BPTT. This form is for measuring what truncation drops, not for saving work.
 
 
 # %% [answer] id=rnn_backward_truncated_impl
@@ -433,15 +456,17 @@ def rnn_backward_truncated(dH, X, h0, H, W_xh, W_hh, k):
     """Truncated BPTT: the loss at step t reaches back at most k steps (t, ..., t-k+1).
 
     Args:
-        dH: (N, T, H) upstream gradient on every hidden state.
-        X: (N, T, D); h0: (N, H); H: (N, T, H); W_xh: (D, H); W_hh: (H, H) as in rnn_backward.
+        dH: (N, T, Dh) upstream gradient on every hidden state.
+        X: (N, T, D); h0: (N, Dh); H: (N, T, Dh); W_xh: (D, Dh); W_hh: (Dh, Dh), as in
+            rnn_backward.
         k: positive int, the truncation length.
 
     Returns:
-        dX: (N, T, D); dh0: (N, H); dW_xh: (D, H); dW_hh: (H, H); db_h: (H,).
-        dh0 gets the gradient of the losses at steps t < k only.
+        dX: (N, T, D); dh0: (N, Dh); dW_xh: (D, Dh); dW_hh: (Dh, Dh); db_h: (Dh,).
+        dh0 gets the gradient of the losses at steps t <= k only (array indices below k).
     """
-    # One backward chain per loss step t, at most k steps long; accumulate everything.
+    # One backward chain per loss, at most k steps long; accumulate everything. In the loops,
+    # t and s are array indices: step t+1 of the maths is X[:, t], H[:, t].
     ### BEGIN SOLUTION
     N, T, _ = X.shape
     dX = np.zeros(X.shape)
@@ -467,10 +492,10 @@ def rnn_backward_truncated(dH, X, h0, H, W_xh, W_hh, k):
 
 
 # %% [test] id=test_rnn_backward_truncated points=2
-dH, X, h0, H_states, W_xh, W_hh, cache = sequence(seed=0, N=2, T=6, D=3, H=4)
+dH, X, h0, H_states, W_xh, W_hh, cache = sequence(seed=0, N=2, T=6, D=3, Dh=4)
 hints = {
     "dX": "the loss at step t reaches steps t, t-1, ..., t-k+1 and no further.",
-    "dh0": "dh0 collects the chains of the losses at steps t < k, after they went through step 0.",
+    "dh0": "dh0 collects the chains of the losses at steps 1..k, after they went through step 1.",
 }
 for k in (1, 2, 4):
     check_arrays(
@@ -495,10 +520,10 @@ cases = [
     (1, 9, 2, 4, 20),
     (2, 8, 1, 3, 7),
 ]
-for seed, (N, T, D, H, k) in enumerate(cases, start=501):
-    dH, X, h0, H_states, W_xh, W_hh, cache = sequence(seed, N, T, D, H, scale=1.1)
+for seed, (N, T, D, Dh, k) in enumerate(cases, start=501):
+    dH, X, h0, H_states, W_xh, W_hh, cache = sequence(seed, N, T, D, Dh, scale=1.1)
     got = rnn_backward_truncated(dH, X, h0, H_states, W_xh, W_hh, k)
-    name = f"rnn_backward_truncated with N={N}, T={T}, D={D}, H={H}, k={k}"
+    name = f"rnn_backward_truncated with N={N}, T={T}, D={D}, Dh={Dh}, k={k}"
     check_arrays(
         name,
         got,
@@ -517,27 +542,29 @@ print("✓ rnn_backward_truncated matches the NumPy reference for k = 1, 2, 4 an
 # %% [markdown]
 # ## 5. How far back does the gradient reach?
 #
-# Take the loss $L = \sum H_{T-1}$, the sum of every entry of the last state. Its gradient with
-# respect to the last state is all ones, and each step back multiplies it by one step's
-# Jacobian: `dh_prev = (dh_next * (1 - h_next**2)) @ W_hh.T`, which is the `dh_prev` of your
-# `rnn_cell_backward`. How does $\lVert \partial L / \partial H_t \rVert$ change as $t$ moves
-# away from $T-1$?
+# Take the loss $L = \sum H_T$, the sum of every entry of the last state. Its gradient with
+# respect to the last state is all ones, and each step back multiplies it on the right by one
+# step's Jacobian $J_t = \operatorname{diag}(1 - H_t \odot H_t)\, W_{hh}^\top$ (for one
+# example; numerator layout): $\partial L / \partial H_{t-1} = (\partial L / \partial H_t)\, J_t$.
+# In code, for a batch, `dh_prev = (dh_next * (1 - h_next**2)) @ W_hh.T`, which is the `dh_prev`
+# of your `rnn_cell_backward`. How does $\lVert \partial L / \partial H_t \rVert$ change as $t$
+# moves away from $T$?
 #
 # Write `hidden_grad_norms`: run the forward pass (the `rnn_forward` given at the top of this
-# notebook), then walk back from $t = T-1$ to $0$, recording the Frobenius norm
-# (`np.linalg.norm` of the whole $(N, H)$ array) of the gradient on each state. The entry at
-# $T-1$ is the norm of the all-ones array, $\sqrt{NH}$.
+# notebook), then walk back from $t = T$ to $1$, recording the Frobenius norm
+# (`np.linalg.norm` of the whole $(N, D_h)$ array) of the gradient on each state $H_t$ in
+# `norms[t-1]`. The last entry, for $H_T$, is the norm of the all-ones array, $\sqrt{N D_h}$.
 
 
 # %% [answer] id=hidden_grad_norms_impl
 def hidden_grad_norms(X, h0, W_xh, W_hh, b_h):
-    """Norms of dL/dH_t for L = sum(H[:, T-1]), for every step t.
+    """Norms of dL/dH_t for L = sum(H_T) (the array H[:, T-1]), for every step t = 1..T.
 
     Args:
-        X: (N, T, D); h0: (N, H); W_xh: (D, H); W_hh: (H, H); b_h: (H,).
+        X: (N, T, D); h0: (N, Dh); W_xh: (D, Dh); W_hh: (Dh, Dh); b_h: (Dh,).
 
     Returns:
-        norms: (T,) array; norms[t] is the Frobenius norm of dL/dH_t, an (N, H) array.
+        norms: (T,) array; norms[t-1] is the Frobenius norm of dL/dH_t, an (N, Dh) array.
     """
     # Forward, then carry dL/dH_t backwards with rnn_cell_backward's dh_prev.
     ### BEGIN SOLUTION
@@ -557,8 +584,8 @@ def hidden_grad_norms(X, h0, W_xh, W_hh, b_h):
 def reference_grad_norms(X, h0, W_xh, W_hh, b_h):
     """dL/dH_t by the reference: the gradient on the initial state of the rest of the sequence."""
     H_states, _ = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
-    N, T, H = H_states.shape
-    norms = [np.sqrt(N * H)]
+    N, T, Dh = H_states.shape
+    norms = [np.sqrt(N * Dh)]
     for t in range(T - 2, -1, -1):
         _, rest = numpy_rnn.rnn_forward(X[:, t + 1 :], H_states[:, t], W_xh, W_hh, b_h)
         dH_rest = np.zeros(rest.H.shape)
@@ -568,21 +595,21 @@ def reference_grad_norms(X, h0, W_xh, W_hh, b_h):
 
 
 # %% [test] id=test_hidden_grad_norms points=2
-X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=0, N=2, T=6, D=3, H=4, scale=1.0)
+X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=0, N=2, T=6, D=3, Dh=4, scale=1.0)
 check_array(
     "hidden_grad_norms(...)",
     hidden_grad_norms(X, h0, W_xh, W_hh, b_h),
     reference_grad_norms(X, h0, W_xh, W_hh, b_h),
     axes=("T",),
-    hint="norms[T-1] = sqrt(N * H); each step back applies dh_prev = (dh * (1 - H_t**2)) @ W_hh.T.",
+    hint="norms[T-1] = sqrt(N * Dh); each step back applies dh_prev = (dh * (1 - h**2)) @ W_hh.T.",
 )
 ### BEGIN HIDDEN TESTS
-for seed, (N, T, D, H) in enumerate(
+for seed, (N, T, D, Dh) in enumerate(
     [(1, 1, 1, 1), (1, 5, 2, 3), (3, 1, 2, 2), (2, 12, 3, 5)], start=601
 ):
-    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, T, D, H, scale=1.3)
+    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, T, D, Dh, scale=1.3)
     check_array(
-        f"hidden_grad_norms with N={N}, T={T}, D={D}, H={H}",
+        f"hidden_grad_norms with N={N}, T={T}, D={D}, Dh={Dh}",
         hidden_grad_norms(X, h0, W_xh, W_hh, b_h),
         reference_grad_norms(X, h0, W_xh, W_hh, b_h),
         axes=("T",),
@@ -594,9 +621,13 @@ print("✓ hidden_grad_norms matches the reference")
 # ### Experiment: vanishing and exploding gradients
 #
 # The cell below builds recurrent weights whose spectral radius (the largest absolute value of
-# an eigenvalue) is below, at and above 1: a random orthogonal matrix scaled by $\rho$, so that
-# every step multiplies the gradient's length by about $\rho$ while the states stay small and
-# $\tanh$ is nearly linear. It plots your `hidden_grad_norms` on a log scale.
+# an eigenvalue) is below, at and above 1: a random orthogonal matrix scaled by $\rho$. Such a
+# matrix is *normal*, so its largest singular value $\sigma_{\max}$ equals $\rho$, and every
+# step multiplies the gradient's length by about $\rho$ while the states stay small and $\tanh$
+# is nearly linear. (For a non-normal $W_{hh}$ the spectral radius decides neither vanishing nor
+# exploding over a finite number of steps: $\sigma_{\max} < 1$ is what guarantees vanishing, and
+# $\sigma_{\max} > 1$ is needed for exploding; the chapter shows both.) It plots your
+# `hidden_grad_norms` on a log scale.
 #
 # What to look for: a straight line on a log scale is exponential decay or growth, with slope
 # $\log \rho$ per step. For $\rho > 1$ the states themselves grow along the sequence until
@@ -607,22 +638,22 @@ print("✓ hidden_grad_norms matches the reference")
 # means for training.
 
 # %% [code]
-T, N, D, Hdim = 40, 4, 3, 16
+T, N, D, Dh = 40, 4, 3, 16
 input_scale = 0.01
 rng = np.random.default_rng(0)
-orthogonal, _ = np.linalg.qr(rng.standard_normal((Hdim, Hdim)))
+orthogonal, _ = np.linalg.qr(rng.standard_normal((Dh, Dh)))
 X = input_scale * rng.standard_normal((N, T, D))
-W_xh = rng.standard_normal((D, Hdim)) / np.sqrt(D)
+W_xh = rng.standard_normal((D, Dh)) / np.sqrt(D)
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for rho in (0.8, 1.0, 1.2):
     W_hh = rho * orthogonal
     radius = np.abs(np.linalg.eigvals(W_hh)).max()
-    norms = hidden_grad_norms(X, np.zeros((N, Hdim)), W_xh, W_hh, np.zeros(Hdim))
-    ax.semilogy(range(T), norms, marker=".", label=f"spectral radius {radius:.1f}")
+    norms = hidden_grad_norms(X, np.zeros((N, Dh)), W_xh, W_hh, np.zeros(Dh))
+    ax.semilogy(range(1, T + 1), norms, marker=".", label=f"spectral radius {radius:.1f}")
 ax.set_xlabel("time step t")
 ax.set_ylabel(r"$\|\partial L / \partial H_t\|$")
-ax.set_title(r"Gradient of $L = \sum H_{T-1}$ on earlier states")
+ax.set_title(r"Gradient of $L = \sum H_T$ on earlier states")
 ax.legend()
 plt.show()
 
