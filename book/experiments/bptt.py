@@ -180,7 +180,12 @@ def stability_cases(seed: int = 0, T: int = 60) -> dict[str, dict]:
 
 def stability_figure(cases: dict[str, dict]):
     """Spectrum, singular values and gradient norm of each case, side by side."""
-    fig, (spec, sing, grad) = plt.subplots(1, 3, figsize=(10, 3.6), width_ratios=[1, 0.9, 1.5])
+    # Two rows, so that the figure stays legible on a phone: the two views of the matrices on
+    # top, the gradient norm below, at full width.
+    fig = plt.figure(figsize=(8, 7))
+    grid = fig.add_gridspec(2, 2, height_ratios=[1, 1.15])
+    spec, sing = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+    grad = fig.add_subplot(grid[1, :])
     colors = [f"C{i}" for i in range(len(cases))]
     markers = ["o", "s", "^", "D"]
     drawn = []
@@ -212,8 +217,8 @@ def stability_figure(cases: dict[str, dict]):
     grad.set_ylabel(r"$\|\partial L_s / \partial H_0\|$")
     grad.set_ylim(1e-6, 1e11)
     grad.set_title("gradient reaching $H_0$")
-    fig.legend(loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.legend(loc="lower center", ncol=2, frameon=False, fontsize=9)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
