@@ -122,37 +122,37 @@ VALIDATION_CASES = [
     (
         "W_xh transposed",
         lambda r: _fwd(r, W_xh=_p.W_xh.T),
-        "W_xh must have shape (D, H) = (3, 5), got (5, 3) (D from X, H from W_hh)",
+        "W_xh must have shape (D, Dh) = (3, 5), got (5, 3) (D from X, Dh from W_hh)",
     ),
     (
         "W_hh not square",
         lambda r: _fwd(r, W_hh=_p.W_hh[:, :4]),
-        "W_hh must have shape (H, H) = (5, 5), got (5, 4)",
+        "W_hh must have shape (Dh, Dh) = (5, 5), got (5, 4)",
     ),
     (
         "b_h as a row",
         lambda r: _fwd(r, b_h=_p.b_h[None]),
-        "b_h must be a 1-D array of shape (H,), got a 2-D array of shape (1, 5)",
+        "b_h must be a 1-D array of shape (Dh,), got a 2-D array of shape (1, 5)",
     ),
     (
         "b_h wrong length",
         lambda r: _fwd(r, b_h=_p.b_h[:4]),
-        "b_h must have shape (H,) = (5,), got (4,)",
+        "b_h must have shape (Dh,) = (5,), got (4,)",
     ),
     (
         "h0 wrong batch",
         lambda r: _fwd(r, h0=np.zeros((3, H))),
-        "h0 must have shape (N, H) = (2, 5), got (3, 5)",
+        "h0 must have shape (N, Dh) = (2, 5), got (3, 5)",
     ),
     (
         "h0 wrong width",
         lambda r: _fwd(r, h0=np.zeros((N, D))),
-        "h0 must have shape (N, H) = (2, 5), got (2, 3)",
+        "h0 must have shape (N, Dh) = (2, 5), got (2, 3)",
     ),
     (
         "h0 missing batch axis",
         lambda r: _fwd(r, h0=np.zeros(H)),
-        "h0 must be a 2-D array of shape (N, H), got a 1-D array of shape (5,)",
+        "h0 must be a 2-D array of shape (N, Dh), got a 1-D array of shape (5,)",
     ),
     (
         "X without time axis",
@@ -163,32 +163,32 @@ VALIDATION_CASES = [
     (
         "cell x wrong width",
         lambda r: _cell(r, x=np.zeros((N, 4))),
-        "W_xh must have shape (D, H) = (4, 5), got (3, 5)",
+        "W_xh must have shape (D, Dh) = (4, 5), got (3, 5)",
     ),
     (
         "cell h_prev wrong batch",
         lambda r: _cell(r, h_prev=np.zeros((1, H))),
-        "h_prev must have shape (N, H) = (2, 5), got (1, 5)",
+        "h_prev must have shape (N, Dh) = (2, 5), got (1, 5)",
     ),
     (
         "cell W_xh transposed",
         lambda r: _cell(r, W_xh=_p.W_xh.T),
-        "W_xh must have shape (D, H) = (3, 5), got (5, 3)",
+        "W_xh must have shape (D, Dh) = (3, 5), got (5, 3)",
     ),
     (
         "cell dh_next wrong shape",
         lambda r: r.rnn_cell_backward(np.zeros((N, 4)), _cell(r)[1]),
-        "dh_next must have shape (N, H) = (2, 5), got (2, 4)",
+        "dh_next must have shape (N, Dh) = (2, 5), got (2, 4)",
     ),
     (
         "dH wrong time length",
         lambda r: r.rnn_backward(np.zeros((N, 4, H)), _fwd(r)[1]),
-        "dH must have shape (N, T, H) = (2, 3, 5), got (2, 4, 5) (N, T, H from the cache)",
+        "dH must have shape (N, T, Dh) = (2, 3, 5), got (2, 4, 5) (N, T, Dh from the cache)",
     ),
     (
         "dH given as dh (N, H)",
         lambda r: r.rnn_backward(np.zeros((N, H)), _fwd(r)[1]),
-        "dH must be a 3-D array of shape (N, T, H), got a 2-D array of shape (2, 5)",
+        "dH must be a 3-D array of shape (N, T, Dh), got a 2-D array of shape (2, 5)",
     ),
     (
         "k zero",
@@ -203,13 +203,13 @@ VALIDATION_CASES = [
     (
         "W_hq transposed",
         lambda r: _out(r, W_hq=_W_hq.T),
-        "W_hq must have shape (H, Q) = (5, 7), got (7, 5)",
+        "W_hq must have shape (Dh, Q) = (5, 7), got (7, 5)",
     ),
     # b_q defines Q (so that a transposed W_hq is reported as such); the message says so.
     (
         "b_q wrong length",
         lambda r: _out(r, b_q=_b_q[:3]),
-        "W_hq must have shape (H, Q) = (5, 3), got (5, 7) (H from H, Q from b_q)",
+        "W_hq must have shape (Dh, Q) = (5, 3), got (5, 7) (Dh from H, Q from b_q)",
     ),
     (
         "dO wrong shape",
@@ -249,22 +249,22 @@ VALIDATION_CASES = [
     (
         "birnn backward W_xh transposed",
         lambda r: _bi(r, params_b=(_p.W_xh.T, _p.W_hh, _p.b_h)),
-        "params_b W_xh must have shape (D, H) = (3, 5), got (5, 3)",
+        "params_b W_xh must have shape (D, Dh) = (3, 5), got (5, 3)",
     ),
     (
         "birnn directions of different sizes",
         lambda r: _bi(r, params_b=(_p.W_xh[:, :4], _p.W_hh[:4, :4], _p.b_h[:4])),
-        "params_b W_hh must have shape (H, H) = (5, 5), got (4, 4)",
+        "params_b W_hh must have shape (Dh, Dh) = (5, 5), got (4, 4)",
     ),
     (
         "birnn h0_b wrong width",
         lambda r: _bi(r, h0_b=np.zeros((N, 4))),
-        "h0_b must have shape (N, H) = (2, 5), got (2, 4)",
+        "h0_b must have shape (N, Dh) = (2, 5), got (2, 4)",
     ),
     (
         "birnn dH of one direction",
         lambda r: r.birnn_backward(np.zeros((N, T, H)), _bi(r)[1]),
-        "dH must have shape (N, T, 2H) = (2, 3, 10), got (2, 3, 5)",
+        "dH must have shape (N, T, 2Dh) = (2, 3, 10), got (2, 3, 5)",
     ),
     (
         "clip_grad_norm negative",

@@ -142,7 +142,7 @@ def test_char_rnn_rejects_malformed_parameters_and_inputs():
     params, inputs, targets, h_prev = small_problem()
     bad = dict(params, W_hq=params["W_hq"].T)
     with pytest.raises(
-        ValueError, match=r"params\['W_hq'\] must have shape \(H, V\) = \(4, 5\), got \(5, 4\)"
+        ValueError, match=r"params\['W_hq'\] must have shape \(Dh, V\) = \(4, 5\), got \(5, 4\)"
     ):
         nr.char_rnn_loss(bad, inputs, targets, h_prev)
     with pytest.raises(ValueError, match=r"targets must hold class indices in \[0, 5\)"):

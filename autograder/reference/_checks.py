@@ -5,7 +5,7 @@ is wrong, what was expected and what was given. NumPy would otherwise broadcast 
 against an (N, Dh) one, or multiply a transposed weight whenever D == H, and the mistake would
 surface far away as a wrong number.
 
-Dimension symbols (N, T, D, H, Q) are bound by the first array that carries them; every later
+Dimension symbols (N, T, D, Dh, Q) are bound by the first array that carries them; every later
 array is checked against the bound values. The callers order their checks so that the array that
 best defines a symbol comes first (X defines N, T, D; W_hh defines H).
 """
@@ -52,8 +52,8 @@ class Dims:
 def check_shape(name: str, arr: np.ndarray, symbols: Sequence[str], dims: Dims) -> None:
     """Check ``arr.shape`` against ``symbols``, binding the unbound symbols in ``dims``.
 
-    Raises ValueError such as "W_xh must have shape (D, H) = (3, 5), got (5, 3) (D from X,
-    H from W_hh)": the expected sizes, the given ones, and where the expected sizes came from.
+    Raises ValueError such as "W_xh must have shape (D, Dh) = (3, 5), got (5, 3) (D from X,
+    Dh from W_hh)": the expected sizes, the given ones, and where the expected sizes came from.
     """
     pattern = "(" + ", ".join(symbols) + ")" if len(symbols) != 1 else f"({symbols[0]},)"
     if arr.ndim != len(symbols):
@@ -111,9 +111,9 @@ def take_cell_params(W_xh, W_hh, b_h, dims: Dims, prefix: str = ""):
     W_hh goes first: it is square, so it defines H without ambiguity. A W_xh given transposed is
     then reported as such, even when h_prev is also of the wrong width.
     """
-    W_hh = take(prefix + "W_hh", W_hh, ("H", "H"), dims)
-    W_xh = take(prefix + "W_xh", W_xh, ("D", "H"), dims)
-    b_h = take(prefix + "b_h", b_h, ("H",), dims)
+    W_hh = take(prefix + "W_hh", W_hh, ("Dh", "Dh"), dims)
+    W_xh = take(prefix + "W_xh", W_xh, ("D", "Dh"), dims)
+    b_h = take(prefix + "b_h", b_h, ("Dh",), dims)
     return W_xh, W_hh, b_h
 
 
@@ -134,13 +134,13 @@ def take_char_params(params) -> tuple[dict, dict]:
         got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
         raise ValueError(f"params must be a dict with keys {list(CHAR_RNN_KEYS)}, got {got}")
     dims = Dims()
-    W_hh = take("params['W_hh']", params["W_hh"], ("H", "H"), dims)
-    W_xh = take("params['W_xh']", params["W_xh"], ("V", "H"), dims)
+    W_hh = take("params['W_hh']", params["W_hh"], ("Dh", "Dh"), dims)
+    W_xh = take("params['W_xh']", params["W_xh"], ("V", "Dh"), dims)
     checked = {
         "W_xh": W_xh,
         "W_hh": W_hh,
-        "b_h": take("params['b_h']", params["b_h"], ("H",), dims),
-        "W_hq": take("params['W_hq']", params["W_hq"], ("H", "V"), dims),
+        "b_h": take("params['b_h']", params["b_h"], ("Dh",), dims),
+        "W_hq": take("params['W_hq']", params["W_hq"], ("Dh", "V"), dims),
         "b_q": take("params['b_q']", params["b_q"], ("V",), dims),
     }
     return checked, dims

@@ -190,7 +190,7 @@ def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):
     dims = Dims()
     x = take("x", x, ("N", "D"), dims)
     W_xh, W_hh, b_h = take_cell_params(W_xh, W_hh, b_h, dims)
-    h_prev = take("h_prev", h_prev, ("N", "H"), dims)
+    h_prev = take("h_prev", h_prev, ("N", "Dh"), dims)
     h_next = _cell_forward(x, h_prev, W_xh, W_hh, b_h)
     return h_next, CellCache(x, h_prev, W_xh, W_hh, b_h, h_next)
 
@@ -206,8 +206,8 @@ def rnn_cell_backward(dh_next, cache: CellCache):
         dx: (N, D); dh_prev: (N, Dh); dW_xh: (D, Dh); dW_hh: (Dh, Dh); db_h: (Dh,).
     """
     _check_cache("cache", cache, CellCache)
-    dims = Dims({"N": cache.h_next.shape[0], "H": cache.h_next.shape[1]}, "the cache")
-    dh_next = take("dh_next", dh_next, ("N", "H"), dims)
+    dims = Dims({"N": cache.h_next.shape[0], "Dh": cache.h_next.shape[1]}, "the cache")
+    dh_next = take("dh_next", dh_next, ("N", "Dh"), dims)
     return _cell_backward(dh_next, cache)
 
 
@@ -231,7 +231,7 @@ def rnn_forward(X, h0, W_xh, W_hh, b_h):
     dims = Dims()
     X = take("X", X, ("N", "T", "D"), dims)
     W_xh, W_hh, b_h = take_cell_params(W_xh, W_hh, b_h, dims)
-    h0 = take("h0", h0, ("N", "H"), dims)
+    h0 = take("h0", h0, ("N", "Dh"), dims)
     return _rnn_forward(X, h0, W_xh, W_hh, b_h)
 
 
@@ -282,7 +282,7 @@ def rnn_backward(dH, cache: SequenceCache, k: int | None = None):
     """
     _check_cache("cache", cache, SequenceCache)
     N, T, Hdim = cache.H.shape
-    dH = take("dH", dH, ("N", "T", "H"), Dims({"N": N, "T": T, "H": Hdim}, "the cache"))
+    dH = take("dH", dH, ("N", "T", "Dh"), Dims({"N": N, "T": T, "Dh": Hdim}, "the cache"))
     if k is None:
         return _rnn_backward_full(dH, cache)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -472,9 +472,9 @@ def output_forward(H, W_hq, b_q):
         cache: :class:`OutputCache` for :func:`output_backward`.
     """
     dims = Dims()
-    H = take("H", H, ("N", "T", "H"), dims)
+    H = take("H", H, ("N", "T", "Dh"), dims)
     b_q = take("b_q", b_q, ("Q",), dims)  # before W_hq, so that a transposed W_hq shows as such
-    W_hq = take("W_hq", W_hq, ("H", "Q"), dims)
+    W_hq = take("W_hq", W_hq, ("Dh", "Q"), dims)
     return H @ W_hq + b_q, OutputCache(H, W_hq, b_q)
 
 
@@ -570,8 +570,8 @@ def birnn_forward(X, h0_f, h0_b, params_f, params_b):
     X = take("X", X, ("N", "T", "D"), dims)
     params_f = take_cell_params(*unpack_params("params_f", params_f), dims, "params_f ")
     params_b = take_cell_params(*unpack_params("params_b", params_b), dims, "params_b ")
-    h0_f = take("h0_f", h0_f, ("N", "H"), dims)
-    h0_b = take("h0_b", h0_b, ("N", "H"), dims)
+    h0_f = take("h0_f", h0_f, ("N", "Dh"), dims)
+    h0_b = take("h0_b", h0_b, ("N", "Dh"), dims)
     H_f, cache_f = _rnn_forward(X, h0_f, *params_f)
     H_b_reversed, cache_b = _rnn_forward(X[:, ::-1], h0_b, *params_b)
     H = np.concatenate([H_f, H_b_reversed[:, ::-1]], axis=2)
@@ -593,7 +593,7 @@ def birnn_backward(dH, cache: BiCache):
     """
     _check_cache("cache", cache, BiCache)
     N, T, Hdim = cache.forward.H.shape
-    dH = take("dH", dH, ("N", "T", "2H"), Dims({"N": N, "T": T, "2H": 2 * Hdim}, "the cache"))
+    dH = take("dH", dH, ("N", "T", "2Dh"), Dims({"N": N, "T": T, "2Dh": 2 * Hdim}, "the cache"))
     dX_f, dh0_f, *dparams_f = _rnn_backward_full(dH[..., :Hdim], cache.forward)
     # The backward RNN saw time reversed, so its upstream gradient must be reversed the same way,
     # and the input gradient it returns reversed back.
@@ -819,7 +819,7 @@ def char_rnn_loss(params, inputs, targets, h_prev):
     V = dims["V"]
     inputs = take_targets("inputs", inputs, ("N", "T"), dims, V)
     targets = take_targets("targets", targets, ("N", "T"), dims, V)
-    h_prev = take("h_prev", h_prev, ("N", "H"), dims)
+    h_prev = take("h_prev", h_prev, ("N", "Dh"), dims)
 
     X = one_hot(inputs, V, dtype=params["W_xh"].dtype)
     H, rnn_cache = _rnn_forward(X, h_prev, params["W_xh"], params["W_hh"], params["b_h"])
@@ -911,7 +911,7 @@ def sample(params, h, seed_ix: int, n: int, temperature: float = 1.0, rng=None) 
     """
     params, dims = take_char_params(params)
     V = dims["V"]
-    h = take("h", h, ("H",), dims)
+    h = take("h", h, ("Dh",), dims)
     take_targets("seed_ix", np.asarray(seed_ix), (), Dims(), V)
     temperature = check_positive("temperature", temperature)
     if rng is None:

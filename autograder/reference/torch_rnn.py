@@ -141,7 +141,7 @@ def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):
     dims = Dims()
     x = take("x", x, ("N", "D"), dims)
     W_xh, W_hh, b_h = take_cell_params(W_xh, W_hh, b_h, dims)
-    h_prev = take("h_prev", h_prev, ("N", "H"), dims)
+    h_prev = take("h_prev", h_prev, ("N", "Dh"), dims)
     dtype = np.result_type(x, h_prev, W_xh, W_hh, b_h)
     with torch.no_grad():
         h_next = _numpy(
@@ -161,7 +161,7 @@ def rnn_cell_backward(dh_next, cache: CellCache):
     """
     _check_cache("cache", cache, CellCache)
     N, H = cache.h_next.shape
-    dh_next = take("dh_next", dh_next, ("N", "H"), Dims({"N": N, "H": H}, "the cache"))
+    dh_next = take("dh_next", dh_next, ("N", "Dh"), Dims({"N": N, "Dh": H}, "the cache"))
     dtype = np.result_type(dh_next, *cache)
     cell = _make_cell(cache.W_xh, cache.W_hh, cache.b_h, dtype)
     x = _tensor(cache.x, dtype, requires_grad=True)
@@ -192,7 +192,7 @@ def rnn_forward(X, h0, W_xh, W_hh, b_h):
     dims = Dims()
     X = take("X", X, ("N", "T", "D"), dims)
     W_xh, W_hh, b_h = take_cell_params(W_xh, W_hh, b_h, dims)
-    h0 = take("h0", h0, ("N", "H"), dims)
+    h0 = take("h0", h0, ("N", "Dh"), dims)
     dtype = np.result_type(X, h0, W_xh, W_hh, b_h)
     rnn = _make_rnn(W_xh, W_hh, b_h, dtype)
     with torch.no_grad():
@@ -219,7 +219,7 @@ def rnn_backward(dH, cache: SequenceCache, k: int | None = None):
     """
     _check_cache("cache", cache, SequenceCache)
     N, T, Hdim = cache.H.shape
-    dH = take("dH", dH, ("N", "T", "H"), Dims({"N": N, "T": T, "H": Hdim}, "the cache"))
+    dH = take("dH", dH, ("N", "T", "Dh"), Dims({"N": N, "T": T, "Dh": Hdim}, "the cache"))
     if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
         raise ValueError(f"k must be None or a positive int, got {k!r}")
     dtype = np.result_type(dH, cache.X, cache.h0, cache.W_xh, cache.W_hh, cache.b_h)
@@ -314,9 +314,9 @@ def output_forward(H, W_hq, b_q):
         O: (N, T, Q); cache: :class:`~numpy_rnn.OutputCache`.
     """
     dims = Dims()
-    H = take("H", H, ("N", "T", "H"), dims)
+    H = take("H", H, ("N", "T", "Dh"), dims)
     b_q = take("b_q", b_q, ("Q",), dims)  # before W_hq, so that a transposed W_hq shows as such
-    W_hq = take("W_hq", W_hq, ("H", "Q"), dims)
+    W_hq = take("W_hq", W_hq, ("Dh", "Q"), dims)
     dtype = np.result_type(H, W_hq, b_q)
     with torch.no_grad():
         O = _numpy(_make_linear(W_hq, b_q, dtype)(_tensor(H, dtype)))
@@ -395,14 +395,14 @@ def birnn_forward(X, h0_f, h0_b, params_f, params_b):
     X = take("X", X, ("N", "T", "D"), dims)
     params_f = take_cell_params(*unpack_params("params_f", params_f), dims, "params_f ")
     params_b = take_cell_params(*unpack_params("params_b", params_b), dims, "params_b ")
-    h0_f = take("h0_f", h0_f, ("N", "H"), dims)
-    h0_b = take("h0_b", h0_b, ("N", "H"), dims)
+    h0_f = take("h0_f", h0_f, ("N", "Dh"), dims)
+    h0_b = take("h0_b", h0_b, ("N", "Dh"), dims)
     dtype = np.result_type(X, h0_f, h0_b, *params_f, *params_b)
     rnn = _make_birnn(params_f, params_b, dtype)
     with torch.no_grad():
         H, _ = rnn(_tensor(X, dtype), _tensor(np.stack([h0_f, h0_b]), dtype))
     H = _numpy(H)
-    Hdim = dims["H"]
+    Hdim = dims["Dh"]
     cache = BiCache(
         SequenceCache(X, h0_f, *params_f, H[..., :Hdim]),
         SequenceCache(X[:, ::-1], h0_b, *params_b, H[:, ::-1, Hdim:]),
@@ -423,7 +423,7 @@ def birnn_backward(dH, cache: BiCache):
     _check_cache("cache", cache, BiCache)
     f, b = cache.forward, cache.backward
     N, T, Hdim = f.H.shape
-    dH = take("dH", dH, ("N", "T", "2H"), Dims({"N": N, "T": T, "2H": 2 * Hdim}, "the cache"))
+    dH = take("dH", dH, ("N", "T", "2Dh"), Dims({"N": N, "T": T, "2Dh": 2 * Hdim}, "the cache"))
     params_f, params_b = (f.W_xh, f.W_hh, f.b_h), (b.W_xh, b.W_hh, b.b_h)
     dtype = np.result_type(dH, f.X, f.h0, b.h0, *params_f, *params_b)
     rnn = _make_birnn(params_f, params_b, dtype)
@@ -678,7 +678,7 @@ class CharRNN(nn.Module):
         return F.one_hot(idx, self.vocab_size).to(self.head.weight.dtype)
 
     def forward(self, idx: torch.Tensor, h: torch.Tensor | None = None):
-        """idx: (N, T) int64; h: optional (1, N, H). Returns logits (N, T, V) and h_last (1, N, H)."""
+        """idx: (N, T) int64; h: optional (1, N, Dh). Returns logits (N, T, V) and h_last (1, N, Dh)."""
         H, h_last = self.rnn(self.embed(idx), h)
         return self.head(H), h_last
 
@@ -693,7 +693,7 @@ class CharRNN(nn.Module):
     ):
         """Sample ``n`` characters, each drawn from ``softmax(logits / temperature)`` and fed back.
 
-        seed_ix: first input character; h: optional (1, 1, H) initial state; generator: a
+        seed_ix: first input character; h: optional (1, 1, Dh) initial state; generator: a
         ``torch.Generator`` for reproducible samples. Returns a list of n ints (seed excluded).
         """
         temperature = check_positive("temperature", temperature)
@@ -722,7 +722,7 @@ def char_rnn_from_numpy(params: dict) -> CharRNN:
     """
     params, dims = take_char_params(params)
     dtype = params["W_xh"].dtype
-    model = CharRNN(dims["V"], dims["H"], dtype=_torch_dtype(dtype))
+    model = CharRNN(dims["V"], dims["Dh"], dtype=_torch_dtype(dtype))
     _set_rnn_weights(model.rnn, params["W_xh"], params["W_hh"], params["b_h"], dtype, "_l0")
     model.rnn.bias_hh_l0.requires_grad_(False)
     with torch.no_grad():
