@@ -609,7 +609,7 @@ class EncoderDecoder(nn.Module):
         self.head = nn.Linear(hidden_size, tgt_vocab)
 
     def encode(self, src: torch.Tensor) -> torch.Tensor:
-        """src: (N, S) token indices. Returns the encoder's final state (1, N, H)."""
+        """src: (N, S) token indices. Returns the encoder's final state (1, N, Dh)."""
         _, h = self.encoder(self.src_embed(src))
         return h
 

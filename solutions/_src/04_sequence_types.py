@@ -22,8 +22,8 @@
 # of one step.
 #
 # Use PyTorch's own layers: `nn.RNN(input_size, hidden_size, batch_first=True)` runs a whole
-# sequence and returns `(H, h_last)` with `H` of shape $(N, T, H)$ and `h_last` of shape
-# $(1, N, H)$ (one layer, one direction); `nn.RNNCell` runs a single step; `nn.Linear` is the
+# sequence and returns `(H, h_last)` with `H` of shape $(N, T, Dh)$ and `h_last` of shape
+# $(1, N, Dh)$ (one layer, one direction); `nn.RNNCell` runs a single step; `nn.Linear` is the
 # output layer $O_t = H_t W_{hq} + b_q$; `nn.Embedding` turns token indices into vectors.
 # Everything is **batch first**.
 #
@@ -120,7 +120,7 @@ class ManyToOne(nn.Module):
 
     Args:
         input_size: D, the size of each input vector.
-        hidden_size: H.
+        hidden_size: Dh.
         num_classes: C.
     """
 
@@ -195,7 +195,7 @@ print("✓ ManyToOne reaches 90% accuracy")
 # tag depends on the current input and on the one before: the state must remember one step.
 #
 # **Model.** The same `nn.RNN`, but now **every** hidden state goes through the linear layer:
-# `nn.Linear` applies to the last axis, so it maps $(N, T, H)$ to $(N, T, C)$ in one call. The
+# `nn.Linear` applies to the last axis, so it maps $(N, T, Dh)$ to $(N, T, C)$ in one call. The
 # layers are those of `ManyToOne` (with `num_tags` in place of `num_classes`): `self.rnn`, then
 # `self.head`, with the same parameters.
 
@@ -226,7 +226,7 @@ class ManyToManyAligned(nn.Module):
 
     Args:
         input_size: D.
-        hidden_size: H.
+        hidden_size: Dh.
         num_tags: C.
     """
 
@@ -341,7 +341,7 @@ class OneToMany(nn.Module):
 
     Args:
         input_size: D, the size of the input vector.
-        hidden_size: H.
+        hidden_size: Dh.
         output_size: Q, the size of each generated element.
         steps: T, how many elements to generate.
     """
@@ -436,7 +436,7 @@ print("✓ OneToMany generates arithmetic sequences within 0.1")
 #
 # Use two `nn.Embedding(vocab, hidden_size)` (source and target tokens to vectors), two
 # `nn.RNN(hidden_size, hidden_size, batch_first=True)` and an `nn.Linear(hidden_size,
-# tgt_vocab)`. `nn.RNN` accepts an initial state as its second argument, shaped $(1, N, H)$,
+# tgt_vocab)`. `nn.RNN` accepts an initial state as its second argument, shaped $(1, N, Dh)$,
 # exactly what the encoder returns as its final state.
 #
 # | attribute | layer | parameters (`state_dict` keys and shapes) |
@@ -534,7 +534,7 @@ class EncoderDecoder(nn.Module):
     def forward(self, src, tgt_in):
         """src: (N, S) int64 source tokens; tgt_in: (N, T) int64 decoder inputs.
         Returns logits (N, T, tgt_vocab): at step t, the scores of the target token t."""
-        # Encode src to its final state (1, N, H); decode tgt_in from that state; map to logits.
+        # Encode src to its final state (1, N, Dh); decode tgt_in from that state; map to logits.
         ### BEGIN SOLUTION
         _, h = self.encoder(self.src_embed(src))
         H, _ = self.decoder(self.tgt_embed(tgt_in), h)

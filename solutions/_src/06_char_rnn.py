@@ -102,19 +102,19 @@ def char_rnn_loss(params, inputs, targets, h_prev):
     """Loss and gradients of the character RNN on one window of text.
 
     Args:
-        params: dict with W_xh (V, H), W_hh (H, H), b_h (H,), W_hq (H, V), b_q (V,).
+        params: dict with W_xh (V, Dh), W_hh (Dh, Dh), b_h (Dh,), W_hq (Dh, V), b_q (V,).
         inputs: (N, T) integer character indices (a list, or a single window (T,), works too).
         targets: (N, T) integer indices of the characters that come next.
-        h_prev: (N, H) hidden state at the start of the window ((H,) for a single window).
+        h_prev: (N, Dh) hidden state at the start of the window ((Dh,) for a single window).
 
     Returns:
         loss: float, summed over the T steps and averaged over the N windows.
         grads: dict with the keys and shapes of params.
-        h_last: (N, H) hidden state after the last step, for the next window.
+        h_last: (N, Dh) hidden state after the last step, for the next window.
     """
     inputs = np.atleast_2d(inputs)  # a single window (T,) becomes a batch of one, (1, T)
     targets = np.atleast_2d(targets)
-    h_prev = np.atleast_2d(h_prev)  # (H,) becomes (1, H)
+    h_prev = np.atleast_2d(h_prev)  # (Dh,) becomes (1, Dh)
     # Forward: loop over t, keeping every H_t and P_t. Then backward: loop over t in reverse.
     ### BEGIN SOLUTION
     W_xh, W_hh, b_h = params["W_xh"], params["W_hh"], params["b_h"]
@@ -297,8 +297,8 @@ def sample(params, h, seed_ix, n, temperature=1.0, rng=None):
     """Sample n characters, feeding each one back in as the next input.
 
     Args:
-        params: dict with W_xh (V, H), W_hh (H, H), b_h (H,), W_hq (H, V), b_q (V,).
-        h: (H,) hidden state to start from ((1, H) works too).
+        params: dict with W_xh (V, Dh), W_hh (Dh, Dh), b_h (Dh,), W_hq (Dh, V), b_q (V,).
+        h: (Dh,) hidden state to start from ((1, Dh) works too).
         seed_ix: int, the first input character.
         n: number of characters to sample.
         temperature: float > 0; the distribution is softmax(O_t / temperature).
@@ -408,7 +408,7 @@ class CharRNN(nn.Module):
 
     Args:
         vocab_size: V.
-        hidden_size: H.
+        hidden_size: Dh.
     """
 
     def __init__(self, vocab_size, hidden_size):
@@ -422,11 +422,11 @@ class CharRNN(nn.Module):
         ### END SOLUTION
 
     def forward(self, idx, h=None):
-        """idx: (N, T) int64 indices; h: optional (1, N, H) initial state.
+        """idx: (N, T) int64 indices; h: optional (1, N, Dh) initial state.
 
         Returns:
             logits: (N, T, V) scores of the next character at every step.
-            h_last: (1, N, H) the state after the last step.
+            h_last: (1, N, Dh) the state after the last step.
         """
         # One-hot, run the RNN from h, map every state to V scores.
         ### BEGIN SOLUTION
@@ -450,7 +450,7 @@ check_array(
     np.zeros((1, 2, 5)),
     axes=("layers", "N", "H"),
     atol=np.inf,
-    hint="return the second output of nn.RNN, of shape (1, N, H).",
+    hint="return the second output of nn.RNN, of shape (1, N, Dh).",
 )
 with torch.no_grad():
     first, h_mid = model(idx[:, :4])
@@ -474,7 +474,7 @@ for N, T, V_test, H_test in [(1, 1, 2, 1), (1, 8, 5, 3), (4, 1, 6, 2)]:
         f"CharRNN({V_test}, {H_test}) h_last", h_last, np.zeros((1, N, H_test)), atol=np.inf
     )
 ### END HIDDEN TESTS
-print("✓ CharRNN returns (N, T, V) logits and a (1, N, H) state that can be carried")
+print("✓ CharRNN returns (N, T, V) logits and a (1, N, Dh) state that can be carried")
 
 
 # %% [setup] id=setup_torch_training
