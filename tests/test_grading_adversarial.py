@@ -9,7 +9,9 @@ broken files get rows with 0 and a reason; and afterwards the grader's own proce
 files and the output folder are as they were.
 
 Two batches, because the disruptive attacks (endless loops above all) cost a timeout each: the
-main one with a generous timeout, the disruptive one with a short timeout.
+main one with a generous timeout, the disruptive one with a short timeout. Both run at the
+strongest isolation level (bubblewrap) and again at the Landlock fallback: the guarantees are
+the same at every level.
 """
 
 from __future__ import annotations
@@ -81,15 +83,29 @@ def _process_state() -> dict:
     }
 
 
-def _nobody_processes() -> list[str]:
-    out = subprocess.run(["ps", "-u", "65534", "-o", "pid=,cmd="], capture_output=True, text=True)
-    return [line for line in out.stdout.splitlines() if line.strip()]
+def _worker_processes() -> list[str]:
+    """Processes running as a grading worker's uid (or as the old ``nobody``)."""
+    out = subprocess.run(["ps", "-eo", "uid=,pid=,cmd="], capture_output=True, text=True)
+    return [
+        line
+        for line in out.stdout.splitlines()
+        if line.split()
+        and (
+            sandbox.FIRST_WORKER_UID <= int(line.split()[0]) <= sandbox.LAST_WORKER_UID
+            or int(line.split()[0]) == 65534
+        )
+    ]
+
+
+@pytest.fixture(scope="module", params=["bubblewrap", "landlock"])
+def level(request):
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, level):
     """Paths the attacks aim at, and the state that must survive them."""
-    root = tmp_path_factory.mktemp("adversarial")
+    root = tmp_path_factory.mktemp(f"adversarial-{level}")
     open_dir = root / "open"
     open_dir.mkdir()
     open_dir.chmod(0o777)  # writable by anyone: only the sandbox can keep an attack out
@@ -99,6 +115,7 @@ def world(tmp_path_factory):
     sitecustomize = [Path(p) / "sitecustomize.py" for p in site.getsitepackages()]
     return {
         "root": root,
+        "level": level,
         "context": {"OUT": out, "REPO": subs.ROOT, "MARK": open_dir / "mark"},
         "out": out,
         "mark": open_dir / "mark",
@@ -112,8 +129,9 @@ def world(tmp_path_factory):
     }
 
 
-def _grade(submitted: Path, out: Path, timeout: float):
-    options = engine.Options(workers=2, limits=sandbox.Limits(timeout=timeout, memory_mb=512))
+def _grade(submitted: Path, out: Path, timeout: float, level: str):
+    limits = sandbox.Limits(timeout=timeout, memory_mb=512)
+    options = engine.Options(workers=2, limits=limits, isolation=level)
     summary = engine.grade(submitted, out, None, options)
     with open(out / "grades.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -170,7 +188,8 @@ def main_batch(world):
     (submitted / _student("folder_only", a) / a).mkdir(parents=True)
     renamed = submitted / _student("renamed", a) / a / "rnn_cell (1).ipynb"
     subs.write(solution, renamed)
-    summary, rows = _grade(submitted, world["out"], MAIN_TIMEOUT)
+    summary, rows = _grade(submitted, world["out"], MAIN_TIMEOUT, world["level"])
+    assert summary.isolation.level == world["level"]
     return {"summary": summary, "rows": rows, "scores": _scores(rows)}
 
 
@@ -190,7 +209,8 @@ def short_batch(world):
         name = subs.TARGETS[a][0]
         cell = f"import posix\n\n{name} = (posix._exit(3), {name})[1]\n"
         subs.write(subs.with_cell(subs.baseline(a), cell), folder("hard_exit") / notebook)
-    summary, rows = _grade(submitted, out, SHORT_TIMEOUT)
+    summary, rows = _grade(submitted, out, SHORT_TIMEOUT, world["level"])
+    assert summary.isolation.level == world["level"]
     return {"summary": summary, "rows": rows, "scores": _scores(rows), "out": out}
 
 
@@ -426,7 +446,7 @@ def test_no_file_was_written_outside_the_scratch_directory(main_batch, short_bat
 
 
 def test_no_submission_process_outlives_the_batch(main_batch, short_batch):
-    assert _nobody_processes() == []
+    assert _worker_processes() == []
 
 
 def test_csv_has_exactly_the_promised_columns(main_batch):

@@ -532,6 +532,14 @@ BATCH_ATTACKS = [
 ASSIGNMENT = "01_rnn_cell"
 
 
+def _at_top_level(code: str):
+    """The baseline plus a cell that runs ``code`` while rebinding the graded function, so that
+    the grader keeps the statement and runs it with the notebook's code."""
+    name = subs.TARGETS[ASSIGNMENT][0]
+    cell = f"def _attack():\n{subs._indent(code, 4)}\n\n\n{name} = (_attack(), {name})[1]\n"
+    return subs.with_cell(subs.baseline(ASSIGNMENT), cell)
+
+
 def _grade_command(submitted: Path, out: Path, level: str, workers: int = 1):
     argv = [RNN_COURSE, "grade", str(submitted), "--out", str(out), "--no-gradebook", "-q"]
     argv += ["--isolation", level, "--workers", str(workers), "--timeout", "5"]
@@ -569,8 +577,7 @@ def batch(request, tmp_path_factory, outside):
     notebook = subs.ASSIGNMENTS[ASSIGNMENT]
     students = {"s00_baseline": subs.baseline(ASSIGNMENT)}
     for k, attack in enumerate(BATCH_ATTACKS, start=1):
-        code = _attack(attack, {"OPEN": outside})
-        students[f"s{k:02d}a_{attack}"] = subs.with_cell(subs.baseline(ASSIGNMENT), code)
+        students[f"s{k:02d}a_{attack}"] = _at_top_level(_attack(attack, {"OPEN": outside}))
         students[f"s{k:02d}b_correct"] = subs.solution(ASSIGNMENT)
     for student, nb in students.items():
         subs.write(nb, submitted / student / ASSIGNMENT / notebook)
