@@ -625,6 +625,14 @@ BROKEN = {
     "old_nbformat": v3_notebook,
     "not_a_notebook": lambda: b'{"hello": "world"}',
     "bad_cells": lambda: b'{"nbformat": 4, "nbformat_minor": 5, "cells": [{"source": 3}]}',
+    # Parser bombs: more digits than Python converts to an int, and nesting deeper than its
+    # parser recurses.
+    "huge_integer": lambda: (
+        b'{"nbformat": 4, "metadata": {"n": ' + b"9" * 5001 + b'}, "cells": []}'
+    ),
+    "deep_nesting": lambda: (
+        b'{"nbformat": 4, "metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b', "cells": []}'
+    ),
 }
 
 

@@ -509,10 +509,14 @@ def training_case(
     return module_case(init, request, label, extra)
 
 
-def trained(training: Training):
+class trained:  # noqa: N801 - used like a function: module_checks.trained(...)
     """A judge scoring the weights the learner's training returned, in the reference module."""
 
-    def judge(test, cases: Sequence[Case], run) -> Verdict:
+    def __init__(self, training: Training):
+        self.training = training
+        self.spec = training.spec
+
+    def __call__(self, test, cases: Sequence[Case], run) -> Verdict:
         early = judges.unusable(test, cases, run)
         if early is not None:
             return early
@@ -527,14 +531,12 @@ def trained(training: Training):
             if outcome.error is not None:
                 problems.append(judges.error_text(test.name, outcome.error) + where)
                 continue
-            message = _score_training(training, case, outcome.result)
+            message = _score_training(self.training, case, outcome.result)
             if message:
                 problems.append(f"{test.name} {message}{where}")
             else:
                 ok[-1]["learns"] = True
         return judges.verdict(ok, problems, [])
-
-    return judge
 
 
 def _score_training(training: Training, case: Case, report) -> str:
