@@ -58,8 +58,7 @@ def rnn_forward(X, h0, W_xh, W_hh, b_h):
 #
 # $$\frac{\partial L}{\partial a} = \frac{\partial L}{\partial h_{next}} \odot (1 - h_{next}^2)$$
 #
-# (in code, `da = dh_next * (1 - h_next**2)`)
-# because $\tanh'(a) = 1 - \tanh(a)^2$: you need the step's *output*, not its input. From
+# (in code, `da = dh_next * (1 - h_next**2)`), because $\tanh'(a) = 1 - \tanh(a)^2$: you need the step's *output*, not its input. From
 # `da` every other gradient is one matrix product away. Work out which; the shapes tell you the
 # order of each product (for example `dW_xh` must be $(D, D_h)$, and `x` is $(N, D)$, `da` is
 # $(N, D_h)$). The bias is added to every row, so its gradient sums `da` over the batch.
@@ -220,7 +219,7 @@ def rnn_backward(dH, X, h0, H, W_xh, W_hh):
     Returns:
         dX: (N, T, D); dh0: (N, Dh); dW_xh: (D, Dh); dW_hh: (Dh, Dh); db_h: (Dh,).
     """
-    # Loop over the array index t = T-1, ..., 0 (steps T..1); add each step's weight
+    # Loop over the array indices T-1, ..., 0 (steps T..1); add each step's weight
     # gradients; carry dh_prev to the step before.
     ### BEGIN SOLUTION
     N, T, _ = X.shape
