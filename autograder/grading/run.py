@@ -309,7 +309,8 @@ class Worker:
                 header, blobs = frame
                 if header.get("type") == "done":
                     result.status = str(header.get("status", "grader_error"))[:20]
-                    result.detail = str(header.get("detail", ""))[:500]
+                    # Keep what the child said about its own failure when the zygote adds nothing.
+                    result.detail = str(header.get("detail", ""))[:500] or result.detail
                     signal_name = header.get("signal")
                     result.signal = signal_name if type(signal_name) is str else None
                     code = header.get("code")

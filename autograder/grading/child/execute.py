@@ -185,12 +185,20 @@ def run_program(program: list, ns: dict, budget: float) -> list:
             filename = f"<{origin}>"
             linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
             signal.setitimer(signal.ITIMER_REAL, max(0.01, (deadline - time.monotonic()) / 2))
+            # The timer is stopped before the error is described: describing it frees what the
+            # statement allocated, which takes long enough after a memory hog for the timer to
+            # fire in there and take the whole program down.
+            failure = None
             try:
-                exec(compile(source, filename, "exec"), ns)
+                try:
+                    exec(compile(source, filename, "exec"), ns)
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
             except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt included
-                errors.append({"origin": origin, **describe_error(exc)})
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+                failure = exc
+            if failure is not None:
+                errors.append({"origin": origin, **describe_error(failure)})
+                failure = None
     finally:
         signal.signal(signal.SIGALRM, previous)
     return errors
