@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -85,9 +86,12 @@ def status_of(url: str) -> int:
         return error.code
 
 
-def visit(browser, site: str, page_path: str):
-    """Open one page; return what it requested, logged and rendered."""
+def visit(browser, site: str, page_path: str, width: int | None = None):
+    """Open one page (at a viewport ``width`` if given); return what it requested, logged and
+    rendered."""
     page = browser.new_page()
+    if width is not None:
+        page.set_viewport_size({"width": width, "height": 844})
     requests: list[str] = []
     failed: list[str] = []
     errors: list[str] = []
@@ -175,3 +179,162 @@ def test_math_pages_render_with_vendored_mathjax(browser, site):
     assert seen["math"] is not None and seen["math"]["rendered"] > 0
     mathjax = [u for u in seen["requests"] if "/mathjax/" in u]
     assert mathjax and all(u.startswith(site) for u in mathjax), mathjax
+
+
+# --------------------------------------------------------------------------------------------
+# Reading on a phone and on a desktop: layout, maths, alt text, citations.
+
+PHONE, DESKTOP = 390, 1280
+PHONE_SHOTS = SCREENSHOTS / "phone"
+
+# Measured in the page once MathJax has typeset it.
+LAYOUT_JS = """
+() => {
+  const vw = document.documentElement.clientWidth;
+  const scrolls = el => {
+    for (let e = el; e && e !== document.body; e = e.parentElement) {
+      const o = getComputedStyle(e).overflowX;
+      if (o === 'auto' || o === 'scroll') return true;
+    }
+    return false;
+  };
+  const article = document.querySelector('main') || document.body;
+  const cutMaths = [];
+  for (const m of document.querySelectorAll('mjx-container[display="true"]')) {
+    const box = m.getBoundingClientRect();
+    const parent = m.parentElement.getBoundingClientRect();
+    const wider = m.scrollWidth > m.clientWidth + 1 || box.width > parent.width + 1;
+    const outside = box.right > vw + 1;
+    if ((wider && !scrolls(m)) || outside) {
+      cutMaths.push((m.getAttribute('aria-label') || m.textContent || '').slice(0, 60));
+    }
+  }
+  const overlaps = [];
+  for (const n of document.querySelectorAll('div.math span.eqno')) {
+    const maths = n.parentElement.querySelector('mjx-container');
+    if (!maths) continue;
+    const a = n.getBoundingClientRect(), b = maths.getBoundingClientRect();
+    const x = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+    const y = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+    if (x > 1 && y > 1) overlaps.push(n.textContent.trim());
+  }
+  return {
+    viewport: vw,
+    scrollWidth: document.documentElement.scrollWidth,
+    cutMaths,
+    overlaps,
+    images: Array.from(article.querySelectorAll('img')).map(i => ({
+      src: i.getAttribute('src') || '', alt: i.getAttribute('alt')})),
+    citations: Array.from(document.querySelectorAll('a[href*="references.html#"]'))
+      .map(a => a.textContent.trim()),
+    bibLabels: Array.from(document.querySelectorAll(
+      '.citation .label, dl.citation > dt, div.citation > span.label'))
+      .map(e => e.textContent.trim()),
+    text: article.innerText,
+  };
+}
+"""
+
+PATHLIKE_ALT = re.compile(r"\.(png|jpe?g|svg|gif|webp)\b|^[./]|/_build/|_images/", re.I)
+ALPHA_LABEL = re.compile(r"\[[A-Z][A-Za-z+]{1,12}\d{2}[a-z]?\]")
+AUTHOR_YEAR = re.compile(
+    r"^\[?[A-Z][\w\u00C0-\u024F' .-]*(?: et al\.| and [\w' .-]+)? \d{4}[a-z]?\]?$"
+)
+
+
+@pytest.mark.parametrize("width", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("page_path", book_pages())
+def test_page_fits_its_width(browser, site, page_path, width):
+    page, seen = visit(browser, site, page_path, width=width)
+    try:
+        layout = page.evaluate(LAYOUT_JS)
+        if width == PHONE:
+            PHONE_SHOTS.mkdir(parents=True, exist_ok=True)
+            shot = PHONE_SHOTS / (page_path.replace("/", "__") + ".png")
+            page.screenshot(path=str(shot), full_page=True)
+    finally:
+        page.close()
+
+    assert layout["scrollWidth"] <= layout["viewport"], (
+        f"{page_path} scrolls sideways at {width} px: the document is "
+        f"{layout['scrollWidth']} px wide"
+    )
+    assert not layout["cutMaths"], (
+        f"{page_path} at {width} px: display maths wider than its box with nowhere to scroll: "
+        f"{layout['cutMaths']}"
+    )
+    assert not layout["overlaps"], (
+        f"{page_path} at {width} px: equation numbers overlap their maths: {layout['overlaps']}"
+    )
+    bad_alt = [i for i in layout["images"] if not (i["alt"] or "").strip()]
+    bad_alt += [i for i in layout["images"] if PATHLIKE_ALT.search((i["alt"] or "").strip())]
+    assert not bad_alt, f"{page_path}: images without a real alt text: {bad_alt}"
+    assert not ALPHA_LABEL.findall(layout["text"]), (
+        f"{page_path} shows alpha-style citation labels: {ALPHA_LABEL.findall(layout['text'])}"
+    )
+    not_author_year = [c for c in layout["citations"] if not re.search(r"\b\d{4}[a-z]?\b", c)]
+    assert not not_author_year, (
+        f"{page_path}: citations that are not author-year: {not_author_year}"
+    )
+
+
+def test_bibliography_labels_are_author_year(browser, site):
+    page, _ = visit(browser, site, "book/references.html")
+    try:
+        layout = page.evaluate(LAYOUT_JS)
+    finally:
+        page.close()
+    labels = layout["bibLabels"]
+    assert len(labels) >= 20, f"the references page lists {labels}"
+    wrong = [label for label in labels if not AUTHOR_YEAR.match(label)]
+    assert not wrong, f"bibliography labels that are not 'Author year': {wrong}"
+    assert "doi.org/" in layout["text"] or "https://" in layout["text"]
+
+
+def test_citations_in_the_text_match_the_bibliography(browser, site):
+    """Every author-year citation of a chapter names a work listed with that label."""
+    page, _ = visit(browser, site, "book/references.html")
+    try:
+        labels = page.evaluate(LAYOUT_JS)["bibLabels"]
+    finally:
+        page.close()
+    keys = {re.sub(r"[\[\]]", "", label) for label in labels}
+    page, _ = visit(browser, site, "book/chapters/01_what_is_an_rnn.html")
+    try:
+        cited = page.evaluate(LAYOUT_JS)["citations"]
+    finally:
+        page.close()
+    assert cited, "chapter 1 cites nothing"
+    for text in cited:
+        year = re.search(r"\d{4}[a-z]?", text).group(0)
+        surname = text.split(",")[0].split(" et al")[0].split(" and ")[0].strip("( ")
+        assert any(surname in k and k.endswith(year) for k in keys), (
+            f"citation {text!r} has no bibliography entry labelled '{surname} ... {year}'"
+        )
+
+
+def test_glossary_keeps_chinese_terms_whole(browser, site):
+    page = browser.new_page()
+    try:
+        page.set_viewport_size({"width": PHONE, "height": 844})
+        page.goto(urljoin(site, "book/glossary.html"), wait_until="load")
+        broken = page.evaluate(
+            """() => Array.from(document.querySelectorAll('table tbody tr'))
+                 .map(r => r.children[1]).filter(Boolean)
+                 .filter(td => /[\u4e00-\u9fff]{2,}/.test(td.textContent))
+                 .filter(td => {
+                   const walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+                   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+                     const range = document.createRange();
+                     range.selectNodeContents(n);
+                     const tops = new Set(Array.from(range.getClientRects())
+                       .map(r => Math.round(r.top)));
+                     if (tops.size > 1) return true;
+                   }
+                   return false;
+                 })
+                 .map(td => td.textContent.trim())"""
+        )
+    finally:
+        page.close()
+    assert not broken, f"Chinese terms broken over lines at {PHONE} px: {broken}"
