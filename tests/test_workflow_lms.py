@@ -4,6 +4,7 @@ with its reason, and a hostile zip that cannot write outside its folder or fill 
 
 from __future__ import annotations
 
+import os
 import stat
 import zipfile
 from pathlib import Path
@@ -149,11 +150,16 @@ def test_a_hostile_zip_writes_nothing_outside_its_folder(tmp_path):
     dest = root / "submitted"
     intake = lms.collect(archive, dest, {"01_rnn_cell": "rnn_cell"}, lms="canvas")
     unsafe = [f for f, why in reasons(intake).items() if why.startswith("unsafe entry")]
-    assert len(unsafe) == 5  # the four paths leaving the folder and the link
+    assert len(unsafe) == 4  # the four paths leaving the folder
+    assert "symbolic link" in reasons(intake)["link_5_6_rnn_cell.ipynb"]
     assert collected(dest) == {"3/01_rnn_cell/rnn_cell.ipynb"}
     assert {p.name for p in tmp_path.iterdir()} == {"evil.zip", "inside"}
     assert {p.name for p in root.iterdir()} == {"submitted"}
-    assert not any(p.is_symlink() for p in dest.rglob("*"))
+    # The link is not extracted: its student gets a dangling placeholder that names no file
+    # (so that the engine gives a row with 0 and the reason), never the link's target.
+    links = [p for p in dest.rglob("*") if p.is_symlink()]
+    assert [str(p.relative_to(dest)) for p in links] == ["5/01_rnn_cell/rnn_cell.ipynb"]
+    assert os.readlink(links[0]) == lms.LINK_TARGET and not links[0].exists()
     # A student id becomes a folder name: one like ".." never does.
     archive = make_zip(tmp_path / "ids.zip", {".._rnn_cell.ipynb": NOTEBOOK})
     regexp = r"(?P<student_id>[^_]+)_(?P<file_id>.+)"
