@@ -10,7 +10,8 @@
 #
 # - clip a set of gradients by their global norm, exactly as `torch.nn.utils.clip_grad_norm_`
 #   does, and clip them elementwise as `torch.nn.utils.clip_grad_value_` does;
-# - say how the two differ: rescaling keeps the gradient's direction, clamping does not;
+# - say how the two differ: rescaling keeps the gradient's direction, clamping does not, and a
+#   clamping threshold bounds the step only once it is scaled to the number of parameters;
 # - show on a real training run that clipping turns the sudden loss spikes of an RNN into a
 #   steady descent.
 #
@@ -19,8 +20,8 @@
 # gradients that are already small, all-zero gradients, and a threshold of 0.
 #
 # **Why clip at all?** In [Exercise 2](../02_bptt/bptt.ipynb) you saw the gradient on an early
-# state grow like $\rho^{T-t}$ when the recurrent weights have spectral radius $\rho > 1$. In
-# training this shows up as rare, huge gradients: one step of gradient descent then throws the
+# state grow as it travels back through time, which needs a largest singular value
+# $\sigma_{\max}(W_{hh}) > 1$. In training this shows up as rare, huge gradients: one step of gradient descent then throws the
 # weights far away and the loss jumps by orders of magnitude. Clipping bounds the size of every
 # step while keeping (for norm clipping) its direction.
 
@@ -168,9 +169,14 @@ print("✓ clip_grad_norm matches the NumPy reference and torch.nn.utils.clip_gr
 # ## 2. Clipping by value
 #
 # The simpler alternative clamps every entry to $[-\mathtt{clip\_value}, \mathtt{clip\_value}]$
-# (`np.clip` does it). It is what Karpathy's `min-char-rnn` uses, and what you will use in the
-# capstone. Unlike norm clipping it can change the gradient's *direction*: a gradient
-# $(10, 0.1)$ clamped at 1 becomes $(1, 0.1)$, which points somewhere else.
+# (`np.clip` does it); Karpathy's `min-char-rnn` clamps at 5. Unlike norm clipping it can change
+# the gradient's *direction*: a gradient $(10, 0.1)$ clamped at 1 becomes $(1, 0.1)$, which points
+# somewhere else. Its threshold is also on another scale: $P$ entries clamped to $\pm c$ can
+# still have norm $c\sqrt{P}$, so clamping at $c$ bounds the step only as clipping by norm at
+# $\theta = c\sqrt{P}$ does, a far looser bound once there are thousands of parameters; the
+# matched value is $c = \theta/\sqrt{P}$. Chapter 8 compares
+# the two rules with matched thresholds over several seeds and learning rates; the capstone
+# clips by norm, whose threshold is a step length whatever the number of parameters.
 
 
 # %% [answer] id=clip_grad_value_impl
@@ -226,7 +232,7 @@ print("✓ clip_grad_value matches the NumPy reference and torch.nn.utils.clip_g
 # answer lies 37 steps back, so the gradient has to travel a long way through time.
 #
 # **Model.** An `nn.RNN` with 32 hidden units whose recurrent weights start as a random
-# orthogonal matrix scaled to spectral radius 1.2 (the regime where gradients grow as they go
+# orthogonal matrix times 1.2 (every singular value 1.2, so gradients can grow as they go
 # back), a linear read-out of the last state, plain SGD.
 #
 # The cell below trains the same model from the same start three times: without clipping; with
