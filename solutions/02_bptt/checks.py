@@ -313,7 +313,7 @@ NORM_MISTAKES = (
     ),
     Mistake(
         "the norms in reversed order",
-        "norms[t] belongs to step t; norms[T-1] = sqrt(N * H)",
+        "norms[t] belongs to step t; norms[T-1] = sqrt(N * Dh)",
         partial(mistakes.hidden_grad_norms, reverse_order=True),
     ),
     Mistake(
