@@ -15,18 +15,26 @@ from hypothesis import strategies as st
 from test_exercises import assert_close, solution
 from test_grading_submissions import as_received
 
-from autograder.grading import assignments
+from autograder.grading import assignments, judges
+from autograder.grading import module_checks as mc
+from autograder.grading.child import wire
 from autograder.grading.run import CaseOutcome, TestRun
 from autograder.reference import numpy_rnn as nr
 from autograder.reference import torch_rnn as tr
 
 NAME = "07_gated"
 ASSIGNMENT = assignments.load(NAME)
-TESTS = {t.id: t for t in ASSIGNMENT.tests}
+TESTS = {t.id: t for t in ASSIGNMENT.tests if isinstance(t.judge, judges.references)}
+MODULE_TESTS = {t.id: t for t in ASSIGNMENT.tests if isinstance(t.judge, mc.values)}
 CATALOGUE = [
     pytest.param(test_id, index, id=f"{test_id}-{m.says[:50]}")
     for test_id, test in TESTS.items()
     if not test.judge.shape_only
+    for index, m in enumerate(test.judge.mistakes)
+]
+MODULE_CATALOGUE = [
+    pytest.param(test_id, index, id=f"{test_id}-{m.says[:50]}")
+    for test_id, test in MODULE_TESTS.items()
     for index, m in enumerate(test.judge.mistakes)
 ]
 
@@ -68,6 +76,44 @@ def test_the_solution_passes_and_no_mistake_is_named(test_id, seed):
     assert verdict.status == "passed" and verdict.fraction == 1.0, verdict.message
     text = verdict.message + " ".join(verdict.details)
     assert not [m.says for m in test.judge.mistakes if m.says in text]
+
+
+def module_verdict(test, reports, cases):
+    """The verdict on module reports, as the parent receives them from the sandbox."""
+    outcomes = []
+    for report in reports:
+        blobs: list = []
+        outcomes.append(CaseOutcome(result=wire.load(wire.dump(report, blobs), blobs, tagged=True)))
+    return test.judge(test, cases, TestRun(outcomes, "ok"))
+
+
+def test_the_assignment_grades_the_pytorch_task():
+    assert [t.name for t in MODULE_TESTS.values()] == ["CharLSTM"]
+
+
+@pytest.mark.parametrize("test_id", list(MODULE_TESTS))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_solutions_module_passes_and_no_mistake_is_named(test_id, seed):
+    test = MODULE_TESTS[test_id]
+    cases = test.cases(np.random.default_rng(seed))
+    learner = solution(NAME)[test.name]
+    reports = [mc.reference_report(test.judge.spec, case, learner) for case in cases]
+    verdict = module_verdict(test, reports, cases)
+    assert verdict.status == "passed" and verdict.fraction == 1.0, verdict.details
+    text = verdict.message + " ".join(verdict.details)
+    assert not [m.says for m in test.judge.mistakes if m.says in text]
+
+
+@pytest.mark.parametrize("test_id, index", MODULE_CATALOGUE)
+def test_each_wrong_module_is_named_with_its_hint(test_id, index):
+    test = MODULE_TESTS[test_id]
+    mistake = test.judge.mistakes[index]
+    cases = test.cases(np.random.default_rng(index))
+    verdict = module_verdict(test, [mistake.compute(case) for case in cases], cases)
+    assert verdict.fraction < 1.0
+    assert any(mistake.says in d and mistake.hint in d for d in verdict.details), verdict.details
+    others = [m.says for m in test.judge.mistakes if m is not mistake]
+    assert not [o for o in others if any(o in d for d in verdict.details)], verdict.details
 
 
 def test_the_catalogue_covers_the_slips_the_course_names():

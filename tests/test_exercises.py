@@ -84,6 +84,7 @@ CONTRACT = {
         "lstm_forward": ["X", "h0", "c0", "W_x", "W_h", "b"],
         "lstm_backward": ["dH", "X", "h0", "c0", "H", "C", "W_x", "W_h", "b"],
         "gru_forward": ["X", "h0", "W_x", "W_h", "b_x", "b_h"],
+        "CharLSTM": ["vocab_size", "hidden_size"],
     },
 }
 STUB_MESSAGE = "Replace this line with your answer (see the comments above)."

@@ -1,8 +1,11 @@
-"""What the grader checks in 07_gated: the LSTM forward and backward passes and the GRU forward.
+"""What the grader checks in 07_gated: the LSTM forward and backward passes, the GRU forward,
+and CharLSTM, the capstone's character model with an nn.LSTM.
 
 Test ids and points are those of the graded cells of gated.ipynb. Every output is compared with
 the NumPy reference and with PyTorch (nn.LSTM, nn.GRU and autograd through them) on inputs drawn
-here, in the parent. The mistakes of this assignment are written out below as wrong versions of
+here, in the parent; CharLSTM holds weights chosen here, loaded by the names the notebook lays
+out, and its report is compared with the reference module's (autograder.grading.module_checks).
+The mistakes of this assignment are written out below as wrong versions of
 the cells, each a flag away from the right computation, so that the catalogue reads as a list of
 the slips learners make with gates.
 """
@@ -12,8 +15,12 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
 
 from autograder.grading import judges
+from autograder.grading import module_checks as mc
 from autograder.grading.inputs import label, normal
 from autograder.grading.spec import Array, Assignment, Case, Mistake, Test
 from autograder.reference import numpy_rnn, torch_rnn
@@ -329,5 +336,110 @@ def build(folder):
                 judges.references(GRU_STATES, gru, GRU_MISTAKES),
                 about="gru_forward matches the NumPy reference and nn.GRU",
             ),
+            CHAR_LSTM_TEST,
         ),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# CharLSTM in PyTorch: the grader's weights, loaded by the names the notebook lays out.
+
+
+class CharLSTMReference(nn.Module):
+    """The documented CharLSTM: one-hot -> nn.LSTM(batch_first=True) -> nn.Linear."""
+
+    def __init__(self, vocab_size, hidden_size):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.rnn = nn.LSTM(vocab_size, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, idx, h=None, c=None):
+        x = F.one_hot(idx, self.vocab_size).to(self.head.weight.dtype)
+        H, (h_last, c_last) = self.rnn(x, None if h is None else (h, c))
+        return self.head(H), h_last, c_last
+
+
+class IgnoresState(CharLSTMReference):
+    def forward(self, idx, h=None, c=None):
+        return super().forward(idx)
+
+
+class SwapsHC(CharLSTMReference):
+    def forward(self, idx, h=None, c=None):
+        return super().forward(idx, c, h)
+
+
+class ReturnsHTwice(CharLSTMReference):
+    def forward(self, idx, h=None, c=None):
+        logits, h_last, _ = super().forward(idx, h, c)
+        return logits, h_last, h_last
+
+
+class LSTMSoftmax(CharLSTMReference):
+    def forward(self, idx, h=None, c=None):
+        logits, h_last, c_last = super().forward(idx, h, c)
+        return torch.softmax(logits, dim=-1), h_last, c_last
+
+
+CHAR_LSTM_SPEC = mc.ModuleSpec(
+    CharLSTMReference,
+    (
+        Array("logits", ("N", "T", "V")),
+        Array("h_last", ("layers", "N", "Dh")),
+        Array("c_last", ("layers", "N", "Dh")),
+    ),
+    ("idx", "h", "c"),
+    "in __init__, create self.rnn = nn.LSTM(vocab_size, hidden_size, batch_first=True) and "
+    "self.head = nn.Linear(hidden_size, vocab_size), and no other layer with parameters",
+)
+
+CHAR_LSTM_MISTAKES = (
+    Mistake(
+        "the initial state (h, c) ignored",
+        "pass the state to the LSTM: self.rnn(x, (h, c)) when h and c are given",
+        mc.wrong_module(CHAR_LSTM_SPEC, IgnoresState),
+    ),
+    Mistake(
+        "h and c swapped (the state passed as (c, h))",
+        "nn.LSTM takes and returns its state as (h, c), hidden state first",
+        mc.wrong_module(CHAR_LSTM_SPEC, SwapsHC),
+    ),
+    Mistake(
+        "the hidden state returned in place of the cell state",
+        "nn.LSTM returns H, (h_last, c_last): return c_last as the third output",
+        mc.wrong_module(CHAR_LSTM_SPEC, ReturnsHTwice),
+    ),
+    Mistake(
+        "a softmax on the logits",
+        "return the raw scores (logits): F.cross_entropy applies the softmax itself",
+        mc.wrong_module(CHAR_LSTM_SPEC, LSTMSoftmax),
+    ),
+)
+
+
+def char_lstm_cases(rng):
+    cases = []
+    for N, T, V, Dh in [(2, 6, 7, 5), (1, 1, 2, 1), (1, 8, 5, 3), (4, 1, 6, 2)]:
+        idx = rng.integers(0, V, (N, T))
+        init = (V, Dh)
+        weights = mc.default_weights(CHAR_LSTM_SPEC, init, rng)
+        h0, c0 = rng.uniform(-1, 1, (1, N, Dh)), rng.standard_normal((1, N, Dh))
+        states = [("from a given (h, c)", [idx, h0, c0])]
+        text = label(N=N, T=T, V=V, Dh=Dh)
+        cases.append(
+            mc.values_case(CHAR_LSTM_SPEC, init, [idx, None, None], rng, text, states, weights)
+        )
+    return cases
+
+
+CHAR_LSTM_TEST = Test(
+    "test_char_lstm",
+    "CharLSTM",
+    2,
+    char_lstm_cases,
+    mc.values(CHAR_LSTM_SPEC, CHAR_LSTM_MISTAKES),
+    kind="module",
+    about="CharLSTM, holding the grader's weights, gives the reference's logits and states, "
+    "gradients and SGD steps",
+)

@@ -35,8 +35,10 @@
 # %% [setup] id=setup_imports
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from autograder.notebook_checks import check_array, check_arrays
+from autograder.notebook_checks import CheckFailure, check_array, check_arrays
 from autograder.reference import numpy_rnn, torch_rnn
 
 np.set_printoptions(precision=4, suppress=True)
@@ -468,6 +470,92 @@ print("✓ gru_forward matches the NumPy reference and torch.nn.GRU")
 for module in (torch.nn.RNN, torch.nn.GRU, torch.nn.LSTM):
     count = sum(p.numel() for p in module(32, 64).parameters())
     print(f"{module.__name__:5s} {count:6d} parameters")
+
+# %% [markdown]
+# ## 5. In PyTorch: the capstone with an LSTM
+#
+# The character model of [Exercise 6](../06_char_rnn/char_rnn.ipynb), `CharRNN`, reads one-hot
+# characters with an `nn.RNN` and scores the next character with an `nn.Linear`. Swap its RNN
+# for an LSTM. Two things change: the layer, and the state, which is now a pair: `nn.LSTM`
+# takes and returns `(h, c)`, both of shape `(1, N, Dh)`.
+#
+# Write `CharLSTM` with exactly two layers with parameters, `self.rnn = nn.LSTM(vocab_size,
+# hidden_size, batch_first=True)` and `self.head = nn.Linear(hidden_size, vocab_size)`: the
+# grader loads its own weights into them by these names and compares your outputs, gradients
+# and a few SGD steps with its reference. `forward(idx, h=None, c=None)` takes the state as two
+# arguments (both None: start from zeros) and returns `(logits, h_last, c_last)`.
+
+
+# %% [answer] id=char_lstm_impl
+class CharLSTM(nn.Module):
+    """Character language model: one-hot characters -> nn.LSTM -> nn.Linear scores.
+
+    Args:
+        vocab_size: V.
+        hidden_size: Dh.
+    """
+
+    def __init__(self, vocab_size, hidden_size):
+        super().__init__()
+        # Keep vocab_size; create self.rnn (an nn.LSTM, batch first) and self.head.
+        ### BEGIN SOLUTION
+        self.vocab_size = vocab_size
+        self.rnn = nn.LSTM(vocab_size, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, vocab_size)
+        ### END SOLUTION
+
+    def forward(self, idx, h=None, c=None):
+        """idx: (N, T) int64; h, c: optional (1, N, Dh) initial states (both or neither).
+
+        Returns:
+            logits: (N, T, V); h_last: (1, N, Dh); c_last: (1, N, Dh).
+        """
+        # One-hot in the dtype of the weights, the LSTM from (h, c) if given, the head.
+        ### BEGIN SOLUTION
+        x = F.one_hot(idx, self.vocab_size).to(self.head.weight.dtype)
+        H, (h_last, c_last) = self.rnn(x, None if h is None else (h, c))
+        return self.head(H), h_last, c_last
+        ### END SOLUTION
+
+
+# %% [test] id=test_char_lstm points=2
+torch.manual_seed(0)
+model = CharLSTM(vocab_size=7, hidden_size=5)
+layers = {name: tuple(p.shape) for name, p in model.named_parameters()}
+expected_layers = {
+    "rnn.weight_ih_l0": (20, 7),
+    "rnn.weight_hh_l0": (20, 5),
+    "rnn.bias_ih_l0": (20,),
+    "rnn.bias_hh_l0": (20,),
+    "head.weight": (7, 5),
+    "head.bias": (7,),
+}
+if layers != expected_layers:
+    raise CheckFailure(f"CharLSTM's parameters are {layers}, expected {expected_layers}.")
+idx = torch.randint(0, 7, (2, 6))
+h0, c0 = torch.randn(1, 2, 5), torch.randn(1, 2, 5)
+with torch.no_grad():
+    result = model(idx, h0, c0)
+if not isinstance(result, tuple) or len(result) != 3:
+    raise CheckFailure("CharLSTM.forward must return a tuple (logits, h_last, c_last).")
+# The same model computed by the NumPy reference: PyTorch's weights transposed, biases added.
+weights = {name: p.detach().numpy() for name, p in model.named_parameters()}
+X = np.eye(7)[idx.numpy()]
+H, cache = numpy_rnn.lstm_forward(
+    X,
+    h0[0].numpy(),
+    c0[0].numpy(),
+    weights["rnn.weight_ih_l0"].T,
+    weights["rnn.weight_hh_l0"].T,
+    weights["rnn.bias_ih_l0"] + weights["rnn.bias_hh_l0"],
+)
+logits, h_last, c_last = (t.numpy() for t in result)
+check_array("logits", logits, H @ weights["head.weight"].T + weights["head.bias"], atol=1e-5)
+check_array("h_last", h_last, H[None, :, -1], atol=1e-5, hint="h_last is (1, N, Dh).")
+check_array(
+    "c_last", c_last, cache.C[None, :, -1], atol=1e-5, hint="return the cell state nn.LSTM gives."
+)
+print("✓ CharLSTM computes the LSTM of section 1 and returns (logits, h_last, c_last)")
 
 # %% [markdown]
 # Next: the chapter's [long-range experiment](../../book/chapters/10_gated_rnns.ipynb) trains
