@@ -434,3 +434,25 @@ def test_notation_table_matches_the_reference_docstrings():
             )
             checked += 1
     assert checked >= 20, f"only {checked} rows of notation.md could be checked"
+
+
+def test_every_reference_has_a_doi_or_url():
+    missing = [
+        key
+        for key, entry in bibliography().items()
+        if not (entry.fields.get("doi") or entry.fields.get("url"))
+    ]
+    assert not missing, f"book/references.bib entries without a DOI or URL: {missing}"
+    bad = [
+        (key, entry.fields["doi"])
+        for key, entry in bibliography().items()
+        if entry.fields.get("doi") and not re.fullmatch(r"10\.\d{4,9}/\S+", entry.fields["doi"])
+    ]
+    assert not bad, f"malformed DOIs (write the bare 10.xxxx/... form): {bad}"
+
+
+def test_citations_and_bibliography_are_both_author_year():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["sphinx"]
+    assert config["config"]["bibtex_reference_style"] == "author_year"
+    assert config["config"]["bibtex_default_style"] == "authoryear"
+    assert "bibstyle" in config["local_extensions"]
