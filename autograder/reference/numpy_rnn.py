@@ -268,9 +268,10 @@ def rnn_backward(dH, cache: SequenceCache, k: int | None = None):
     So ``k=1`` keeps only each step's direct effect, and any ``k >= T`` gives full BPTT (equal to
     ``k=None`` up to floating-point summation order). This is the per-loss truncation studied by
     Williams & Peng (1990), computed directly with one chain of at most k step-backward calls per
-    loss (O(T k) calls in all). It is a different thing from cutting a long stream into windows
-    and carrying the state across them without gradient, which is what :func:`char_rnn_loss`
-    does.
+    loss (O(T k) calls in all, more than the T of full BPTT: a tool for analysis, not a saving).
+    It is a different thing from cutting a long stream into windows and carrying the state
+    across them without gradient, which is what :func:`char_rnn_loss` does and what
+    :func:`rnn_tbptt` generalises to TBPTT(k1, k2).
 
     Args:
         dH: (N, T, Dh) upstream gradient on every hidden state.
