@@ -19,6 +19,8 @@ from autograder.reference.torch_rnn import CharRNN
 
 VALIDATION_SHARE = 0.1
 CHECKPOINT = char_data.DATA_DIR / "char_rnn_python.npz"
+#: The PyTorch run the chapter can afford during a book build (``train`` arguments and D_h).
+BUILD = {"hidden": 128, "steps": 500, "batch": 32, "seq_length": 64, "lr": 3e-3}
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,37 +286,31 @@ def python_features(text: str) -> dict[str, np.ndarray]:
     string, comment, brackets = np.zeros(n), np.zeros(n), np.zeros(n)
     quote, depth, i = None, 0, 0
     while i < n:
-        ch = text[i]
+        ch, j = text[i], i + 1  # j: where the next token starts
         if quote is not None:
-            string[i] = 1
             if ch == "\\":
-                string[i : i + 2] = 1
-                i += 2
-                continue
-            if text.startswith(quote, i):
-                string[i : i + len(quote)] = 1
-                i += len(quote)
-                quote = None
-                continue
-            if ch == "\n" and len(quote) == 1:
+                j = i + 2
+            elif text.startswith(quote, i):
+                j, quote = i + len(quote), None
+            elif ch == "\n" and len(quote) == 1:
                 quote = None  # an unterminated one-line string: give up at the line end
+            string[i:j] = 1
         elif ch == "#":
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            comment[i:end] = 1
-            i = end
-            continue
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            comment[i:j] = 1
         elif ch in "'\"":
             quote = ch * 3 if text.startswith(ch * 3, i) else ch
-            string[i : i + len(quote)] = 1
-            i += len(quote)
-            continue
+            j = i + len(quote)
+            string[i:j] = 1
         elif ch in "([{":
             depth += 1
         elif ch in ")]}":
             depth = max(depth - 1, 0)
-        brackets[i] = depth > 0
-        i += 1
+        brackets[i:j] = (
+            depth > 0
+        )  # after this token: an opening bracket is inside, a closing one not
+        i = j
     return {"in a string": string, "in a comment": comment, "inside brackets": brackets}
 
 
