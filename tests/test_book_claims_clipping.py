@@ -101,9 +101,11 @@ def study_on_other_seeds():
     "claim",
     [
         "all rules converge at the lowest rate",
+        "unclipped runs spread more at the lowest rate",
         "unclipped runs blow up at the highest rate",
         "matched clipping converges at the highest rate",
         "value clipping at c = θ acts like no clipping",
+        "matched value clipping takes shorter steps",
         "matched value clipping is no worse than norm clipping",
     ],
 )

@@ -359,10 +359,13 @@ def claims(study: Study) -> dict[str, bool]:
         return 2 * int(np.sum(values)) > len(values)
 
     return {
-        # At the lowest rate every rule converges on most seeds.
+        # At the lowest rate every rule converges on most seeds, the unclipped runs included...
         "all rules converge at the lowest rate": all(
             most(rows[(low, rule)]["final"] < CONVERGED) for rule in study.labels
         ),
+        # ...but spread more over the seeds than either matched rule.
+        "unclipped runs spread more at the lowest rate": rows[(low, none)]["std"]
+        > max(rows[(low, norm)]["std"], rows[(low, matched)]["std"]),
         # At the highest rate most unclipped runs end worse than a uniform guess...
         "unclipped runs blow up at the highest rate": most(rows[(high, none)]["final"] > uniform),
         # ...while both matched rules converge on most seeds, with a mean 10x lower.
@@ -376,7 +379,10 @@ def claims(study: Study) -> dict[str, bool]:
             rows[(lr, same)]["acted"] < 0.05 for lr in study.lrs
         )
         and rows[(high, same)]["mean"] > rows[(high, none)]["mean"] / 2,
-        # Matched value clipping ends no worse than norm clipping, at every rate.
+        # Matched value clipping applies shorter gradients than norm clipping at the highest rate,
+        # and ends no worse than norm clipping, at every rate.
+        "matched value clipping takes shorter steps": rows[(high, matched)]["median_step"]
+        < rows[(high, norm)]["median_step"],
         "matched value clipping is no worse than norm clipping": all(
             rows[(lr, matched)]["mean"] <= rows[(lr, norm)]["mean"] for lr in study.lrs
         ),
