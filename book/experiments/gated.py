@@ -38,7 +38,7 @@ class Setup:
 
     length: int = 30
     hidden: int = 64
-    steps: int = 500
+    steps: int = 800
     batch: int = 64
     lr: float = 1e-2
     clip: float = 1.0
