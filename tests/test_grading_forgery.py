@@ -13,13 +13,11 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 import stat
 import zipfile
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 import test_grading_submissions as subs
@@ -89,12 +87,32 @@ def test_a_report_forged_without_the_model_earns_nothing(test):
     verdict = _judge(test, [_forged(spec, case) for case in cases], cases)
     assert verdict.fraction == 0.0, verdict.message
     # The same report with the reference's own numbers passes: the judge reads the values.
-    honest = [mc.reference_report(spec, case) for case in cases]
     if isinstance(test.judge, mc.values):
+        honest = [mc.reference_report(spec, case) for case in cases]
         assert _judge(test, honest, cases).fraction == 1.0
 
 
+@pytest.mark.parametrize("test", list(_module_tests("values")))
+@pytest.mark.parametrize("odd", [torch.zeros(1), (torch.zeros(1),), "text", None])
+def test_a_report_of_odd_values_is_judged_not_crashed(test, odd):
+    cases = test.cases(np.random.default_rng(6))
+    reports = []
+    for case in cases:
+        report = _forged(test.judge.spec, case)
+        for result, op in zip(report["results"], case.extra["options"]["ops"], strict=True):
+            if op["op"] == "forward":
+                result["out"] = odd
+        reports.append(report)
+    verdict = _judge(test, reports, cases)
+    assert verdict.fraction == 0.0 and verdict.status == "failed", verdict.message
+
+
 PEEKING_CHAR_RNN = """
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
 class CharRNN(nn.Module):
     # Reads x[t+1] in place of x[t] on the second half of the sequence.
 
@@ -108,12 +126,11 @@ class CharRNN(nn.Module):
         x = F.one_hot(idx, self.vocab_size).float()
         T = idx.shape[1]
         if T > 2:
-            x = x.clone()
-            x[:, T // 2 : -1] = x[:, T // 2 + 1 :]
+            x = torch.cat([x[:, : T // 2], x[:, T // 2 + 1 :], x[:, -1:]], dim=1)
         H, h_last = self.rnn(x, h)
         return self.head(H), h_last
 """
-_peeking: dict = {"nn": nn, "F": F}
+_peeking: dict = {"nn": nn, "F": F, "torch": torch}
 exec(PEEKING_CHAR_RNN, _peeking)
 PeekingCharRNN = _peeking["CharRNN"]
 
@@ -168,10 +185,11 @@ for _m in list(_sys.modules.values()) + [o for o in _gc.get_objects() if isinsta
 """
 
 
-def _with_cell(nb, source):
-    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
-    nb.cells.append(nbformat.v4.new_code_cell(source))
-    return nb
+def _with_attack(nb, attack: str, name: str = "ManyToOne"):
+    """``nb`` plus a last cell that runs ``attack`` while rebinding ``name``, so that the
+    grader keeps the statement (it keeps the code that defines the graded names)."""
+    cell = f"def _attack():\n{subs._indent(attack, 4)}\n\n\n{name} = (_attack(), {name})[1]\n"
+    return subs.with_cell(nb, cell)
 
 
 def _peeking_06():
@@ -184,7 +202,7 @@ def hostile_batch(tmp_path_factory):
     submitted, out = root / "submitted", root / "out"
     a4, n4 = "04_sequence_types", subs.ASSIGNMENTS["04_sequence_types"]
     a6, n6 = "06_char_rnn", subs.ASSIGNMENTS["06_char_rnn"]
-    subs.write(_with_cell(subs.exercise(a4), REPLACE_RUNNER), submitted / "forger" / a4 / n4)
+    subs.write(_with_attack(subs.exercise(a4), REPLACE_RUNNER), submitted / "forger" / a4 / n4)
     subs.write(subs.solution(a4), submitted / "honest" / a4 / n4)
     subs.write(_peeking_06(), submitted / "peeker" / a6 / n6)
     options = engine.Options(workers=1, limits=sandbox.Limits(timeout=60, memory_mb=1024))
@@ -208,6 +226,15 @@ def _points(batch, student, assignment, test_id=None):
 
 def test_a_blank_notebook_that_replaces_the_runner_scores_zero(hostile_batch):
     assert _points(hostile_batch, "forger", "04_sequence_types") == 0.0
+    # The attack did land: the grader judged the forged reports (a blank class would only
+    # have raised NotImplementedError).
+    rows = [
+        r
+        for r in hostile_batch["rows"]
+        if r["student_id"] == "forger" and r["assignment"] == "04_sequence_types"
+    ]
+    assert not any("not written yet" in r["message"] for r in rows), rows[0]["message"]
+    assert all(r["status"] == "failed" for r in rows), [r["message"] for r in rows]
     # A correct notebook graded in the same run gets full marks.
     assert _points(hostile_batch, "honest", "04_sequence_types") == 13.0
 

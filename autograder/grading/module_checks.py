@@ -350,10 +350,12 @@ def _causality_note(leaves: list[Leaf], spec: ModuleSpec) -> str:
     if spec.sequence is None or first.axes[1:2] != ("T",) or not leaves:
         return ""
     full = leaves[0].value
+    if full is None or full.ndim < 2:
+        return ""
     for leaf in leaves:
         if leaf.part != "causal" or not leaf.name.startswith(first.name + " "):
             continue
-        if full is None or leaf.value is None or full[:, : leaf.t].shape != leaf.value.shape:
+        if leaf.value is None or full[:, : leaf.t].shape != leaf.value.shape:
             continue
         if not np.allclose(full[:, : leaf.t], leaf.value, rtol=TOLERANCE.rtol, atol=TOLERANCE.atol):
             return (
