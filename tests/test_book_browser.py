@@ -90,6 +90,8 @@ def visit(browser, site: str, page_path: str, width: int | None = None):
     """Open one page (at a viewport ``width`` if given); return what it requested, logged and
     rendered."""
     page = browser.new_page()
+    # MathJax typesets a long chapter in a second or two, but far slower on a loaded machine.
+    page.set_default_timeout(120_000)
     if width is not None:
         page.set_viewport_size({"width": width, "height": 844})
     requests: list[str] = []
