@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import test_grading_submissions as subs
 from test_grading_submissions import ASSIGNMENTS, SOLUTIONS, as_received
 
 from autograder.grading import assignments, judges
@@ -179,3 +180,13 @@ def test_every_wrong_module_is_recognised_by_name(test, index):
     verdict = _module_verdict(test, cases, [mistake.compute(case) for case in cases])
     assert verdict.fraction < 1.0
     assert any(mistake.says in d and mistake.hint in d for d in verdict.details), verdict.details
+
+
+@pytest.mark.parametrize("test", list(_module_tests()))
+def test_the_exercise_lays_out_every_parameter_the_grader_loads(test):
+    """The grader loads its weights by name: every name must be in the learner's notebook."""
+    assignment = next(a for a in LOADED.values() if test in a.tests)
+    text = (subs.EXERCISES / assignment.name / assignment.notebook).read_text(encoding="utf-8")
+    case = test.cases(np.random.default_rng(0))[0]
+    for name in mc.layout(test.judge.spec, case.args[0]):
+        assert f"`{name}`" in text, name

@@ -19,13 +19,25 @@ module and scores that on held-out data that never left the parent.
 Each case's comparisons are grouped in parts (the output, causality, the input gradient, the
 weight gradients, the training steps...); credit is per part as in :func:`.judges.credit`. A
 :class:`~.spec.Mistake` here computes the report of a wrong module (its ``compute`` takes the
-case's arguments like the reference), so that the feedback can name it.
+whole case, see :func:`wrong_module`), so that the feedback can name it.
+
+To grade a new ``nn.Module`` exercise (an LSTM, say):
+
+1. write the reference module, with the exercise's constructor and the attribute names the
+   learner is asked for (a subclass of a :mod:`autograder.reference.torch_rnn` model often
+   does), and a wrong version of it per typical mistake;
+2. put the table of its parameters (``state_dict`` keys and shapes) in the notebook, next to
+   the task, and name the attributes in the answer cell's comments;
+3. in ``checks.py``: a :class:`ModuleSpec`; cases from :func:`values_case` (and
+   :func:`training_case` for a training test); the judges :class:`values` (with
+   ``Mistake(says, hint, wrong_module(spec, WrongClass))``) and :class:`trained`; and
+   ``Test(..., kind="module")``. ``solutions/04_sequence_types/checks.py`` is a full example.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -487,8 +499,6 @@ class Training:
     threshold: float
     better: str
     message: str
-    about: str = "after the grader's training"
-    extra: dict = field(default_factory=dict)
 
 
 def training_case(
