@@ -167,6 +167,10 @@ def _refuse_exit(*args, **kwargs):
 
 
 def _interrupt(signum, frame):
+    # Fire again soon: an exception raised in some places is only printed, not propagated (in
+    # os.fork()'s at-fork hooks, where a slow fork makes the alarm land). The statement's own
+    # ``finally`` stops the timer once it has really stopped.
+    signal.setitimer(signal.ITIMER_REAL, 0.05)
     raise StatementTimeout("this statement ran too long and was stopped")
 
 
