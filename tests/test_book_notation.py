@@ -195,9 +195,7 @@ def pytorch_weights_unexplained(text: str) -> bool:
     """The page shows PyTorch's weight_hh or weight_ih without saying they are our transposes."""
     if not re.search(r"weight_(hh|ih)", text):
         return False
-    return not re.search(
-        r"W_\{?(hh|xh)\}?\^\\top|W\^\{\([fb]\)\\top\}_\{(hh|xh)\}|W_(hh|xh)\.T\b", text
-    )
+    return not re.search(r"W_\{?\w+\}?\^\\top|W\^\{\([fb]\)\\top\}_\{\w+\}|W_\w+\.T\b", text)
 
 
 # --------------------------------------------------------------------------------------------
