@@ -4,7 +4,9 @@
     python solutions/build_notebooks.py --release  # ... then `nbgrader generate_assignment` -> exercises/
 
 Each notebook is written as a Python file, ``solutions/_src/<NN_topic>.py``, so that it can be
-linted, formatted and reviewed as code. Cells are separated by header lines:
+linted, formatted and reviewed as code, in jupytext's percent format (jupytext reads it; this
+script turns each header's kind and options into nbgrader metadata). Cells are separated by
+header lines:
 
     # %% [markdown]                  a markdown cell; each line starts with "#", which is removed
     # %% [setup] id=imports          read-only code (locked: the autograder restores it)
@@ -31,13 +33,16 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import jupytext
 import nbformat
 
 SOLUTIONS = Path(__file__).resolve().parent
 ROOT = SOLUTIONS.parent
 SOURCES = SOLUTIONS / "_src"
 
-HEADER = re.compile(r"^# %% \[(markdown|setup|answer|test|code)\](.*)$")
+KINDS = re.compile(r"\[(setup|answer|test|code)\]")
+# Cell metadata jupytext itself writes when it reads a percent-format file.
+JUPYTEXT_KEYS = {"title", "incorrectly_encoded_metadata", "lines_to_next_cell", "cell_marker"}
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -88,34 +93,46 @@ def _nbgrader(kind: str, options: dict[str, str], where: str) -> dict:
     return meta
 
 
+def read_cells(source: Path) -> list[tuple[str, dict[str, str], str]]:
+    """The cells of a percent-format source as jupytext reads them: (kind, options, text).
+
+    jupytext keeps a header's bracketed word as the cell's title and the rest of the line as
+    text it could not read as metadata; those are the kind and the ``key=value`` options here.
+    Lines before the first header come back as a code cell without a title and are dropped.
+    """
+    notebook = jupytext.reads(source.read_text(encoding="utf-8"), fmt="py:percent")
+    cells: list[tuple[str, dict[str, str], str]] = []
+    for index, cell in enumerate(notebook.cells):
+        title = cell.metadata.get("title", "")
+        where = f"{source.name}, cell {index}"
+        if cell.cell_type == "markdown":
+            cells.append(("markdown", {}, cell.source))
+            continue
+        if not title and not cells:
+            continue  # licence lines and lint pragmas before the first header
+        kind = KINDS.fullmatch(title)
+        if not kind or cell.cell_type != "code":
+            raise ValueError(f"{where}: unknown cell header {title!r}")
+        # Values that parse as JSON (points=2) become metadata; the rest (id=...) stays text.
+        options = _options(cell.metadata.get("incorrectly_encoded_metadata", ""), where)
+        options |= {k: str(v) for k, v in cell.metadata.items() if k not in JUPYTEXT_KEYS}
+        cells.append((kind.group(1), options, cell.source))
+    return cells
+
+
 def parse(source: Path) -> nbformat.NotebookNode:
     """Read one notebook source into an nbgrader source notebook (no outputs)."""
-    cells: list[tuple[str, dict[str, str], list[str], int]] = []
-    for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), start=1):
-        header = HEADER.match(line)
-        if header:
-            cells.append(
-                (header.group(1), _options(header.group(2), f"{source.name}:{number}"), [], number)
-            )
-        elif line.startswith("# %%"):
-            raise ValueError(f"{source.name}:{number}: unknown cell header {line!r}")
-        elif cells:
-            cells[-1][2].append(line)
-
+    cells = read_cells(source)
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
     seen: set[str] = set()
-    for index, (kind, options, lines, number) in enumerate(cells):
-        where = f"{source.name}:{number}"
+    for index, (kind, options, text) in enumerate(cells):
+        where = f"{source.name}, cell {index}"
         if kind == "markdown":
-            bad = [x for x in lines if x and not x.startswith("#")]
-            if bad:
-                raise ValueError(f"{where}: markdown lines must start with '#': {bad[0]!r}")
-            text = "\n".join(x[2:] if x.startswith("# ") else x[1:] for x in lines).strip("\n")
-            cell = nbformat.v4.new_markdown_cell(text)
+            cell = nbformat.v4.new_markdown_cell(text.strip("\n"))
             cell.id = f"md-{index:02d}"
         else:
-            cell = nbformat.v4.new_code_cell("\n".join(lines).strip("\n"))
+            cell = nbformat.v4.new_code_cell(text.strip("\n"))
             cell.id = f"code-{index:02d}"
             if kind != "code":
                 cell.metadata["nbgrader"] = _nbgrader(kind, options, where)
