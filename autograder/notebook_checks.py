@@ -7,7 +7,10 @@ A passing check returns None and prints nothing: the test cell prints one line w
 checks passed.
 
 The notebooks import these names, so they are part of the course's interface: keep the
-signatures stable. Nothing here grades: the grading engine compares outputs itself.
+signatures stable. Values are compared by the grader's own rule and in its words
+(:mod:`autograder.comparison`), so a visible test that passes here passes in the grader on the
+same inputs. The one difference: a PyTorch tensor counts as an array here, since the PyTorch
+exercises return tensors.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+from autograder import comparison
 
 __all__ = [
     "CheckFailure",
@@ -40,112 +45,42 @@ def _fail(lines: Sequence[str], hint: str | None) -> None:
     raise CheckFailure(text)
 
 
-def _shape_text(shape: tuple[int, ...], axes: Sequence[str] | None) -> str:
-    if axes is not None and len(axes) == len(shape):
-        names = ", ".join(axes) + ("," if len(axes) == 1 else "")
-        return f"({names}) = {tuple(shape)}"
-    return str(tuple(shape))
+def _finding_text(name: str, finding: comparison.Finding) -> str:
+    text = f"{name} {finding.message}"
+    return text if text.endswith((".", "?", ")")) else text + "."
 
 
-def _describe(value) -> str:
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)} items"
-    return type(value).__name__
-
-
-def _as_array(name: str, got, expected: np.ndarray, axes, hint) -> np.ndarray:
-    """Turn ``got`` into an ndarray, or fail with a message about what was returned instead."""
-    want = f"a NumPy array of shape {_shape_text(expected.shape, axes)}"
-    if got is None:
-        _fail([f"{name} is None, expected {want}.", "Did the function reach a `return`?"], hint)
-    if isinstance(got, (tuple, list)) and expected.ndim > 0:
-        lines = [f"{name} is {_describe(got)}, expected {want}."]
+def _check(name: str, got, expected, atol, rtol, axes, kind, suspects, hint) -> None:
+    type_name, described, arr = comparison.received(got)
+    if type_name.startswith("torch"):
+        # PyTorch exercises return tensors; the grader judges them as such (module checks).
+        type_name = comparison.NUMPY_ARRAY
+    finding = comparison.compare_array(
+        type_name, described, arr, expected, atol=atol, rtol=rtol, axes=axes or (), kind=kind
+    )
+    if finding.ok:
+        return
+    lines = [_finding_text(name, finding)]
+    if finding.problem == "type" and isinstance(got, (tuple, list)):
         if got and all(hasattr(g, "shape") for g in got):
             shapes = ", ".join(str(tuple(np.shape(g))) for g in got)
             lines.append(f"The items have shapes {shapes}. Return only the array asked for.")
-        _fail(lines, hint)
-    if hasattr(got, "detach") and hasattr(got, "numpy"):  # a torch.Tensor
-        got = got.detach().cpu().numpy()
-    try:
-        arr = np.asarray(got)
-    except (TypeError, ValueError) as err:
-        _fail([f"{name} cannot be read as an array ({err}); expected {want}."], hint)
-    if arr.dtype.kind not in "biuf":
-        _fail([f"{name} holds values of dtype {arr.dtype}, expected real numbers."], hint)
-    return arr
+    if finding.problem == "missing":
+        lines.append("Did the function reach a `return`?")
+    if finding.problem == "values":
+        for description, value in (suspects or {}).items():
+            value = np.asarray(value, dtype=np.float64)
+            if value.shape == arr.shape and comparison.within(
+                arr.astype(np.float64), value, atol, rtol
+            ):
+                lines.append(f"Your result equals {description}.")
+                break
+    _fail(lines, hint)
 
 
-def _index_text(index: tuple[int, ...], axes: Sequence[str] | None) -> str:
-    if axes is not None and len(axes) == len(index):
-        inner = ", ".join(f"{a.lower()}={i}" for a, i in zip(axes, index, strict=True))
-        return f"{tuple(int(i) for i in index)} ({inner})"
-    return str(tuple(int(i) for i in index))
-
-
-def _ranges(indices: Sequence[int]) -> str:
-    """[0, 1, 2, 5] -> '0..2, 5'."""
-    parts, start, prev = [], None, None
-    for i in indices:
-        if start is None:
-            start = prev = i
-        elif i == prev + 1:
-            prev = i
-        else:
-            parts.append(f"{start}..{prev}" if prev > start else f"{start}")
-            start = prev = i
-    if start is not None:
-        parts.append(f"{start}..{prev}" if prev > start else f"{start}")
-    return ", ".join(parts)
-
-
-def _where_wrong(bad: np.ndarray, axes: Sequence[str] | None) -> list[str]:
-    """Say along which axes the mismatches are confined (e.g. only at some time steps)."""
-    if axes is None or len(axes) != bad.ndim or bad.ndim < 2:
-        return []
-    lines = []
-    for axis, label in enumerate(axes):
-        other = tuple(a for a in range(bad.ndim) if a != axis)
-        wrong = np.flatnonzero(bad.any(axis=other))
-        if 0 < len(wrong) < bad.shape[axis]:
-            right = np.setdiff1d(np.arange(bad.shape[axis]), wrong)
-            lines.append(
-                f"Along {label}: wrong at {label.lower()} = {_ranges(list(wrong))}, "
-                f"right at {label.lower()} = {_ranges(list(right))}."
-            )
-    return lines
-
-
-def _patterns(got: np.ndarray, expected: np.ndarray, atol: float, rtol: float) -> list[str]:
-    """Name simple relations between ``got`` and ``expected`` that point at a typical slip."""
-
-    def close(a, b):
-        return a.shape == b.shape and np.allclose(a, b, atol=atol, rtol=rtol)
-
-    found = []
-    expected_zero = np.allclose(expected, 0, atol=atol)
-    if np.allclose(got, 0, atol=atol) and not expected_zero:
-        found.append("Your result is all zeros: was something never accumulated or assigned?")
-    elif not expected_zero and close(got, -expected):
-        found.append("Your result is the expected one with the sign flipped.")
-    elif not expected_zero:
-        factor = float(np.vdot(got, expected)) / float(np.vdot(expected, expected))
-        if abs(factor - 1) > 1e-3 and abs(factor) > 1e-3 and close(got, factor * expected):
-            found.append(
-                f"Your result is the expected one times {factor:.4g}: "
-                "a missing or extra factor (a sum instead of a mean, a batch size, a scale)?"
-            )
-    offset = got - expected
-    if (
-        got.ndim >= 2
-        and np.ptp(offset, axis=tuple(range(got.ndim - 1))).max()
-        <= atol + rtol * np.abs(expected).max()
-        and np.abs(offset).max() > atol + rtol * np.abs(expected).max()
-    ):
-        found.append(
-            "The error is the same for every row: an offset along the last axis, "
-            "such as a bias added twice, left out, or of the wrong sign?"
-        )
-    return found
+def _kind(expected: np.ndarray) -> str:
+    """The grader declares the kind of every array: integers where the answer is integers."""
+    return "i" if expected.dtype.kind in "iu" else "f"
 
 
 def check_array(
@@ -153,19 +88,24 @@ def check_array(
     got,
     expected,
     *,
-    atol: float = 1e-7,
-    rtol: float = 1e-5,
+    atol: float = comparison.ATOL,
+    rtol: float = comparison.RTOL,
     axes: Sequence[str] | None = None,
     hint: str | None = None,
     suspects: Mapping[str, np.ndarray] | None = None,
 ) -> None:
     """Check that ``got`` is an array of ``expected``'s shape whose values match it.
 
+    The rule and the message are the grader's (:mod:`autograder.comparison`): a NumPy array
+    (or, in the PyTorch exercises, a tensor) of the expected dtype kind and shape, with
+    ``max|got - expected| <= atol + rtol * max|expected|``.
+
     Args:
         name: what the learner's result is called in the message, e.g. "rnn_cell_forward(...)".
         got: the learner's result.
         expected: the correct array.
-        atol, rtol: tolerances of ``|got - expected| <= atol + rtol * |expected|``, per entry.
+        atol, rtol: the tolerances of the rule above (``atol=np.inf`` checks only the type,
+            dtype and shape).
         axes: names of the axes, e.g. ("N", "T", "Dh"): shapes and indices are then printed with
             these names, and the message says along which axes the wrong entries lie.
         hint: a sentence appended to any failure message.
@@ -176,55 +116,7 @@ def check_array(
         CheckFailure: with a message for the learner.
     """
     expected = np.asarray(expected)
-    arr = _as_array(name, got, expected, axes, hint)
-    if arr.shape != expected.shape:
-        lines = [
-            f"{name} has shape {tuple(arr.shape)}, expected {_shape_text(expected.shape, axes)}."
-        ]
-        if arr.ndim == expected.ndim == 2 and arr.shape == expected.shape[::-1]:
-            lines.append("It looks transposed: check the order of the matrix product.")
-        elif sorted(arr.shape) == sorted(expected.shape):
-            lines.append(
-                "It has the right sizes in another order: are two axes swapped "
-                "(a transpose, or the batch and time axes mixed up)?"
-            )
-        elif arr.size == expected.size:
-            lines.append("It has the right number of entries: a reshape or an axis order slip?")
-        elif arr.ndim == expected.ndim - 1:
-            lines.append("It has one axis too few: was a sum or an index taken over an axis?")
-        _fail(lines, hint)
-    arr = arr.astype(np.float64)
-    exp = expected.astype(np.float64)
-    nonfinite = ~np.isfinite(arr)
-    if nonfinite.any():
-        first = tuple(np.argwhere(nonfinite)[0])
-        _fail(
-            [
-                f"{name} holds {int(nonfinite.sum())} NaN or infinite value(s); "
-                f"the first is at index {_index_text(first, axes)}."
-            ],
-            hint,
-        )
-    err = np.abs(arr - exp)
-    bad = err > atol + rtol * np.abs(exp)
-    if not bad.any():
-        return
-    worst = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
-    lines = [
-        f"{name} has the right shape {_shape_text(exp.shape, axes)} but wrong values: "
-        f"{int(bad.sum())} of {bad.size} entries differ.",
-        f"Largest error {err[worst]:.3g} at index {_index_text(worst, axes)}: "
-        f"got {arr[worst]:.6g}, expected {exp[worst]:.6g}.",
-    ]
-    lines += _where_wrong(bad, axes)
-    for description, value in (suspects or {}).items():
-        value = np.asarray(value, dtype=np.float64)
-        if value.shape == arr.shape and np.allclose(arr, value, atol=atol, rtol=rtol):
-            lines.append(f"Your result equals {description}.")
-            break
-    else:
-        lines += _patterns(arr, exp, atol, rtol)
-    _fail(lines, hint)
+    _check(name, got, expected, atol, rtol, axes, _kind(expected), suspects, hint)
 
 
 def check_arrays(
@@ -232,8 +124,8 @@ def check_arrays(
     got,
     expected: Mapping[str, np.ndarray],
     *,
-    atol: float = 1e-7,
-    rtol: float = 1e-5,
+    atol: float = comparison.ATOL,
+    rtol: float = comparison.RTOL,
     axes: Mapping[str, Sequence[str]] | None = None,
     hints: Mapping[str, str] | None = None,
     suspects: Mapping[str, Sequence[np.ndarray]] | None = None,
@@ -259,8 +151,8 @@ def check_arrays(
     if not isinstance(got, (tuple, list)) or len(got) != len(names):
         _fail(
             [
-                f"{name} returned {_describe(got)}, expected a tuple of {len(names)} arrays "
-                f"({', '.join(names)}), in that order."
+                f"{name} returned {comparison.received(got)[1]}, expected a tuple of "
+                f"{len(names)} arrays ({', '.join(names)}), in that order."
             ],
             None,
         )
@@ -289,7 +181,7 @@ def check_arrays(
     for description, values in (suspects or {}).items():
         if all(
             np.shape(g) == np.shape(v)
-            and np.allclose(np.asarray(g, float), v, atol=atol, rtol=rtol)
+            and comparison.within(np.asarray(g, float), np.asarray(v, float), atol, rtol)
             for g, v in zip(got, values, strict=True)
         ):
             lines.append(f"Your result equals {description}.")
@@ -299,20 +191,19 @@ def check_arrays(
 
 
 def check_scalar(
-    name: str, got, expected: float, *, atol: float = 1e-7, rtol: float = 1e-5, hint=None
+    name: str,
+    got,
+    expected: float,
+    *,
+    atol: float = comparison.ATOL,
+    rtol: float = comparison.RTOL,
+    hint=None,
 ) -> None:
-    """Check a single number (a loss, a norm)."""
-    if got is None or isinstance(got, (tuple, list, dict)):
-        _fail([f"{name} is {_describe(got)}, expected a single number ({expected:.6g})."], hint)
-    try:
-        value = float(np.asarray(got).item() if hasattr(got, "item") else got)
-    except (TypeError, ValueError):
-        _fail([f"{name} is {_describe(got)}, expected a single number ({expected:.6g})."], hint)
-    if not np.isfinite(value) or abs(value - expected) > atol + rtol * abs(expected):
-        lines = [f"{name} is {value:.8g}, expected {expected:.8g}."]
-        if expected and np.isfinite(value) and value:
-            lines.append(f"The ratio got/expected is {value / expected:.4g}.")
-        _fail(lines, hint)
+    """Check a single number (a loss, a norm), by the grader's rule and in its words."""
+    type_name, described, arr = comparison.received(got)
+    finding = comparison.compare_scalar(type_name, described, arr, expected, atol=atol, rtol=rtol)
+    if not finding.ok:
+        _fail([_finding_text(name, finding)], hint)
 
 
 def check_choice(name: str, got, choices: str = "ABCD") -> None:

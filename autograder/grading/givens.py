@@ -4,7 +4,7 @@ The exercise notebooks import the course package: ``autograder.notebook_checks``
 visible tests, and ``autograder.reference`` in the locked setup cells that hand the learner a
 finished piece (Exercise 2 is given ``rnn_forward``, Exercise 3 ``rnn_forward`` and
 ``rnn_backward``). The sandbox cannot see the package, so each job carries stand-ins: the
-check helpers, the input validation of the references, and each reference module *pruned to the
+check helpers and the comparison they share with the grader, the input validation of the references, and each reference module *pruned to the
 names the assignment gives* (``Assignment.givens``) and what they need. A submission that
 imports anything else of the references, such as the function it is asked to write, gets an
 ImportError, exactly as if the package were not installed.
@@ -23,6 +23,7 @@ _PRUNED = ("autograder.reference.numpy_rnn", "autograder.reference.torch_rnn")
 _CHAR_DATA = "autograder.reference.char_data"  # given whole, with its texts
 _WHOLE = {
     "autograder.notebook_checks": PACKAGE / "notebook_checks.py",
+    "autograder.comparison": PACKAGE / "comparison.py",  # notebook_checks compares with it
     "autograder.reference._checks": PACKAGE / "reference" / "_checks.py",
 }
 

@@ -1,0 +1,401 @@
+"""Compare: the one rule by which a result is compared with the expected one, and its words.
+
+The exercise notebooks' visible tests (:mod:`autograder.notebook_checks`) and the grader
+(:mod:`autograder.grading.compare`) both judge a value here, so a visible test that passes in
+Jupyter passes in the grader on the same inputs, and both say the same thing when it does not.
+NumPy only, and no import from the rest of the package: the grader's sandbox is handed this file
+whole, beside ``notebook_checks``.
+
+The rule, for a whole array: ``max|got - expected| <= atol + rtol * max|expected|``. Checks go
+from the coarsest to the finest: present, type, dtype kind, shape, finite, values; the first
+that fails is the one reported, since the finer ones mean little after it. A value is described
+by the name of its type as the grader's wire gives it ("numpy.ndarray", "torch.Tensor", "list"),
+so the notebook side and the grader side reach the same message from the same value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+RTOL = 1e-5
+ATOL = 1e-8
+NUMPY_ARRAY = "numpy.ndarray"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The result of one comparison; ``message`` is empty when ``ok``.
+
+    ``message`` completes a sentence whose subject is the value's name ("h_next has shape ...").
+    """
+
+    ok: bool
+    problem: str | None = None  # missing, type, dtype, shape, nonfinite, values
+    message: str = ""
+    error: float = 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Words for values
+
+
+def article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def describe(type_name: str, shape: tuple | None = None, length: int | None = None) -> str:
+    """A short noun phrase for a value of type ``type_name``: "a torch.Tensor of shape (2, 3)",
+    "a NumPy scalar (float64)", "a list of 3 items", "None"."""
+    if type_name == "None":
+        return "None"
+    if type_name in ("list", "tuple") and length is not None:
+        return f"a {type_name} of {length} item{'s' if length != 1 else ''}"
+    if type_name.startswith("numpy.") and type_name != NUMPY_ARRAY and shape == ():
+        return f"a NumPy scalar ({type_name.split('.', 1)[1]})"
+    if shape is not None:
+        return f"{article(type_name)} {type_name}" + (f" of shape {tuple(shape)}" if shape else "")
+    return f"{article(type_name)} {type_name}"
+
+
+def shape_text(shape, axes: Sequence[str] = ()) -> str:
+    """(2, 5, 4), or with axis names (N, T, Dh) = (2, 5, 4)."""
+    shape = tuple(int(s) for s in shape)
+    if axes and len(axes) == len(shape):
+        names = ", ".join(axes) + ("," if len(axes) == 1 else "")
+        return f"({names}) = {shape}"
+    return str(shape)
+
+
+def index_text(index) -> str:
+    return "[" + ", ".join(str(int(i)) for i in index) + "]"
+
+
+def number_text(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def numbers_text(a: float, b: float) -> tuple[str, str]:
+    """``a`` and ``b`` with as many digits as it takes to tell them apart (4 at least)."""
+    for digits in range(4, 18):
+        left, right = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if left != right:
+            return left, right
+    return f"{a!r}", f"{b!r}"
+
+
+def ranges(indices) -> str:
+    """[0, 1, 2, 5] -> "0..2, 5"."""
+    parts, start, prev = [], None, None
+    for i in [int(i) for i in indices] + [None]:
+        if start is not None and (i is None or i != prev + 1):
+            parts.append(f"{start}..{prev}" if prev > start else f"{start}")
+            start = None
+        if i is not None and start is None:
+            start = i
+        prev = i
+    return ", ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# The rule
+
+
+def tolerance(expected: np.ndarray, atol: float, rtol: float) -> float:
+    """The largest difference allowed: ``atol + rtol * max|expected|``."""
+    if expected.size == 0:
+        return atol
+    if not np.all(np.isfinite(expected)):
+        return np.inf if rtol > 0 else atol
+    return atol + rtol * float(np.max(np.abs(expected)))
+
+
+def largest_error(got: np.ndarray, expected: np.ndarray) -> tuple[float, tuple]:
+    """The largest absolute difference and where it is (NaN counts as infinitely far)."""
+    kind = np.complex128 if got.dtype.kind == "c" else np.float64
+    diff = np.abs(got.astype(kind) - expected)
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    if diff.size == 0:
+        return 0.0, ()
+    flat = int(np.argmax(diff))
+    return float(diff.flat[flat]), tuple(int(i) for i in np.unravel_index(flat, diff.shape))
+
+
+def within(got: np.ndarray, expected: np.ndarray, atol: float = ATOL, rtol: float = RTOL) -> bool:
+    """Same shape and ``max|got - expected| <= atol + rtol * max|expected|``."""
+    if got.shape != expected.shape:
+        return False
+    if got.size == 0:
+        return True
+    err, _ = largest_error(got, expected)
+    return err <= tolerance(expected, atol, rtol)
+
+
+# --------------------------------------------------------------------------------------------
+# What a wrong result looks like
+
+
+def where_wrong(bad: np.ndarray, axes: Sequence[str]) -> list[str]:
+    """Which time steps are wrong, when only some are ("Along T: wrong at t = 0..3, right at
+    t = 4."): the step where a loop goes wrong is the clue worth giving."""
+    if not axes or len(axes) != bad.ndim or bad.ndim < 2:
+        return []
+    found = []
+    for axis, label in enumerate(axes):
+        if label != "T":
+            continue
+        other = tuple(a for a in range(bad.ndim) if a != axis)
+        wrong = np.flatnonzero(bad.any(axis=other))
+        if 0 < len(wrong) < bad.shape[axis]:
+            right = np.setdiff1d(np.arange(bad.shape[axis]), wrong)
+            name = label.lower()
+            found.append(
+                f"Along {label}: wrong at {name} = {ranges(wrong)}, right at {name} = "
+                f"{ranges(right)}."
+            )
+    return found
+
+
+def patterns(got: np.ndarray, expected: np.ndarray, limit: float) -> list[str]:
+    """Simple relations between a wrong result and the right one, said without guessing why."""
+
+    def close(a, b):
+        return a.shape == b.shape and largest_error(a, b)[0] <= limit
+
+    found = []
+    zero = np.zeros_like(expected)
+    expected_zero = close(expected, zero)
+    if expected_zero:
+        return found
+    if close(got, zero):
+        found.append("Your result is all zeros: was something never accumulated or assigned?")
+        return found
+    if close(got, -expected):
+        found.append("Your result is the expected one with the sign flipped.")
+        return found
+    factor = float(np.vdot(got, expected)) / float(np.vdot(expected, expected))
+    if abs(factor - 1) > 1e-3 and abs(factor) > 1e-3 and close(got, factor * expected):
+        found.append(
+            f"Your result is the expected one times {factor:.4g}: a factor is missing or extra "
+            "(a mean instead of a sum, a batch or length size, a scale)."
+        )
+        return found
+    if got.ndim >= 2:
+        offset = got - expected
+        rows = tuple(range(got.ndim - 1))
+        if np.ptp(offset, axis=rows).max() <= limit:
+            found.append(
+                "The error is the same in every row: an offset along the last axis, such as a "
+                "bias added twice, left out, or of the wrong sign."
+            )
+    return found
+
+
+def _shape_advice(got_shape, expected_shape, axes) -> str:
+    got_shape, expected_shape = tuple(got_shape), tuple(expected_shape)
+    if len(got_shape) == len(expected_shape) == 2 and got_shape == expected_shape[::-1]:
+        return " It looks transposed: check the order of the matrix product."
+    if (
+        axes
+        and len(axes) == len(expected_shape)
+        and sorted(got_shape) == sorted(expected_shape)
+        and len(set(expected_shape)) == len(expected_shape)
+    ):
+        size_to_axis = dict(zip(expected_shape, axes, strict=True))
+        order = ", ".join(size_to_axis[s] for s in got_shape)
+        return f" Your axes look like ({order}): put them in the order ({', '.join(axes)})."
+    if sorted(got_shape) == sorted(expected_shape):
+        return (
+            " It has the right sizes in another order: are two axes swapped (a transpose, or "
+            "the batch and time axes mixed up)?"
+        )
+    if int(np.prod(got_shape)) == int(np.prod(expected_shape)):
+        return " It has the right number of entries: a reshape or an axis order slip?"
+    if len(got_shape) == len(expected_shape) - 1:
+        return " It has one axis too few: was a sum or an index taken over an axis?"
+    return ""
+
+
+# --------------------------------------------------------------------------------------------
+# Comparing
+
+
+def compare_numbers(
+    arr: np.ndarray,
+    expected: np.ndarray,
+    *,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+    axes: Sequence[str] = (),
+    kind: str = "f",
+) -> Finding:
+    """Compare an array of numbers with the expected array: dtype kind, shape, finite, values.
+
+    ``kind`` "f" wants floating-point numbers, "i" integers, "" any real numbers.
+    """
+    expected = np.asarray(expected)
+    axes = tuple(axes or ())
+    if kind == "f" and arr.dtype.kind != "f":
+        holds = {"b": "booleans", "i": "integers", "u": "integers", "c": "complex numbers"}
+        return Finding(
+            False,
+            "dtype",
+            f"holds {holds.get(arr.dtype.kind, arr.dtype.kind)} (dtype {arr.dtype}), expected "
+            "floating-point numbers: was it created with an integer dtype, e.g. "
+            "np.zeros(shape, dtype=int) or np.zeros_like of an integer array?",
+        )
+    if kind == "i" and arr.dtype.kind not in "iu":
+        return Finding(False, "dtype", f"holds dtype {arr.dtype}, expected integers")
+    if arr.dtype.kind not in "biuf":
+        return Finding(False, "dtype", f"holds dtype {arr.dtype}, expected real numbers")
+    if arr.shape != expected.shape:
+        return Finding(
+            False,
+            "shape",
+            f"has shape {shape_text(arr.shape)}, expected {shape_text(expected.shape, axes)}."
+            + _shape_advice(arr.shape, expected.shape, axes),
+        )
+    if arr.size == 0:
+        return Finding(True)
+    bad_values = ~np.isfinite(arr) & np.isfinite(expected)
+    if bad_values.any():
+        first = tuple(int(i) for i in np.argwhere(bad_values)[0])
+        what = "NaN" if np.isnan(arr[first]) else "infinity"
+        return Finding(
+            False,
+            "nonfinite",
+            f"contains {what} ({int(bad_values.sum())} of {arr.size} entries, the first at "
+            f"{index_text(first)}) where the expected values are finite: an overflow, e.g. "
+            "exp of a large number, or a division by zero?",
+            error=float("inf"),
+        )
+    err, where = largest_error(arr, expected)
+    limit = tolerance(expected, atol, rtol)
+    if err <= limit:
+        return Finding(True, error=err)
+    got_f, exp_f = arr.astype(np.float64), expected.astype(np.float64)
+    yours, wanted = numbers_text(float(got_f[where]), float(exp_f[where]))
+    relative = err / max(float(np.max(np.abs(exp_f))), np.finfo(float).tiny)
+    size = f"{number_text(err)}" + (f" (relative {relative:.1g})" if relative < 1e-3 else "")
+    if arr.ndim:
+        bad = np.abs(got_f - exp_f) > limit
+        text = (
+            f"has the right shape {shape_text(arr.shape, axes)} but wrong values: "
+            f"{int(bad.sum())} of {arr.size} entries are off. Largest error {size} at "
+            f"{index_text(where)}: yours {yours}, expected {wanted}."
+        )
+        extra = where_wrong(bad, axes) + patterns(got_f, exp_f, limit)
+    else:
+        text = f"is {yours}, expected {wanted} (error {size})."
+        extra = []
+    return Finding(False, "values", " ".join([text, *extra]), error=err)
+
+
+def compare_array(
+    type_name: str,
+    described: str,
+    arr: np.ndarray | None,
+    expected,
+    *,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+    axes: Sequence[str] = (),
+    kind: str = "f",
+    accept: Sequence[str] = (NUMPY_ARRAY,),
+) -> Finding:
+    """Check a returned value against the expected array.
+
+    ``type_name`` is the value's type as the wire names it ("None" for None), ``described``
+    the noun phrase for it, ``arr`` its numbers (None when it holds none); ``accept`` lists the
+    types that count as an array.
+    """
+    expected = np.asarray(expected)
+    axes = tuple(axes or ())
+    want = f"a NumPy array of shape {shape_text(expected.shape, axes)}"
+    if type_name == "None":
+        return Finding(False, "missing", f"is None, expected {want}: does the function return it?")
+    if arr is None:
+        return Finding(False, "type", f"is {described}, expected {want}")
+    if type_name not in accept:
+        note = ""
+        if arr.shape == expected.shape and arr.dtype.kind in "biuf":
+            if within(arr.astype(np.float64), expected.astype(np.float64), atol, rtol):
+                note = " (its values are right: only the type is wrong)"
+        fix = " (convert it with .detach().numpy())" if type_name.startswith("torch") else ""
+        return Finding(False, "type", f"is {described}, expected {want}{fix}{note}")
+    return compare_numbers(arr, expected, atol=atol, rtol=rtol, axes=axes, kind=kind)
+
+
+def compare_scalar(
+    type_name: str,
+    described: str,
+    arr: np.ndarray | None,
+    expected: float,
+    *,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+) -> Finding:
+    """Check a returned value against one expected real number."""
+    expected_arr = np.asarray(float(expected))
+    if type_name == "None":
+        return Finding(False, "missing", "is None, expected a number: does the function return it?")
+    if arr is None or arr.size != 1:
+        return Finding(False, "type", f"is {described}, expected a single number")
+    if type_name.startswith("torch"):
+        return Finding(
+            False, "type", f"is {described}, expected a number (use .item() to get a Python float)"
+        )
+    if arr.dtype.kind not in "biuf":
+        return Finding(False, "dtype", f"holds dtype {arr.dtype}, expected a real number")
+    return compare_numbers(
+        arr.reshape(()).astype(np.float64), expected_arr, atol=atol, rtol=rtol, kind=""
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Values in this process (the notebook side); the grader reads the same from its wire
+
+
+def type_name(obj) -> str:
+    """The name the grader's wire gives the type of ``obj`` ("numpy.ndarray", "float")."""
+    if obj is None:
+        return "None"
+    cls = type(obj)
+    module = getattr(cls, "__module__", "") or ""
+    name = getattr(cls, "__qualname__", "?")
+    return name if module == "builtins" else f"{module}.{name}"
+
+
+def _numbers(obj) -> np.ndarray | None:
+    if type(obj).__module__.startswith("torch") and hasattr(obj, "detach"):
+        return np.array(obj.detach().cpu().numpy(), copy=True)
+    if isinstance(obj, (np.ndarray, np.generic)):
+        arr = np.array(obj, copy=True, subok=False)
+        return arr if arr.dtype.kind in "biufc" else None
+    if isinstance(obj, bool | int | float):
+        return np.asarray(obj)
+    if isinstance(obj, (list, tuple)) and len(obj) <= 100_000:
+        items = [_numbers(o) for o in obj]
+        if items and all(i is not None for i in items):
+            try:
+                return np.array(items)
+            except ValueError:
+                return None
+    return None
+
+
+def received(obj) -> tuple[str, str, np.ndarray | None]:
+    """``(type name, description, numbers or None)`` of a value in this process."""
+    name = type_name(obj)
+    arr = _numbers(obj)
+    if isinstance(obj, (list, tuple)):
+        return name, describe(name, length=len(obj)), arr
+    if isinstance(obj, dict):
+        return name, f"a dict with keys {', '.join(map(str, list(obj)[:6]))}", arr
+    if isinstance(obj, (np.ndarray, np.generic)) or name.startswith("torch"):
+        return name, describe(name, tuple(arr.shape) if arr is not None else None), arr
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return name, describe(name), arr
+    return name, f"{article(name)} {name} object", arr
