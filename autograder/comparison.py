@@ -140,14 +140,14 @@ def within(got: np.ndarray, expected: np.ndarray, atol: float = ATOL, rtol: floa
 def where_wrong(bad: np.ndarray, axes: Sequence[str]) -> list[str]:
     """Which time steps are wrong, when only some are ("Along T: wrong at t = 0..3, right at
     t = 4."): the step where a loop goes wrong is the clue worth giving."""
-    if not axes or len(axes) != bad.ndim or bad.ndim < 2:
+    if not axes or len(axes) != bad.ndim:
         return []
     found = []
     for axis, label in enumerate(axes):
         if label != "T":
             continue
         other = tuple(a for a in range(bad.ndim) if a != axis)
-        wrong = np.flatnonzero(bad.any(axis=other))
+        wrong = np.flatnonzero(bad.any(axis=other) if other else bad)
         if 0 < len(wrong) < bad.shape[axis]:
             right = np.setdiff1d(np.arange(bad.shape[axis]), wrong)
             name = label.lower()
@@ -215,6 +215,17 @@ def _shape_advice(got_shape, expected_shape, axes) -> str:
         return " It has the right number of entries: a reshape or an axis order slip?"
     if len(got_shape) == len(expected_shape) - 1:
         return " It has one axis too few: was a sum or an index taken over an axis?"
+    if len(got_shape) == len(expected_shape):
+        differ = [
+            i for i, (g, e) in enumerate(zip(got_shape, expected_shape, strict=True)) if g != e
+        ]
+        if len(differ) == 1:
+            i = differ[0]
+            axis = f"axis {axes[i]}" if axes and len(axes) == len(expected_shape) else f"axis {i}"
+            return (
+                f" Only the size along {axis} differs: {got_shape[i]} instead of "
+                f"{expected_shape[i]}."
+            )
     return ""
 
 

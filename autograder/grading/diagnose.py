@@ -4,7 +4,9 @@ Each :class:`~.spec.Mistake` is a wrong version of the function, computed in the
 same inputs as the student's code. A failing part of the student's output is explained by a
 mistake when it equals (within tolerance) that part of the mistake's output while the mistake's
 part differs from the reference's: a mistake that gives the right answer on some input says
-nothing about that input. Pure functions; the judge calls them case by case and then
+nothing about that input. A mistake may leave entries undefined (NaN), for what a slip leaves
+unpredictable, such as the leftovers of ``np.empty`` in a step a loop never reaches: those entries
+are not compared, and a part that is undefined throughout says nothing. Pure functions; the judge calls them case by case and then
 :func:`summarise` picks what to tell the learner.
 """
 
@@ -37,13 +39,34 @@ def mistake_leaves(mistake: Mistake, case: Case, template) -> list | None:
 
 
 def explains(got, wrong: np.ndarray, right: np.ndarray, tol: Tolerance) -> bool:
-    """Whether the received value ``got`` is the mistake's ``wrong`` and not the ``right`` one."""
+    """Whether the received value ``got`` is the mistake's ``wrong`` and not the ``right`` one.
+
+    NaN entries of ``wrong`` stand for "anything": ``got`` is compared on the others only.
+    """
     arr = as_array(got)
     if arr is None or arr.shape != wrong.shape or arr.dtype.kind not in "biuf":
         return False
-    if wrong.dtype.kind not in "biuf" or not np.all(np.isfinite(wrong)):
+    if wrong.dtype.kind not in "biuf" or np.isinf(wrong).any():
         return False
-    return _distinct(wrong, right, tol) and within(arr.astype(float), wrong.astype(float), tol)
+    defined = ~np.isnan(wrong) if wrong.dtype.kind == "f" else np.ones(wrong.shape, bool)
+    if not defined.any():
+        return False
+    # An undefined entry counts as different from the right one (_distinct sees NaN as far).
+    distinct = _distinct(wrong, np.asarray(right), tol)
+    return distinct and within(arr[defined].astype(float), wrong[defined].astype(float), tol)
+
+
+def _defined_only(wrong: np.ndarray, right) -> np.ndarray:
+    """``wrong`` with its undefined (NaN) entries replaced by the right values."""
+    right = np.asarray(right)
+    if wrong.dtype.kind != "f" or wrong.shape != right.shape or not np.isnan(wrong).any():
+        return wrong
+    return np.where(np.isnan(wrong), right, wrong)
+
+
+def _undefined(wrong: np.ndarray) -> bool:
+    """A mistake's part that is NaN throughout says nothing about that part."""
+    return wrong.dtype.kind == "f" and wrong.size > 0 and bool(np.isnan(wrong).all())
 
 
 def slot(name: str) -> str:
@@ -77,10 +100,13 @@ def explain_case(
         verdicts: dict[str, bool] = {}
         for i, (wrong, right) in enumerate(zip(leaves, expected, strict=True)):
             part = slot(names[i])
+            if _undefined(wrong):
+                continue
             if i in failing:
                 hit = explains(received[i], wrong, np.asarray(right), tol)
                 verdicts[part] = verdicts.get(part, True) and hit
-            elif _distinct(wrong, np.asarray(right), tol):
+            elif _distinct(_defined_only(wrong, right), np.asarray(right), tol):
+                # Undefined entries may happen to be right: only the defined ones contradict.
                 verdicts[part] = False
         found[m] = verdicts
     return found

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from functools import partial
 
+import numpy as np
+
 from autograder.grading import judges, mistakes
 from autograder.grading.inputs import label, normal, rnn_inputs
 from autograder.grading.spec import Array, Assignment, Case, Mistake, Test
@@ -43,6 +45,22 @@ def output_cases(rng):
             Case((states, normal(rng, H, Q), normal(rng, Q)), label=label(N=N, T=T, Dh=H, Q=Q))
         )
     return cases
+
+
+def _each_term_tanh(x, h_prev, W_xh, W_hh, b_h):
+    return np.tanh(x @ W_xh) + np.tanh(h_prev @ W_hh) + b_h
+
+
+def _steps(X, h0, W_xh, W_hh, b_h, steps, cell=mistakes.cell):
+    """The states when the loop visits only ``steps`` (array indices), reading X[:, t] and
+    carrying the state; the steps never visited are undefined (NaN: np.empty's leftovers)."""
+    N, T, _ = X.shape
+    H = np.full((N, T, W_hh.shape[0]), np.nan)
+    h = h0
+    for t in steps(T):
+        h = cell(X[:, t], h, W_xh, W_hh, b_h)
+        H[:, t] = h
+    return H
 
 
 def first(fn):
@@ -97,6 +115,11 @@ CELL_MISTAKES = (
         "x goes with W_xh, h_prev with W_hh",
         partial(mistakes.cell, swap_weights=True),
     ),
+    Mistake(
+        "tanh applied to each product on its own",
+        "add x @ W_xh, h_prev @ W_hh and b_h first, then apply one np.tanh to the sum",
+        _each_term_tanh,
+    ),
 )
 
 SEQUENCE_MISTAKES = (
@@ -115,9 +138,26 @@ SEQUENCE_MISTAKES = (
         "store the new state, after reading X[:, t], in H[:, t]",
         partial(mistakes.sequence, shift=True),
     ),
+    Mistake(
+        "a loop that stops one step early (range(T - 1)): the last state is never computed",
+        "loop over every step, for t in range(T)",
+        lambda *args: _steps(*args, steps=lambda T: range(T - 1)),
+    ),
+    Mistake(
+        "a loop that starts at the second step (range(1, T)): H[:, 0] is never computed and "
+        "h0 is applied to X[:, 1]",
+        "loop over every step, for t in range(T): the first step reads X[:, 0] and h0",
+        lambda *args: _steps(*args, steps=lambda T: range(1, T)),
+    ),
     *(
         Mistake(m.says, m.hint, partial(mistakes.sequence, **m.compute.keywords))
         for m in CELL_MISTAKES
+        if isinstance(m.compute, partial)
+    ),
+    Mistake(
+        "tanh applied to each product on its own",
+        "add x @ W_xh, h_prev @ W_hh and b_h first, then apply one np.tanh to the sum",
+        lambda *args: _steps(*args, steps=range, cell=_each_term_tanh),
     ),
 )
 
@@ -132,6 +172,11 @@ OUTPUT_MISTAKES = (
         "a softmax applied",
         "the output layer is affine only: return the logits H @ W_hq + b_q",
         partial(mistakes.output, softmax=True),
+    ),
+    Mistake(
+        "a tanh applied to the outputs",
+        "the output layer is affine only: return H @ W_hq + b_q, without np.tanh",
+        lambda H, W_hq, b_q: np.tanh(H @ W_hq + b_q),
     ),
     Mistake(
         "only the last step kept",

@@ -175,6 +175,69 @@ def torch_norms(X, h0, W_xh, W_hh, b_h):
 # --------------------------------------------------------------------------------------------
 # Mistakes
 
+
+def _cell(dh_next, x, h_prev, h_next, W_xh, W_hh, *, factor="1 - h**2", db="sum", dW_hh="h_prev"):
+    """One step back with a slip: ``factor`` "1 - h" (tanh' without the square); ``db``
+    "mean" (averaged over the batch); ``dW_hh`` "h_next" (the step's output instead of its
+    input)."""
+    da = dh_next * ((1 - h_next**2) if factor == "1 - h**2" else (1 - h_next))
+    state = h_prev if dW_hh == "h_prev" else h_next
+    db_h = da.sum(axis=0) if db == "sum" else da.mean(axis=0)
+    return da @ W_xh.T, da @ W_hh.T, x.T @ da, state.T @ da, db_h
+
+
+def _bptt(dH, X, h0, H, W_xh, W_hh, *, last=None, first_reads="h0"):
+    """Full BPTT with a slip: ``last`` the array index the loop starts from (T - 2: a loop over
+    range(T - 1)); ``first_reads`` "H[:, -1]" (h_prev = H[:, t - 1] even at t = 0)."""
+    N, T, D = X.shape
+    dX, dh_next = np.zeros((N, T, D)), np.zeros(h0.shape)
+    grads = [np.zeros(W_xh.shape), np.zeros(W_hh.shape), np.zeros(W_hh.shape[0])]
+    for t in reversed(range(T if last is None else last + 1)):
+        h_prev = H[:, t - 1] if t or first_reads != "h0" else h0
+        dx, dh_next, *g = mistakes.cell_backward(
+            dH[:, t] + dh_next, X[:, t], h_prev, H[:, t], W_xh, W_hh
+        )
+        dX[:, t] = dx
+        grads = [a + b for a, b in zip(grads, g, strict=True)]
+    return dX, dh_next, *grads
+
+
+def _truncated(
+    dH, X, h0, H, W_xh, W_hh, k, *, chain=0, to_dh0="t < k", h_prev="H[:, s-1]", dX="+="
+):
+    """Truncated BPTT with a slip: ``chain`` steps added to each chain's length; ``to_dh0``
+    "every chain" (each chain's end added to dh0) or "t <= k"; ``h_prev`` "H[:, s]";
+    ``dX`` "=" (overwritten by each chain)."""
+    N, T, D = X.shape
+    dX_all, dh0 = np.zeros((N, T, D)), np.zeros(h0.shape)
+    grads = [np.zeros(W_xh.shape), np.zeros(W_hh.shape), np.zeros(W_hh.shape[0])]
+    for t in range(T):
+        dh = dH[:, t]
+        for s in range(t, max(t - (k + chain), -1), -1):
+            before = H[:, s] if h_prev == "H[:, s]" else (h0 if s == 0 else H[:, s - 1])
+            dx, dh, *g = mistakes.cell_backward(dh, X[:, s], before, H[:, s], W_xh, W_hh)
+            dX_all[:, s] = dx if dX == "=" else dX_all[:, s] + dx
+            grads = [a + b for a, b in zip(grads, g, strict=True)]
+        if {"t < k": t < k, "t <= k": t <= k, "every chain": True}[to_dh0]:
+            dh0 = dh0 + dh
+    return dX_all, dh0, *grads
+
+
+def _norms(X, h0, W_xh, W_hh, b_h, *, tanh_at="H[:, t]", stop=0):
+    """hidden_grad_norms with a slip: ``tanh_at`` "H[:, t-1]" (tanh' of the earlier state);
+    ``stop`` 1: the loop ends one step early and norms[0] stays 0."""
+    H = mistakes.sequence(X, h0, W_xh, W_hh, b_h)
+    T = X.shape[1]
+    norms = np.zeros(T)
+    dh = np.ones(H[:, -1].shape)
+    norms[-1] = np.linalg.norm(dh)
+    for t in range(T - 1, stop, -1):
+        h = H[:, t] if tanh_at == "H[:, t]" else H[:, t - 1]
+        dh = (dh * (1 - h**2)) @ W_hh.T
+        norms[t - 1] = np.linalg.norm(dh)
+    return norms
+
+
 CELL_MISTAKES = (
     Mistake(
         "the derivative of tanh left out",
@@ -200,6 +263,21 @@ CELL_MISTAKES = (
         "db_h not summed over the batch",
         "the bias is added to every row: db_h = da.sum(axis=0)",
         partial(mistakes.cell_backward, sum_db=False),
+    ),
+    Mistake(
+        "tanh' written as 1 - h_next (the square is missing)",
+        "tanh'(a) = 1 - tanh(a)**2: da = dh_next * (1 - h_next**2)",
+        partial(_cell, factor="1 - h"),
+    ),
+    Mistake(
+        "db_h averaged over the batch (a mean instead of a sum)",
+        "the loss adds up the batch's rows: db_h = da.sum(axis=0)",
+        partial(_cell, db="mean"),
+    ),
+    Mistake(
+        "dW_hh computed from h_next (h_next.T @ da)",
+        "W_hh multiplies the state the step read: dW_hh = h_prev.T @ da",
+        partial(_cell, dW_hh="h_next"),
     ),
     Mistake(
         "the weight gradients transposed (da.T @ x)",
@@ -239,6 +317,16 @@ SEQUENCE_MISTAKES = (
         "multiply by 1 - H[:, t]**2 at every step",
         partial(mistakes.sequence_backward, tanh_grad="none"),
     ),
+    Mistake(
+        "a loop that skips the last step (range(T - 1)): the loss at H[:, T-1] never flows back",
+        "visit every array index, for t in reversed(range(T))",
+        lambda dH, X, *rest: _bptt(dH, X, *rest, last=X.shape[1] - 2),
+    ),
+    Mistake(
+        "h_prev = H[:, t - 1] at t = 0 too, which is H[:, -1], the last state, instead of h0",
+        "the first step read h0: h_prev = h0 if t == 0 else H[:, t - 1]",
+        partial(_bptt, first_reads="H[:, -1]"),
+    ),
 )
 
 
@@ -268,7 +356,27 @@ TRUNCATED_MISTAKES = (
     Mistake(
         "chains of k - 1 steps",
         "from step t the chain visits t, t-1, ..., t-k+1: k steps, the step of the loss included",
-        _with_k(lambda k: max(k - 1, 1)),
+        partial(_truncated, chain=-1),
+    ),
+    Mistake(
+        "every chain's end added to dh0, also of the chains that stop before the first step",
+        "dh0 gets only what reaches h0: the chains of the losses at array indices t < k",
+        partial(_truncated, to_dh0="every chain"),
+    ),
+    Mistake(
+        "dh0 taken from the chains of t <= k (one chain too many)",
+        "the chain from array index t reaches h0 only when t < k",
+        partial(_truncated, to_dh0="t <= k"),
+    ),
+    Mistake(
+        "H[:, s] used as the step's h_prev",
+        "step s read h_prev = H[:, s-1] (h0 at s = 0)",
+        partial(_truncated, h_prev="H[:, s]"),
+    ),
+    Mistake(
+        "dX overwritten by each chain (= instead of +=)",
+        "several chains pass through the same step: add their dx, dX[:, s] += dx",
+        partial(_truncated, dX="="),
     ),
 )
 
@@ -320,6 +428,16 @@ NORM_MISTAKES = (
         "squared norms",
         "np.linalg.norm gives the norm itself, without squaring",
         partial(mistakes.hidden_grad_norms, squared=True),
+    ),
+    Mistake(
+        "tanh' taken at the earlier state H[:, t-1]",
+        "going back from H_t, multiply by 1 - H_t**2, the array H[:, t], then by W_hh.T",
+        partial(_norms, tanh_at="H[:, t-1]"),
+    ),
+    Mistake(
+        "a loop that stops one step early: norms[0] is never computed",
+        "carry the gradient back to the first state: for t in range(T - 1, 0, -1)",
+        partial(_norms, stop=1),
     ),
     Mistake(
         "the gradient not carried back through the steps",

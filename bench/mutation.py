@@ -1,0 +1,611 @@
+"""Mutation test of the grader: does it fail every realistic single mistake, and name it?
+
+Each mutant is a solution notebook with one mistake put into one graded function, as learners
+make them (the slips listed in the course's mistake catalogues, the CS231n and d2l forums' usual
+questions, and a few more). The mutant's functions are called on the inputs each test draws and
+judged by the grader's own judges (the pure core of the engine: the sandbox only carries values
+to and from the same calls, through the same wire encoding used here), so a whole sweep takes
+seconds, not a sandbox start per mutant.
+
+For each mutant the sweep records:
+
+* **killed**: some test of the mutated function does not pass;
+* **named**: a failing test names a catalogued mistake (its diagnosis);
+* **described**: no catalogued mistake, but the message says what is wrong without guessing why
+  (the result is the right one times a factor, or with the sign flipped, or all zeros, or wrong
+  only from some time step on...);
+* **diagnosed** = named or described;
+* the points it keeps, so that a near miss (a rounding difference) that costs most of the points
+  shows.
+
+Run: ``python bench/mutation.py [ASSIGNMENT ...] [--verbose] [--json FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from autograder.grading import assignments  # noqa: E402
+from autograder.grading import notebook as nbload  # noqa: E402
+from autograder.grading import program as code  # noqa: E402
+from autograder.grading.child import wire  # noqa: E402
+from autograder.grading.child.probes import FUNCTIONS  # noqa: E402
+from autograder.grading.record import points  # noqa: E402
+from autograder.grading.run import CaseOutcome, TestRun  # noqa: E402
+
+# Sentences of autograder.comparison that describe a wrong result without naming a mistake.
+DESCRIBED = (
+    "Your result is all zeros",
+    "Your result is the expected one with the sign flipped",
+    "Your result is the expected one times",
+    "The error is the same in every row",
+    "wrong from t = ",
+    "wrong only at the last",
+    "wrong only at the first",
+    "in place",
+    "It has the right number of entries",
+    "Only the size along",
+    "Your axes look like",
+    "It looks transposed",
+)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    function: str
+    label: str
+    edits: tuple[tuple[str, str], ...]  # (old, new) text replacements in the solution's code
+
+
+def m(function: str, label: str, *edits: tuple[str, str]) -> Mutant:
+    return Mutant(function, label, tuple(edits))
+
+
+CELL = "np.tanh(x @ W_xh + h_prev @ W_hh + b_h)"
+BPTT_CALL = "dH[:, t] + dh_next, X[:, t], h_prev, H[:, t], W_xh, W_hh"
+NORM_STEP = "dh = rnn_cell_backward(dh, X[:, t], H[:, t - 1], H[:, t], W_xh, W_hh)[1]"
+
+MUTANTS: dict[str, list[Mutant]] = {
+    "01_rnn_cell": [
+        m("rnn_cell_forward", "b_h left out", (CELL, "np.tanh(x @ W_xh + h_prev @ W_hh)")),
+        m("rnn_cell_forward", "no tanh", (CELL, "x @ W_xh + h_prev @ W_hh + b_h")),
+        m(
+            "rnn_cell_forward",
+            "sigmoid instead of tanh",
+            (CELL, "1 / (1 + np.exp(-(x @ W_xh + h_prev @ W_hh + b_h)))"),
+        ),
+        m("rnn_cell_forward", "ReLU", (CELL, "np.maximum(0, x @ W_xh + h_prev @ W_hh + b_h)")),
+        m(
+            "rnn_cell_forward",
+            "W_hh transposed",
+            (CELL, "np.tanh(x @ W_xh + h_prev @ W_hh.T + b_h)"),
+        ),
+        m("rnn_cell_forward", "b_h after tanh", (CELL, "np.tanh(x @ W_xh + h_prev @ W_hh) + b_h")),
+        m("rnn_cell_forward", "weights swapped", (CELL, "np.tanh(x @ W_hh + h_prev @ W_xh + b_h)")),
+        m("rnn_cell_forward", "h_prev left out", (CELL, "np.tanh(x @ W_xh + b_h)")),
+        m(
+            "rnn_cell_forward",
+            "tanh of each term",
+            (CELL, "np.tanh(x @ W_xh) + np.tanh(h_prev @ W_hh) + b_h"),
+        ),
+        m("rnn_forward", "loop over range(T-1)", ("for t in range(T):", "for t in range(T - 1):")),
+        m(
+            "rnn_forward",
+            "loop over range(T-1), H from zeros",
+            ("for t in range(T):", "for t in range(T - 1):"),
+            ("np.empty(", "np.zeros("),
+        ),
+        m(
+            "rnn_forward",
+            "state not carried (reads h0)",
+            ("rnn_cell_forward(X[:, t], h, ", "rnn_cell_forward(X[:, t], h0, "),
+        ),
+        m("rnn_forward", "h0 ignored", ("    h = h0\n", "    h = np.zeros_like(h0)\n")),
+        m(
+            "rnn_forward",
+            "state stored before the step",
+            (
+                "        h = rnn_cell_forward(X[:, t], h, W_xh, W_hh, b_h)\n        H[:, t] = h",
+                "        H[:, t] = h\n        h = rnn_cell_forward(X[:, t], h, W_xh, W_hh, b_h)",
+            ),
+        ),
+        m(
+            "rnn_forward",
+            "loop from 1 (range(1, T))",
+            ("for t in range(T):", "for t in range(1, T):"),
+            ("np.empty(", "np.zeros("),
+        ),
+        m("output_forward", "b_q left out", ("return H @ W_hq + b_q", "return H @ W_hq")),
+        m(
+            "output_forward",
+            "softmax applied",
+            (
+                "return H @ W_hq + b_q",
+                "return np.exp(H @ W_hq + b_q) / np.exp(H @ W_hq + b_q).sum(-1, keepdims=True)",
+            ),
+        ),
+        m(
+            "output_forward",
+            "last step only",
+            ("return H @ W_hq + b_q", "return H[:, -1] @ W_hq + b_q"),
+        ),
+        m(
+            "output_forward",
+            "W_hq transposed",
+            ("return H @ W_hq + b_q", "return H @ W_hq.T + b_q"),
+        ),
+        m(
+            "output_forward",
+            "tanh on the output",
+            ("return H @ W_hq + b_q", "return np.tanh(H @ W_hq + b_q)"),
+        ),
+    ],
+    "02_bptt": [
+        m("rnn_cell_backward", "tanh' as (1 - h)", ("(1 - h_next**2)", "(1 - h_next)")),
+        m("rnn_cell_backward", "tanh' left out", ("dh_next * (1 - h_next**2)", "dh_next")),
+        m("rnn_cell_backward", "tanh' from h_prev", ("(1 - h_next**2)", "(1 - h_prev**2)")),
+        m(
+            "rnn_cell_backward",
+            "tanh' of h again",
+            ("(1 - h_next**2)", "(1 - np.tanh(h_next) ** 2)"),
+        ),
+        m("rnn_cell_backward", "sign of tanh' flipped", ("(1 - h_next**2)", "(h_next**2 - 1)")),
+        m("rnn_cell_backward", "db_h mean over the batch", ("da.sum(axis=0)", "da.mean(axis=0)")),
+        m("rnn_cell_backward", "db_h not summed", ("da.sum(axis=0)", "da")),
+        m("rnn_cell_backward", "W_hh not transposed", ("da @ W_hh.T", "da @ W_hh")),
+        m("rnn_cell_backward", "dW_xh transposed", ("x.T @ da", "da.T @ x")),
+        m("rnn_cell_backward", "dW_hh from h_next", ("h_prev.T @ da", "h_next.T @ da")),
+        m(
+            "rnn_cell_backward",
+            "dx from dh_next, not da",
+            ("dx = da @ W_xh.T", "dx = dh_next @ W_xh.T"),
+        ),
+        m(
+            "rnn_backward",
+            "loop over range(T-1)",
+            ("for t in reversed(range(T)):", "for t in reversed(range(T - 1)):"),
+        ),
+        m("rnn_backward", "dh_next not carried", (BPTT_CALL, BPTT_CALL.replace(" + dh_next", ""))),
+        m("rnn_backward", "forwards in time", ("reversed(range(T))", "range(T)")),
+        m(
+            "rnn_backward",
+            "h_prev taken as H[:, t]",
+            ("h_prev = h0 if t == 0 else H[:, t - 1]", "h_prev = H[:, t]"),
+        ),
+        m(
+            "rnn_backward",
+            "h0 never used (H[:, t - 1] at t = 0)",
+            ("h_prev = h0 if t == 0 else H[:, t - 1]", "h_prev = H[:, t - 1]"),
+        ),
+        m("rnn_backward", "dW_xh overwritten", ("dW_xh += dW_xh_t", "dW_xh = dW_xh_t")),
+        m(
+            "rnn_backward",
+            "weights' gradients overwritten",
+            ("dW_xh += dW_xh_t", "dW_xh = dW_xh_t"),
+            ("dW_hh += dW_hh_t", "dW_hh = dW_hh_t"),
+            ("db_h += db_h_t", "db_h = db_h_t"),
+        ),
+        m("rnn_backward", "db_h averaged over time", ("db_h += db_h_t", "db_h += db_h_t / T")),
+        m(
+            "rnn_backward",
+            "only the last step's loss",
+            (BPTT_CALL, BPTT_CALL.replace("dH[:, t]", "(dH[:, t] if t == T - 1 else 0)")),
+        ),
+        m(
+            "numerical_gradient",
+            "one-sided difference",
+            ("x[i] = old - h\n", "x[i] = old\n"),
+            ("/ (2 * h)", "/ h"),
+        ),
+        m("numerical_gradient", "divided by h", ("/ (2 * h)", "/ h")),
+        m("numerical_gradient", "df left out", ("* df)", ")")),
+        m(
+            "numerical_gradient",
+            "f(x + h) not copied",
+            ("f_plus = np.array(f(x), copy=True)", "f_plus = f(x)"),
+        ),
+        m("numerical_gradient", "x not restored", ("        x[i] = old\n", "")),
+        m(
+            "rnn_backward_truncated",
+            "every chain's end added to dh0",
+            ("        if t < k:\n            dh0 += dh", "        dh0 += dh"),
+        ),
+        m("rnn_backward_truncated", "k ignored", ("max(t - k, -1)", "-1")),
+        m(
+            "rnn_backward_truncated",
+            "chains of k + 1 steps",
+            ("max(t - k, -1)", "max(t - k - 1, -1)"),
+        ),
+        m(
+            "rnn_backward_truncated",
+            "chains of k - 1 steps",
+            ("max(t - k, -1)", "max(t - k + 1, -1)"),
+        ),
+        m("rnn_backward_truncated", "dh0 from t <= k", ("if t < k:", "if t <= k:")),
+        m(
+            "rnn_backward_truncated",
+            "h_prev taken as H[:, s]",
+            ("h_prev = h0 if s == 0 else H[:, s - 1]", "h_prev = H[:, s]"),
+        ),
+        m(
+            "rnn_backward_truncated",
+            "dX overwritten",
+            ("dX[:, s] += dx", "dX[:, s] = dx"),
+        ),
+        m("hidden_grad_norms", "tanh' left out", (NORM_STEP, "dh = dh @ W_hh.T")),
+        m(
+            "hidden_grad_norms",
+            "norms reversed",
+            ("    return norms\n", "    return norms[::-1]\n"),
+        ),
+        m(
+            "hidden_grad_norms",
+            "squared norms",
+            ("norms[T - 1] = np.linalg.norm(dh)", "norms[T - 1] = np.sum(dh**2)"),
+            ("norms[t - 1] = np.linalg.norm(dh)", "norms[t - 1] = np.sum(dh**2)"),
+        ),
+        m(
+            "hidden_grad_norms",
+            "tanh' at H[:, t-1]",
+            (NORM_STEP, NORM_STEP.replace("H[:, t - 1], H[:, t]", "H[:, t - 1], H[:, t - 1]")),
+        ),
+        m(
+            "hidden_grad_norms",
+            "first step skipped",
+            ("range(T - 1, 0, -1)", "range(T - 1, 1, -1)"),
+        ),
+    ],
+    "03_bidirectional": [
+        m(
+            "birnn_forward",
+            "backward run as a plain second forward RNN",
+            (
+                "rnn_forward(X[:, ::-1], h0_b, *params_b)[:, ::-1]",
+                "rnn_forward(X, h0_b, *params_b)",
+            ),
+        ),
+        m(
+            "birnn_forward",
+            "backward states not reversed back",
+            (
+                "rnn_forward(X[:, ::-1], h0_b, *params_b)[:, ::-1]",
+                "rnn_forward(X[:, ::-1], h0_b, *params_b)",
+            ),
+        ),
+        m(
+            "birnn_forward",
+            "input not reversed",
+            ("rnn_forward(X[:, ::-1], h0_b, *params_b)", "rnn_forward(X, h0_b, *params_b)"),
+        ),
+        m("birnn_forward", "halves swapped", ("[H_f, H_b]", "[H_b, H_f]")),
+        m("birnn_forward", "params_f both ways", ("h0_b, *params_b)", "h0_b, *params_f)")),
+        m(
+            "birnn_forward",
+            "h0 swapped",
+            ("H_f = rnn_forward(X, h0_f,", "H_f = rnn_forward(X, h0_b,"),
+            ("H_b = rnn_forward(X[:, ::-1], h0_b,", "H_b = rnn_forward(X[:, ::-1], h0_f,"),
+        ),
+        m("birnn_forward", "concatenated on the time axis", ("axis=-1", "axis=1")),
+        m(
+            "birnn_forward",
+            "directions summed",
+            ("np.concatenate([H_f, H_b], axis=-1)", "H_f + H_b"),
+        ),
+        m(
+            "birnn_backward",
+            "backward run as a plain second forward RNN",
+            ("X_rev = X[:, ::-1]", "X_rev = X"),
+            ("dH[:, ::-1, Hdim:]", "dH[..., Hdim:]"),
+            ("dX_b_rev[:, ::-1]", "dX_b_rev"),
+        ),
+        m("birnn_backward", "dH not reversed", ("dH[:, ::-1, Hdim:]", "dH[..., Hdim:]")),
+        m("birnn_backward", "dX_b not reversed back", ("dX_b_rev[:, ::-1]", "dX_b_rev")),
+        m(
+            "birnn_backward",
+            "dX of the forward RNN only",
+            ("dX = dX_f + dX_b_rev[:, ::-1]", "dX = dX_f"),
+        ),
+        m(
+            "birnn_backward",
+            "dH halves swapped",
+            ("dH[..., :Hdim]", "dH[..., Hdim:]"),
+            ("dH[:, ::-1, Hdim:]", "dH[:, ::-1, :Hdim]"),
+        ),
+        m(
+            "birnn_backward",
+            "dX averaged over directions",
+            ("dX = dX_f + dX_b_rev[:, ::-1]", "dX = (dX_f + dX_b_rev[:, ::-1]) / 2"),
+        ),
+        m(
+            "birnn_backward",
+            "dh0_b from the forward RNN",
+            ("return dX, dh0_f, dh0_b,", "return dX, dh0_f, dh0_f,"),
+        ),
+    ],
+    "05_gradient_clipping": [
+        m(
+            "clip_grad_norm",
+            "eps left out",
+            (
+                "coef = max_norm / (total_norm + 1e-6)",
+                "coef = max_norm / total_norm if total_norm else np.inf",
+            ),
+        ),
+        m(
+            "clip_grad_norm",
+            "each array clipped alone",
+            (
+                "    if coef < 1:\n        return [g * coef for g in grads], total_norm\n",
+                "    return [g * min(1, max_norm / (np.linalg.norm(g) + 1e-6)) for g in grads], total_norm\n",
+            ),
+        ),
+        m(
+            "clip_grad_norm",
+            "clipping by value",
+            (
+                "    if coef < 1:\n        return [g * coef for g in grads], total_norm\n",
+                "    return [np.clip(g, -max_norm, max_norm) for g in grads], total_norm\n",
+            ),
+        ),
+        m("clip_grad_norm", "always scaled", ("if coef < 1:", "if True:")),
+        m(
+            "clip_grad_norm",
+            "norms of the arrays added",
+            (
+                "np.sqrt(sum(np.sum(np.square(g)) for g in grads))",
+                "sum(np.sqrt(np.sum(np.square(g))) for g in grads)",
+            ),
+        ),
+        m(
+            "clip_grad_norm",
+            "squared norm (no square root)",
+            (
+                "np.sqrt(sum(np.sum(np.square(g)) for g in grads))",
+                "sum(np.sum(np.square(g)) for g in grads)",
+            ),
+        ),
+        m(
+            "clip_grad_norm",
+            "scaled in place",
+            (
+                "        return [g * coef for g in grads], total_norm\n",
+                "        for g in grads:\n            g *= coef\n        return grads, total_norm\n",
+            ),
+        ),
+        m(
+            "clip_grad_norm",
+            "norm after clipping returned",
+            (
+                "        return [g * coef for g in grads], total_norm\n",
+                "        return [g * coef for g in grads], total_norm * coef\n",
+            ),
+        ),
+        m(
+            "clip_grad_norm",
+            "coefficient inverted",
+            (
+                "coef = max_norm / (total_norm + 1e-6)",
+                "coef = (total_norm + 1e-6) / max_norm if max_norm else 0.0",
+            ),
+        ),
+        m(
+            "clip_grad_value",
+            "upper bound only",
+            ("np.clip(g, -clip_value, clip_value)", "np.minimum(g, clip_value)"),
+        ),
+        m(
+            "clip_grad_value",
+            "lower bound 0",
+            ("np.clip(g, -clip_value, clip_value)", "np.clip(g, 0, clip_value)"),
+        ),
+        m(
+            "clip_grad_value",
+            "entries beyond the bound zeroed",
+            ("np.clip(g, -clip_value, clip_value)", "np.where(np.abs(g) > clip_value, 0.0, g)"),
+        ),
+        m(
+            "clip_grad_value",
+            "clipped in place",
+            ("np.clip(g, -clip_value, clip_value)", "np.clip(g, -clip_value, clip_value, out=g)"),
+        ),
+        m(
+            "clip_grad_value",
+            "clipping by the global norm",
+            (
+                "[np.clip(g, -clip_value, clip_value) for g in grads]",
+                "clip_grad_norm(grads, clip_value)[0]",
+            ),
+        ),
+    ],
+}
+
+
+@dataclass
+class Outcome:
+    assignment: str
+    mutant: Mutant
+    killed: bool = False
+    named: bool = False
+    described: bool = False
+    points: float = 0.0
+    max_points: float = 0.0
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def diagnosed(self) -> bool:
+        return self.named or self.described
+
+
+def solution_code(name: str) -> str:
+    """The code of the solution notebook that defines the graded names (as the engine keeps it)."""
+    assignment = assignments.load(name)
+    cells = nbload.read_notebook(ROOT / "solutions" / name / assignment.notebook)
+    found = code.find_program(cells, assignment.required)
+    return "\n\n".join(snippet.source.lstrip("\n") + "\n" for snippet in found.snippets)
+
+
+def mutate(source: str, mutant: Mutant) -> str:
+    """The source with the mutant's edits made inside its function (each must match once)."""
+    start = source.index(f"def {mutant.function}(")
+    ends = [source.find(marker, start + 1) for marker in ("\ndef ", "\nclass ", "\n@")]
+    end = min([e for e in ends if e != -1], default=len(source))
+    body = source[start:end]
+    for old, new in mutant.edits:
+        count = body.count(old)
+        if count != 1:
+            raise ValueError(f"{mutant.label}: {old!r} occurs {count} times in {mutant.function}")
+        body = body.replace(old, new)
+    return source[:start] + body + source[end:]
+
+
+def _through_wire(value, *, tagged: bool):
+    tree, blobs = wire.encode(value)
+    return wire.load(tree, blobs, tagged=tagged, functions=None if tagged else FUNCTIONS)
+
+
+def run_test(namespace: dict, test, cases) -> TestRun:
+    """Call the test's function on every case as the sandbox's child would, in this process."""
+    outcomes = []
+    function = namespace.get(test.name)
+    for case in cases:
+        if function is None:
+            outcomes.append(CaseOutcome(missing=True))
+            continue
+        args = _through_wire(tuple(case.args), tagged=False)
+        try:
+            with np.errstate(all="ignore"):
+                result = function(*args)
+        except Exception as err:  # noqa: BLE001 - as in the child: the case's error
+            outcomes.append(
+                CaseOutcome(error={"type": type(err).__name__, "message": str(err), "where": None})
+            )
+            continue
+        outcomes.append(
+            CaseOutcome(
+                result=_through_wire(result, tagged=True),
+                args_after=_through_wire(args, tagged=True) if test.keep_args else None,
+            )
+        )
+    return TestRun(outcomes, "ok")
+
+
+def grade(name: str, source: str, seed: int = 0):
+    """(test, verdict) for every test of the assignment, on the program ``source``."""
+    assignment = assignments.load(name)
+    namespace: dict = {"__name__": "__main__"}
+    exec(compile(source, f"<{name}>", "exec"), namespace)
+    rng = np.random.default_rng(seed)
+    out = []
+    for test in assignment.tests:
+        cases = test.cases(rng)
+        out.append((test, test.judge(test, cases, run_test(namespace, test, cases))))
+    return out
+
+
+def is_described(text: str) -> bool:
+    return any(marker in text for marker in DESCRIBED)
+
+
+def sweep(name: str, seed: int = 0) -> list[Outcome]:
+    source = solution_code(name)
+    for test, verdict in grade(name, source, seed):
+        if verdict.status != "passed":
+            raise AssertionError(f"the solution of {name} fails {test.id}: {verdict.message}")
+    results = []
+    for mutant in MUTANTS[name]:
+        outcome = Outcome(name, mutant)
+        try:
+            graded = grade(name, mutate(source, mutant), seed)
+        except (ValueError, SyntaxError):
+            outcome.messages.append("mutant could not be built: " + traceback.format_exc(limit=1))
+            results.append(outcome)
+            continue
+        for test, verdict in graded:
+            outcome.max_points += test.points
+            outcome.points += points(test.points, verdict)
+            if test.name != mutant.function or verdict.status == "passed":
+                continue
+            outcome.killed = True
+            outcome.messages.append(f"{test.id}: {verdict.message}")
+            if verdict.details:
+                outcome.named = True
+            elif is_described(verdict.message):
+                outcome.described = True
+        results.append(outcome)
+    return results
+
+
+def table(results: list[Outcome]) -> str:
+    lines = [f"{'assignment':22} {'mutants':>7} {'killed':>6} {'named':>5} {'diagnosed':>9}"]
+    by: dict[str, list[Outcome]] = {}
+    for r in results:
+        by.setdefault(r.assignment, []).append(r)
+    total = [0, 0, 0, 0]
+    for name, rs in by.items():
+        row = [len(rs), sum(r.killed for r in rs), sum(r.named for r in rs)]
+        row.append(sum(r.diagnosed for r in rs))
+        total = [a + b for a, b in zip(total, row, strict=True)]
+        lines.append(f"{name:22} {row[0]:7} {row[1]:6} {row[2]:5} {row[3]:9}")
+    lines.append(f"{'all':22} {total[0]:7} {total[1]:6} {total[2]:5} {total[3]:9}")
+    if total[0]:
+        lines.append(
+            f"killed {100 * total[1] / total[0]:.0f}%, diagnosed {100 * total[3] / total[0]:.0f}%"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("assignments", nargs="*", default=list(MUTANTS))
+    parser.add_argument("--verbose", action="store_true", help="print every mutant's messages")
+    parser.add_argument("--json", type=Path, help="write the results to this file")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    results = []
+    for name in args.assignments:
+        results += sweep(name, args.seed)
+    for r in results:
+        if args.verbose or not r.killed or not r.diagnosed:
+            mark = "ok  " if r.killed and r.diagnosed else "MISS" if not r.killed else "VAGUE"
+            print(
+                f"{mark} {r.assignment} {r.mutant.function}: {r.mutant.label} "
+                f"({r.points:g}/{r.max_points:g} points)"
+            )
+            for message in r.messages:
+                print(f"       {message}")
+    print(table(results))
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                [
+                    {
+                        "assignment": r.assignment,
+                        "function": r.mutant.function,
+                        "mutant": r.mutant.label,
+                        "killed": r.killed,
+                        "named": r.named,
+                        "described": r.described,
+                        "points": r.points,
+                        "max_points": r.max_points,
+                    }
+                    for r in results
+                ],
+                indent=1,
+            )
+        )
+    return 0 if all(r.killed and r.diagnosed for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
