@@ -32,7 +32,8 @@ Float inputs are given in the dtype of the model's parameters (a notebook may ha
 float64), integer inputs as int64 token indices, None stays None. The report is
 ``{"layout": {name: shape}, "results": [one per op]}``; when the model's parameters do not have
 the names and shapes of ``weights``, only the layout comes back (the parent words the message).
-An op that raises gives ``{"error": text}`` and the next ops still run.
+An op that raises gives ``{"error": text}`` and the next ops still run (a MemoryError ends the
+whole call).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from __future__ import annotations
 # its own references, taken before any of that code runs.
 from builtins import (  # noqa: UP029 - see the comment above
     Exception,
+    MemoryError,
     ValueError,
     dict,
     float,
@@ -254,6 +256,8 @@ def run_module(cls, init, request: dict) -> dict:
     for op in request["ops"]:
         try:
             results.append(OPS[op["op"]](model, params, op, dtype))
+        except MemoryError:
+            raise  # the whole call fails: the parent says the code ran out of memory
         except Exception as err:  # noqa: BLE001 - the learner's forward may raise anything
             results.append({"error": _error_text(err)})
     return {"layout": layout, "results": results}
