@@ -84,7 +84,7 @@ def test_an_unclipped_step_on_the_wall_jumps_up_and_the_clipped_one_does_not():
     w_grid = np.linspace(0.5, 2.5, 4001)
     L, g = cliff.loss_and_grad(w_grid)
     assert np.abs(g).max() > 1000 * np.median(np.abs(g)), "the wall must be a cliff"
-    w_start = clipping.foot_of_the_wall(w_grid, L, g, low=0.05)
+    w_start = clipping.steepest_low_point(w_grid, L, g, low=0.05)
     step = clipping.cliff_step(cliff, w_start, lr=0.1, clip=1.0)
     assert step.loss < 0.05
     assert step.loss_plain > 1.0 > 20 * step.loss, "the unclipped step must land far up the loss"

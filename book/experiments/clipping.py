@@ -70,8 +70,8 @@ def cliff_step(cliff: Cliff, w: float, lr: float, clip: float) -> CliffStep:
     return CliffStep(w, loss, grad, w_plain, loss_plain, w_clipped, loss_clipped)
 
 
-def foot_of_the_wall(w_grid, loss, grad, low: float = 0.05) -> float:
-    """The grid point with loss below ``low`` and the largest gradient: low ground next to the wall."""
+def steepest_low_point(w_grid, loss, grad, low: float = 0.05) -> float:
+    """The grid point with loss below ``low`` and the largest gradient: low ground on the wall."""
     candidates = np.flatnonzero(loss < low)
     return float(w_grid[candidates[np.argmax(np.abs(grad[candidates]))]])
 
