@@ -62,7 +62,29 @@ def backward_reference(module):
     return ref
 
 
+def _backward_pass(dH, X, h0_f, h0_b, params_f, params_b, *, reverse_dH=True, dh0_b="backward"):
+    """birnn_backward with a slip: ``reverse_dH=False``, the backward RNN's part of dH given in
+    the original time order while its input and dX are reversed; ``dh0_b`` "forward" (the
+    forward RNN's dh0 returned for both)."""
+    Dh = dH.shape[-1] // 2
+    H_f = mistakes.sequence(X, h0_f, *params_f)
+    dX_f, dh0_f, *g_f = mistakes.sequence_backward(dH[..., :Dh], X, h0_f, H_f, *params_f[:2])
+    X_rev = X[:, ::-1]
+    H_b = mistakes.sequence(X_rev, h0_b, *params_b)
+    dH_b = dH[:, ::-1, Dh:] if reverse_dH else dH[..., Dh:]
+    dX_b, dh0_back, *g_b = mistakes.sequence_backward(dH_b, X_rev, h0_b, H_b, *params_b[:2])
+    dh0 = dh0_back if dh0_b == "backward" else dh0_f
+    return dX_f + dX_b[:, ::-1], dh0_f, dh0, tuple(g_f), tuple(g_b)
+
+
 FORWARD_MISTAKES = (
+    Mistake(
+        "the backward direction run as a plain second forward RNN (X read forwards, its states "
+        "kept in that order)",
+        "the backward RNN reads X[:, ::-1]; reverse its states back, [:, ::-1], before "
+        "concatenating",
+        partial(mistakes.birnn_forward, reverse_input=False, reverse_output=False),
+    ),
     Mistake(
         "a backward RNN that reads X forwards",
         "give the backward RNN the time-reversed input, X[:, ::-1]",
@@ -106,6 +128,16 @@ BACKWARD_MISTAKES = (
         "dX from the forward direction only",
         "X feeds both directions: dX is the sum of both directions' input gradients",
         partial(mistakes.birnn_backward, sum_dX=False),
+    ),
+    Mistake(
+        "the backward direction's dH not reversed in time (its input and dX are)",
+        "the backward RNN's step t read X[:, T-1-t]: give it dH[:, ::-1, Dh:]",
+        partial(_backward_pass, reverse_dH=False),
+    ),
+    Mistake(
+        "dh0_b taken from the forward direction",
+        "each direction has its own initial state: dh0_b is what the backward RNN's BPTT returns",
+        partial(_backward_pass, dh0_b="forward"),
     ),
     Mistake(
         "the two halves of dH swapped",
