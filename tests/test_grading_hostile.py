@@ -87,7 +87,7 @@ ATTACKS = {
     # Every test said to be over, before any ran; then the notebook's own frames follow.
     "forged_test_end": (
         "_program()\n"
-        "for _i in range(8):\n"
+        "for _i in range(2):\n"
         '    _send(_frame({"type": "test_end", "test": _i, "status": "ok", "detail": ""}))\n'
     ),
     "closed_fd": "_os.close(3)\n_hang()\n",
@@ -100,26 +100,27 @@ ATTACKS = {
         '    _send(_frame({"type": "case", "test": 0, "case": _k, "seconds": 0,'
         ' "result": {"$a": 0, "t": "numpy.ndarray"}}, [_blob]))\n'
     ),
-    # os.kill and os.waitpid made harmless, then a chain that keeps moving to new pids and new
-    # sessions (double forks), leaving sleepers behind until the process limit.
+    # os.kill and os.waitpid made harmless, then eight chains that keep moving to new pids and
+    # new sessions (double forks) as fast as they can, leaving sleepers behind until the
+    # process limit.
     "process_chain": """
 _os.kill = lambda *a, **k: None
 _os.killpg = lambda *a, **k: None
 _os.waitpid = lambda *a, **k: (0, 0)
-if _os.fork() == 0:
-    _os.setsid()
-    while True:
-        try:
-            if _os.fork() != 0:
-                _posix._exit(0)
-            _os.setsid()
-            if _os.fork() == 0:
+for _chain in range(8):
+    if _os.fork() == 0:
+        _os.setsid()
+        while True:
+            try:
+                if _os.fork() != 0:
+                    _posix._exit(0)
                 _os.setsid()
-                _time.sleep(1000)
-                _posix._exit(0)
-        except OSError:
-            pass
-        _time.sleep(0.02)
+                if _os.fork() == 0:
+                    _os.setsid()
+                    _time.sleep(1000)
+                    _posix._exit(0)
+            except OSError:
+                pass
 """,
     # A survivor that keeps swapping a scratch folder for a link to a folder outside.
     "symlink_swap": """
@@ -295,7 +296,7 @@ def test_both_levels_work_here():
 def test_a_broken_protocol_voids_the_submission_and_discards_the_worker(
     hostile, outside, attack, words
 ):
-    before = hostile.proc.pid
+    before = hostile.proc.pid if hostile.proc else None
     started = time.monotonic()
     result = _run(hostile, _attack(attack, {"OPEN": outside}))
     assert result.status == "violation", result
@@ -388,10 +389,10 @@ _signal.setitimer = lambda *a, **k: (0.0, 0.0)
 _time.monotonic = lambda: 0.0
 # Each frame in order, just before the phase it ends would be out of time, then a long sleep:
 # a deadline restarted by frames would never come.
-_time.sleep(0.8 * PHASE)
+_time.sleep(0.95 * PHASE)
 _program(_real)
 for _i in range(TESTS):
-    _time.sleep(0.8 * PHASE)
+    _time.sleep(0.95 * PHASE)
     _send(_frame({"type": "test_end", "test": _i, "status": "ok", "detail": ""}), _real)
 while True:
     _time.sleep(1)
@@ -407,7 +408,7 @@ def test_no_frame_extends_the_deadline(hostile):
     elapsed = time.monotonic() - started
     assert result.status == "timeout", result
     # The last frame ends the last phase; the child is then given only a short grace.
-    assert elapsed < phase * (tests + 1) + 1.5, elapsed
+    assert elapsed < phase * (tests + 1) + 1.0, elapsed
     _still_fine(hostile)
 
 
