@@ -3,6 +3,7 @@ instructor's grading, a table with the diagnosis and the hint, exit 0 only when 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -12,8 +13,9 @@ from pathlib import Path
 import pytest
 import test_grading_submissions as subs
 
-from autograder.grading import assignments, engine
-from autograder.grading.learner import explanation, split_diagnosis
+from autograder.grading import assignments, engine, view
+from autograder.grading.learner import explanation, render
+from autograder.grading.record import Report
 from autograder.grading.spec import Verdict
 
 RNN_COURSE = str(Path(sys.executable).parent / "rnn-course")
@@ -32,6 +34,7 @@ def _check(*args) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "COLUMNS": "80"},
     )
 
 
@@ -65,7 +68,8 @@ def test_a_failing_notebook_gets_a_table_with_the_diagnosis_and_the_hint(checked
     lines = out.splitlines()
     assert lines[0] == "Exercise 1: the RNN cell, step by step (01_rnn_cell)"
     header = next(i for i, line in enumerate(lines) if line.startswith("test "))
-    assert re.match(r"test +points +result +what happened$", lines[header])
+    assert re.match(r"test +points +result$", lines[header])
+    assert max(map(len, lines)) <= 80  # COLUMNS=80: nothing runs past the terminal
     tests = [t.id for t in assignments.load(ASSIGNMENT).tests]  # hidden tests included
     rows = [line.split()[:3] for line in lines[header + 2 :] if line[:1].strip()]
     assert [r[0] for r in rows[: len(tests)]] == tests
@@ -86,9 +90,9 @@ def test_the_hidden_test_inputs_are_not_shown(checked):
     _, out, _ = checked["wrong"]
     text = " ".join(out.split())
     number = r"-?\d+(?:\.\d+)?(?:e-?\d+)?"
-    outputs = re.findall(rf"(?:largest error|yours|expected) ({number})", text)
+    outputs = re.findall(rf"(?:largest error|yours|expected) ({number})", text, flags=re.I)
     assert len(outputs) == 6  # two failing tests, three numbers each
-    rest = re.sub(rf"(?:largest error|yours|expected) {number}", "", text)
+    rest = re.sub(rf"(?:largest error|yours|expected) {number}", "", text, flags=re.I)
     rest = re.sub(r"\[[\d, ]+\]|\([\d, ]+\)|[NTDHQ]=\d+", "", rest)  # indices, shapes, sizes
     assert not re.findall(r"\d\.\d", rest), rest
 
@@ -132,14 +136,61 @@ def test_a_notebook_that_cannot_be_placed_stops_with_a_clear_message(tmp_path, a
 
 
 def test_the_message_is_split_into_what_happened_the_diagnosis_and_the_hint():
-    said = "your output matches what f gives with W transposed"
-    detail = f"{said}: W has shape (H, Q): the product is H @ W"
-    verdict = Verdict(0.0, "failed", f"f has wrong values; {detail}", (detail,))
-    assert split_diagnosis(detail) == (said, "W has shape (H, Q): the product is H @ W")
-    assert explanation(verdict) == [
-        "f has wrong values",
-        f"diagnosis: {said}",
-        "hint: W has shape (H, Q): the product is H @ W",
+    said = "your output matches what f gives with W transposed: (H @ W.T)"
+    hint = "W has shape (H, Q): the product is H @ W"
+    detail = f"{said}: {hint}"
+    # Split where the catalogue's hint begins, not at the first ": " (in the mistake's name).
+    assert view.split_diagnosis(detail, [hint, "other"]) == view.Diagnosis(said, hint)
+    assert view.split_diagnosis("it calls g: which fails", [hint]) == view.Diagnosis(
+        "it calls g: which fails", ""
+    )
+    row = view.Row(
+        "t", "", 0, 2, "failed", "wrong", "f has wrong values", (view.Diagnosis(said, hint),)
+    )
+    assert explanation(row, 80) == [
+        "    f has wrong values",
+        f"    diagnosis: {said}",
+        f"    hint: {hint}",
     ]
-    assert explanation(Verdict(1.0, "passed", "all cases pass")) == []
-    assert split_diagnosis("it calls g, which fails") == ("it calls g, which fails", "")
+
+
+def _report(verdicts, names):
+    """A report of an assignment with one test per (id, function name), judged by ``verdicts``."""
+    from autograder.grading.spec import Assignment, Test
+
+    tests = tuple(
+        Test(test_id, name, 1, lambda rng: [], lambda *a: None) for test_id, name in names
+    )
+    assignment = Assignment("01_x", "x.ipynb", tests, title="Exercise X")
+    return Report("s", assignment, "x", list(verdicts), [], None, (0, 0))
+
+
+def test_a_shared_error_is_shown_once_and_a_timed_out_function_is_not_run_again():
+    raised = "f raised ValueError: matmul: Input operand 1 has a mismatch in its core dimension 0, "
+    raised += "with gufunc signature (n?,k),(k,m?)->(n?,m?) (size 5 is different from 4)"
+    verdicts = [
+        Verdict(0, "error", raised + " (cell 3, line 2: `return x @ W`)"),
+        Verdict(0, "error", raised + " (cell 3, line 2: `return x @ W`)"),
+        Verdict(0, "timeout", "g did not finish within 20 s: is there an endless loop?"),
+        Verdict(0, "timeout", "g did not finish within 20 s: is there an endless loop?"),
+        Verdict(1, "passed", "all cases pass"),
+    ]
+    names = [("t1", "f"), ("t2", "f"), ("t3", "g"), ("t4", "g"), ("t5", "h")]
+    out = render(_report(verdicts, names), "x.ipynb", "given", 80)
+    assert out.count("gufunc") == 0 and out.count("B has 5 rows, A has 4 columns") == 1
+    assert "the same error as t1 above" in out
+    assert re.search(r"^t4 +0/1 +not run \(timed out above\)$", out, re.M)
+    assert out.count("endless loop") == 1
+    assert max(map(len, out.splitlines())) <= 80
+
+
+def test_the_pages_escape_what_the_notebook_wrote():
+    from autograder.grading import feedback
+
+    evil = "<script>alert(1)</script>"
+    verdicts = [Verdict(0, "error", f"f raised ValueError: {evil} (line 1: `x < y`)")]
+    report = _report(verdicts, [("t1", "f")])
+    report.student = evil
+    page = feedback.render(report)
+    assert evil not in page and "&lt;script&gt;" in page
+    assert "<code>x &lt; y</code>" in page

@@ -13,7 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .feedback import _STATUS_WORDS
+from . import view
 
 EXIT_CODES = """exit status:
   0  every test passes
@@ -102,93 +102,56 @@ def run_check(args) -> int:
 
 
 def _width() -> int:
-    return max(80, min(140, shutil.get_terminal_size((100, 24)).columns))
+    return max(60, min(140, shutil.get_terminal_size((100, 24)).columns))
 
 
-def split_diagnosis(detail: str) -> tuple[str, str]:
-    """("your output matches what f gives with X", "what to change") from a diagnosis line;
-    the hint is empty when the line does not have that form."""
-    head, marker, rest = detail.partition(" gives with ")
-    says, sep, hint = rest.partition(": ")
-    if not marker or not sep:
-        return detail, ""
-    return f"{head}{marker}{says}", hint
+def _wrapped(text: str, width: int, indent: str) -> list[str]:
+    return textwrap.wrap(
+        text, width, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False
+    ) or [indent]
 
 
-def explanation(verdict) -> list[str]:
-    """The lines of the "what happened" column: the problem, each diagnosis and its hint."""
-    if verdict.status == "passed":
+def explanation(row: view.Row, width: int = 100) -> list[str]:
+    """The lines beneath a failing row: the problem, then each diagnosis and its hint, at the
+    full width of the terminal (as pytest and check50 print a failure beneath its name)."""
+    if row.passed:
         return []
-    message = verdict.message
-    lines = []
-    diagnoses = [d for d in dict.fromkeys(verdict.details) if d]
-    for detail in diagnoses:  # the message ends with the first diagnosis: say it once
-        if message.endswith("; " + detail):
-            message = message[: -len(detail) - 2]
-    lines.append(message)
-    for detail in diagnoses:
-        said, hint = split_diagnosis(detail)
-        lines.append(f"diagnosis: {said}")
-        if hint:
-            lines.append(f"hint: {hint}")
+    lines = _wrapped(row.problem, width, "    ")
+    for d in row.diagnoses:
+        lines += _wrapped(f"diagnosis: {d.said}", width, "    ")
+        if d.hint:
+            lines += _wrapped(f"hint: {d.hint}", width, "    ")
     return lines
 
 
 def render(report, shown_name: str, how: str, width: int = 100) -> str:
-    """The table a learner reads: one row per test, then the score and notes."""
-    from .record import points
+    """What a learner reads: one row per test (id, points, result), each failing row followed
+    by what went wrong, then the score and notes."""
+    shown = view.build(report)
+    header = ("test", "points", "result")
+    cells = [(r.test_id, f"{r.points:g}/{r.max_points:g}", r.word) for r in shown.rows]
+    widths = [max(len(header[i]), *(len(c[i]) for c in cells)) for i in range(2)]
 
-    assignment = report.assignment
-    header = ("test", "points", "result", "what happened")
-    rows = []
-    for test, verdict in zip(assignment.tests, report.verdicts, strict=True):
-        got = points(test.points, verdict)
-        rows.append(
-            (
-                test.id,
-                f"{got:g}/{test.points:g}",
-                _STATUS_WORDS.get(verdict.status, verdict.status),
-                explanation(verdict),
-            )
-        )
-    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(3)]
-    indent = sum(widths) + 3 * 2
-    text_width = max(30, width - indent)
-    out = [
-        f"{assignment.title or assignment.name} ({assignment.name})",
-        f"notebook: {shown_name} (assignment {how})",
-        "",
-        "  ".join(h.ljust(w) for h, w in zip(header[:3], widths, strict=True)) + "  " + header[3],
-        "  ".join("-" * w for w in widths) + "  " + "-" * min(text_width, 40),
-    ]
-    for test_id, pts, word, lines in rows:
-        wrapped = []
-        for line in lines or [""]:
-            wrapped += textwrap.wrap(line, text_width, subsequent_indent="  ") or [""]
-        first = f"{test_id.ljust(widths[0])}  {pts.rjust(widths[1])}  {word.ljust(widths[2])}"
-        out.append((first + "  " + wrapped[0]).rstrip())
-        out += [" " * indent + more for more in wrapped[1:]]
-    total = report.points
-    passing = sum(v.status == "passed" for v in report.verdicts)
+    def line(test_id: str, pts: str, word: str) -> str:
+        return f"{test_id.ljust(widths[0])}  {pts.rjust(widths[1])}  {word}".rstrip()
+
+    out = _wrapped(f"{shown.title} ({shown.assignment})", width, "")
+    out += _wrapped(f"notebook: {shown_name} (assignment {how})", width, "")
+    out += ["", line(*header), line("-" * widths[0], "-" * widths[1], "-" * len(header[2]))]
+    for row, cell in zip(shown.rows, cells, strict=True):
+        out.append(line(*cell))
+        out += explanation(row, width)
     out.append("")
     out.append(
-        f"{total:g} of {assignment.max_points:g} points; {passing} of {len(rows)} tests pass."
+        f"{shown.points:g} of {shown.max_points:g} points; {shown.passing} of "
+        f"{len(shown.rows)} tests pass."
     )
-    notes = list(report.notes)
-    if report.result is not None:
-        for error in report.result.program_errors:
-            where = error.get("where") or {}
-            line = f", line {where['line']}" if where.get("line") else ""
-            notes.append(
-                f"{error.get('origin', 'a cell')}{line} raised {error.get('type')}: "
-                f"{error.get('message', '')}"
-            )
-    if notes:
+    if shown.notes:
         out.append("")
         out.append("Notes on running your notebook:")
-        for note in notes:
-            out += textwrap.wrap(note, width - 2, initial_indent="- ", subsequent_indent="  ")
-    if passing < len(rows):
+        for note in shown.notes:
+            out += textwrap.wrap(note, width, initial_indent="- ", subsequent_indent="  ")
+    if shown.passing < len(shown.rows):
         out.append("")
         out.append("Change what the hints say, save the notebook and check it again.")
     return "\n".join(out)
