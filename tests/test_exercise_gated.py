@@ -8,6 +8,8 @@ catalogue's wrong versions) and handed to the judge as the sandbox would.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -23,6 +25,7 @@ from autograder.reference import numpy_rnn as nr
 from autograder.reference import torch_rnn as tr
 
 NAME = "07_gated"
+ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = assignments.load(NAME)
 TESTS = {t.id: t for t in ASSIGNMENT.tests if isinstance(t.judge, judges.references)}
 MODULE_TESTS = {t.id: t for t in ASSIGNMENT.tests if isinstance(t.judge, mc.values)}
@@ -89,6 +92,15 @@ def module_verdict(test, reports, cases):
 
 def test_the_assignment_grades_the_pytorch_task():
     assert [t.name for t in MODULE_TESTS.values()] == ["CharLSTM"]
+
+
+@pytest.mark.parametrize("test_id", list(MODULE_TESTS))
+def test_the_exercise_names_every_parameter_the_grader_loads(test_id):
+    test = MODULE_TESTS[test_id]
+    text = (ROOT / "exercises" / NAME / ASSIGNMENT.notebook).read_text(encoding="utf-8")
+    case = test.cases(np.random.default_rng(0))[0]
+    for name in mc.layout(test.judge.spec, case.args[0]):
+        assert f"`{name}`" in text, name
 
 
 @pytest.mark.parametrize("test_id", list(MODULE_TESTS))

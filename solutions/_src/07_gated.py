@@ -504,6 +504,11 @@ for module in (torch.nn.RNN, torch.nn.GRU, torch.nn.LSTM):
 # grader loads its own weights into them by these names and compares your outputs, gradients
 # and a few SGD steps with its reference. `forward(idx, h=None, c=None)` takes the state as two
 # arguments (both None: start from zeros) and returns `(logits, h_last, c_last)`.
+#
+# The parameters the grader loads, with PyTorch's shapes (the transposes of ours, the four gate
+# blocks stacked along the rows): `rnn.weight_ih_l0` `(4Dh, V)`, `rnn.weight_hh_l0`
+# `(4Dh, Dh)`, `rnn.bias_ih_l0` and `rnn.bias_hh_l0` `(4Dh,)`, `head.weight` `(V, Dh)`,
+# `head.bias` `(V,)`.
 
 
 # %% [answer] id=char_lstm_impl
