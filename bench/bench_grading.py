@@ -28,7 +28,11 @@ What is measured and how:
   ("driver") is reported apart. A forked child shares the zygote's pages, so the largest VmHWM
   is a fair "per worker" figure, where a sum over processes would count shared pages twice.
 * agreement: the correct submissions must get full marks from both; the totals of every
-  submission are compared too (engine: OUT/grades.csv; nbgrader: its gradebook).
+  submission are compared too (engine: OUT/grades.csv; nbgrader: its gradebook);
+* cost of the per-submission namespaces (a PID namespace, a mount namespace and a tmpfs
+  scratch for each notebook): two workers at the same isolation level, one with and one
+  without them, run the same trivial job in turns; the medians of their round trips are
+  compared.
 
 Run: ``python bench/bench_grading.py`` (or ``make bench``); ``--keep DIR`` keeps the files.
 """
@@ -300,6 +304,38 @@ def report(batch, engine: Run, nbgrader: Run, max_points: float) -> None:
             print(f"{kind:<10} {len(students):>3} {e:>12.2f} {g:>14.2f}")
 
 
+def namespace_cost(rounds: int = 25) -> tuple[float, float]:
+    """Median round trip (seconds) of a trivial job with and without per-submission namespaces."""
+    from dataclasses import replace
+
+    from autograder.grading import sandbox
+    from autograder.grading.run import Call, Job, Snippet, Worker
+
+    full = sandbox.probe()
+    variants = [full, replace(full, namespaces=False)]
+    lease = sandbox.UidLease(2) if full.uid is not None else None
+    uids = lease.uids if lease else [None, None]
+    limits = sandbox.Limits(timeout=10)
+    workers = [Worker(iso, limits, uid=uid) for iso, uid in zip(variants, uids, strict=True)]
+    job = Job((Snippet("cell 1", "x = 1\n"),), ((Call("value", "x"),),), 10)
+    times: list[list[float]] = [[], []]
+    try:
+        for worker in workers:
+            worker.start_and_wait()
+        for _ in range(rounds):  # in turns, so that both see the same load
+            for worker, spent in zip(workers, times, strict=True):
+                started = time.perf_counter()
+                result = worker.run(job)
+                spent.append(time.perf_counter() - started)
+                assert result.tests[0].cases[0].result == 1, result
+    finally:
+        for worker in workers:
+            worker.close()
+        if lease:
+            lease.release()
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages: other work on the machine skews the timings."""
     return ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -329,9 +365,16 @@ def main() -> None:
         print(f"engine done, load average {load_average()}")
         nbgrader = run_nbgrader(course, [s.student for s in batch])
         print(f"nbgrader done, load average {load_average()}")
+        with_ns, without_ns = namespace_cost()
         max_points = submissions.max_points()
         print()
         report(batch, engine, nbgrader, max_points)
+        print()
+        print(
+            f"per-submission namespaces: a trivial job takes {with_ns * 1000:.0f} ms with them, "
+            f"{without_ns * 1000:.0f} ms without (median of 25 each, in turns; "
+            f"{(with_ns - without_ns) * 1000:+.0f} ms per submission)"
+        )
     finally:
         if args.keep:
             shutil.rmtree(args.keep, ignore_errors=True)
