@@ -177,11 +177,23 @@ def test_a_shared_error_is_shown_once_and_a_timed_out_function_is_not_run_again(
     ]
     names = [("t1", "f"), ("t2", "f"), ("t3", "g"), ("t4", "g"), ("t5", "h")]
     out = render(_report(verdicts, names), "x.ipynb", "given", 80)
-    assert out.count("gufunc") == 0 and out.count("B has 5 rows, A has 4 columns") == 1
+    assert (
+        out.count("gufunc") == 0
+        and out.count("in `x @ W` the columns of x (4) do not match the rows of W (5)") == 1
+    )
     assert "the same error as t1 above" in out
     assert re.search(r"^t4 +0/1 +not run \(timed out above\)$", out, re.M)
     assert out.count("endless loop") == 1
     assert max(map(len, out.splitlines())) <= 80
+
+
+def test_a_matmul_error_names_the_operands_and_their_axes():
+    raised = "f raised ValueError: matmul: Input operand 1 has a mismatch in its core dimension 0, "
+    raised += "with gufunc signature (n?,k),(k,m?)->(n?,m?) (size 5 is different from 4)"
+    text = view.readable_error(raised + " (cell 3, line 2: `return np.tanh(x @ W_xh.T + b_h)`)")
+    assert "in `x @ W_xh.T` the columns of x (4) do not match the rows of W_xh.T (5)" in text
+    assert "x is (N, D) and W_xh is (D, Dh)" in text
+    assert "gufunc" not in view.readable_error(raised)
 
 
 def test_the_pages_escape_what_the_notebook_wrote():

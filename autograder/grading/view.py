@@ -72,22 +72,57 @@ class View:
         return sum(row.passed for row in self.rows)
 
 
+# The course's names for arrays, with their axes (the notation page), to say what a product
+# expected: "W_xh should be (D, Dh)".
+AXES = {
+    "x": ("N", "D"),
+    "X": ("N", "T", "D"),
+    "h": ("N", "Dh"),
+    "h0": ("N", "Dh"),
+    "h_prev": ("N", "Dh"),
+    "h_next": ("N", "Dh"),
+    "H": ("N", "T", "Dh"),
+    "W_xh": ("D", "Dh"),
+    "W_hh": ("Dh", "Dh"),
+    "W_hq": ("Dh", "Q"),
+    "da": ("N", "Dh"),
+    "dh_next": ("N", "Dh"),
+    "dh": ("N", "Dh"),
+}
+_OPERAND = r"([A-Za-z_][\w.]*(?:\[[^\]]*\])?(?:\.T)?)"
+_PRODUCT = re.compile(_OPERAND + r"\s*@\s*" + _OPERAND)
+_CODE = re.compile(r"`([^`]*)`\)$")
+
+
 def readable_error(text: str) -> str:
-    """NumPy's matmul complaint in words: which sizes of the two operands disagree."""
-
-    def words(match) -> str:
-        operand, _, got, wanted = match.groups()
-        if operand == "1":
-            return (
-                "matmul: in A @ B the rows of B must match the columns of A: B has "
-                f"{got} rows, A has {wanted} columns"
-            )
-        return (
-            f"matmul: in A @ B the columns of A must match the rows of B: A has {got} columns, "
-            f"B has {wanted} rows"
+    """NumPy's matmul complaint in words: which operands of which product disagree, and by
+    which sizes ("in `x @ W_xh`, x has 4 columns but W_xh has 5 rows")."""
+    match = _GUFUNC.search(text)
+    if not match:
+        return text
+    operand, _, size, other = match.groups()
+    left, right = (other, size) if operand == "1" else (size, other)
+    code = _CODE.search(text)
+    products = _PRODUCT.findall(code.group(1)) if code else []
+    if len(products) == 1:
+        a, b = products[0]
+        words = (
+            f"matmul: in `{a} @ {b}` the columns of {a} ({left}) do not match the rows of {b} "
+            f"({right})"
         )
-
-    return _GUFUNC.sub(words, text)
+        known = [
+            f"{n.removesuffix('.T')} is ({', '.join(AXES[n.removesuffix('.T')])})"
+            for n in (a, b)
+            if n.removesuffix(".T") in AXES
+        ]
+        if known:
+            words += "; with row vectors " + " and ".join(known)
+    else:
+        words = (
+            f"matmul: in a product A @ B the columns of A ({left}) do not match the rows of B "
+            f"({right})"
+        )
+    return text[: match.start()] + words + text[match.end() :]
 
 
 def split_diagnosis(detail: str, hints) -> Diagnosis:
