@@ -177,10 +177,9 @@ def test_a_shared_error_is_shown_once_and_a_timed_out_function_is_not_run_again(
     ]
     names = [("t1", "f"), ("t2", "f"), ("t3", "g"), ("t4", "g"), ("t5", "h")]
     out = render(_report(verdicts, names), "x.ipynb", "given", 80)
-    assert (
-        out.count("gufunc") == 0
-        and out.count("in `x @ W` the columns of x (4) do not match the rows of W (5)") == 1
-    )
+    flat = " ".join(out.split())
+    assert "gufunc" not in flat
+    assert flat.count("in `x @ W` the columns of x (4) do not match the rows of W (5)") == 1
     assert "the same error as t1 above" in out
     assert re.search(r"^t4 +0/1 +not run \(timed out above\)$", out, re.M)
     assert out.count("endless loop") == 1
