@@ -179,8 +179,8 @@ def test_a_shared_error_is_shown_once_and_a_timed_out_function_is_not_run_again(
     out = render(_report(verdicts, names), "x.ipynb", "given", 80)
     flat = " ".join(out.split())
     assert "gufunc" not in flat
-    assert flat.count("in `x @ W` the columns of x (4) do not match the rows of W (5)") == 1
-    assert "the same error as t1 above" in out
+    assert flat.count("in `x @ W`, the columns of x (4) do not match the rows of W (5)") == 1
+    assert "the same problem as t1 above" in out
     assert re.search(r"^t4 +0/1 +not run \(timed out above\)$", out, re.M)
     assert out.count("endless loop") == 1
     assert max(map(len, out.splitlines())) <= 80
@@ -190,9 +190,13 @@ def test_a_matmul_error_names_the_operands_and_their_axes():
     raised = "f raised ValueError: matmul: Input operand 1 has a mismatch in its core dimension 0, "
     raised += "with gufunc signature (n?,k),(k,m?)->(n?,m?) (size 5 is different from 4)"
     text = view.readable_error(raised + " (cell 3, line 2: `return np.tanh(x @ W_xh.T + b_h)`)")
-    assert "in `x @ W_xh.T` the columns of x (4) do not match the rows of W_xh.T (5)" in text
-    assert "x is (N, D) and W_xh is (D, Dh)" in text
+    assert "the columns of x (4) do not match the rows of W_xh.T (5)" in text
+    assert "W_xh is (D, Dh), without .T" in text
     assert "gufunc" not in view.readable_error(raised)
+    # Several products on the line: the case's sizes tell which one NumPy refused.
+    where = " (cell 5, line 16: `return np.tanh(x @ W_xh.T + h_prev @ W_hh + b_h)`)"
+    text = view.readable_error(raised + where + " (case N=3, D=4, Dh=5)")
+    assert "x (N, D) = (3, 4) @ W_xh.T (Dh, D) = (5, 4)" in text
 
 
 def test_the_pages_escape_what_the_notebook_wrote():

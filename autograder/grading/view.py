@@ -91,37 +91,67 @@ AXES = {
 }
 _OPERAND = r"([A-Za-z_][\w.]*(?:\[[^\]]*\])?(?:\.T)?)"
 _PRODUCT = re.compile(_OPERAND + r"\s*@\s*" + _OPERAND)
-_CODE = re.compile(r"`([^`]*)`\)$")
+_CODE = re.compile(r"line \d+: `([^`]*)`\)")
+
+
+def _sizes(text: str) -> dict[str, int]:
+    """The sizes a case label states, "(case N=3, D=4, Dh=5)" -> {"N": 3, "D": 4, "Dh": 5}."""
+    label = re.search(r"\(case ([^()]*)\)", text)
+    found = re.findall(r"\b([A-Za-z]\w*)=(\d+)", label.group(1)) if label else []
+    return {k: int(v) for k, v in found}
+
+
+def _operand(name: str, sizes: dict[str, int]):
+    """(axes, shape) of a named operand, from the course's names and the case's sizes."""
+    base = re.sub(r"\[.*\]$", "", name.removesuffix(".T"))
+    axes = AXES.get(base)
+    if axes is None or "[" in name or any(a not in sizes for a in axes) or len(axes) != 2:
+        return None
+    shape = tuple(sizes[a] for a in axes)
+    return (axes[::-1], shape[::-1]) if name.endswith(".T") else (axes, shape)
 
 
 def readable_error(text: str) -> str:
-    """NumPy's matmul complaint in words: which operands of which product disagree, and by
-    which sizes ("in `x @ W_xh`, x has 4 columns but W_xh has 5 rows")."""
+    """NumPy's matmul complaint in words: which product disagrees and by which sizes, with the
+    operands' shapes named when the course knows them ("x (N, D) = (3, 4) @ W_xh.T (Dh, D) =
+    (5, 4): the columns of x (4) do not match the rows of W_xh.T (5); W_xh is (D, Dh))."""
     match = _GUFUNC.search(text)
     if not match:
         return text
     operand, _, size, other = match.groups()
-    left, right = (other, size) if operand == "1" else (size, other)
+    left, right = (int(other), int(size)) if operand == "1" else (int(size), int(other))
     code = _CODE.search(text)
     products = _PRODUCT.findall(code.group(1)) if code else []
-    if len(products) == 1:
-        a, b = products[0]
-        words = (
-            f"matmul: in `{a} @ {b}` the columns of {a} ({left}) do not match the rows of {b} "
-            f"({right})"
-        )
-        known = [
-            f"{n.removesuffix('.T')} is ({', '.join(AXES[n.removesuffix('.T')])})"
-            for n in (a, b)
-            if n.removesuffix(".T") in AXES
-        ]
-        if known:
-            words += "; with row vectors " + " and ".join(known)
-    else:
+    sizes = _sizes(text)
+    if len(products) > 1:  # the one whose operands have the sizes NumPy complains about
+        fitting = []
+        for a, b in products:
+            pa, pb = _operand(a, sizes), _operand(b, sizes)
+            if pa and pb and (pa[1][-1], pb[1][0]) == (left, right):
+                fitting.append((a, b))
+        products = fitting
+    if len(products) != 1:
         words = (
             f"matmul: in a product A @ B the columns of A ({left}) do not match the rows of B "
             f"({right})"
         )
+        return text[: match.start()] + words + text[match.end() :]
+    a, b = products[0]
+    shapes = [_operand(n, sizes) for n in (a, b)]
+    if all(shapes):
+        (axes_a, shape_a), (axes_b, shape_b) = shapes
+        named = (
+            f"`{a} @ {b}`: {a} ({', '.join(axes_a)}) = {shape_a} @ {b} ({', '.join(axes_b)}) = "
+            f"{shape_b}"
+        )
+    else:
+        named = f"`{a} @ {b}`"
+    words = (
+        f"matmul: in {named}, the columns of {a} ({left}) do not match the rows of {b} ({right})"
+    )
+    bases = [n.removesuffix(".T") for n in (a, b) if n.endswith(".T") and n[:-2] in AXES]
+    for base in bases:
+        words += f"; {base} is ({', '.join(AXES[base])}), without .T"
     return text[: match.start()] + words + text[match.end() :]
 
 
@@ -169,10 +199,10 @@ def rows(report) -> tuple[Row, ...]:
             word, problem = NOT_RUN, f"{test.name} timed out in an earlier test"
         elif verdict.status == "timeout":
             timed_out.add(test.name)
-        elif verdict.status in ("error", "crashed"):
+        else:
             key = _core(problem)
             if key in seen_errors:
-                problem = f"the same error as {seen_errors[key]} above"
+                problem = f"the same problem as {seen_errors[key]} above"
             else:
                 seen_errors[key] = test.id
         hints = _hints(test)
