@@ -7,8 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from autograder import __version__
+from autograder.gradescope import add_gradescope_command
 from autograder.grading.command import add_grade_command
 from autograder.grading.learner import add_check_command
+from autograder.publish import add_publish_command
 from autograder.release import add_release_command
 
 
@@ -24,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_check_command(subparsers)
     add_release_command(subparsers)
     add_grade_command(subparsers)
+    add_gradescope_command(subparsers)
+    add_publish_command(subparsers)
     return parser
 
 
