@@ -175,7 +175,8 @@ def patterns(got: np.ndarray, expected: np.ndarray, limit: float) -> list[str]:
     if close(got, -expected):
         found.append("Your result is the expected one with the sign flipped.")
         return found
-    factor = float(np.vdot(got, expected)) / float(np.vdot(expected, expected))
+    norm = float(np.vdot(expected, expected))
+    factor = float(np.vdot(got, expected)) / norm if norm > 0 else 1.0
     if abs(factor - 1) > 1e-3 and abs(factor) > 1e-3 and close(got, factor * expected):
         found.append(
             f"Your result is the expected one times {factor:.4g}: a factor is missing or extra "
@@ -191,6 +192,23 @@ def patterns(got: np.ndarray, expected: np.ndarray, limit: float) -> list[str]:
                 "bias added twice, left out, or of the wrong sign."
             )
     return found
+
+
+def _scalar_factor(got: float, expected: float) -> list[str]:
+    """A number that is the right one times or divided by a whole number (a count: N, T, V)."""
+    if not expected or not got or not np.isfinite(got):
+        return []
+    ratio = got / expected
+    if not ratio or not np.isfinite(ratio):
+        return []
+    for value, words in ((ratio, "times"), (1 / ratio, "divided by")):
+        whole = round(value)
+        if whole >= 2 and abs(value - whole) <= 1e-6 * whole:
+            return [
+                f"Your result is the expected one {words} {whole}: a factor is missing or extra "
+                "(a mean instead of a sum, a batch or length size, a scale)."
+            ]
+    return []
 
 
 def _shape_advice(got_shape, expected_shape, axes) -> str:
@@ -300,7 +318,7 @@ def compare_numbers(
         extra = where_wrong(bad, axes) + patterns(got_f, exp_f, limit)
     else:
         text = f"is {yours}, expected {wanted} (error {size})."
-        extra = []
+        extra = _scalar_factor(float(got_f), float(exp_f))
     return Finding(False, "values", " ".join([text, *extra]), error=err)
 
 

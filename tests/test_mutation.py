@@ -18,7 +18,7 @@ from autograder.grading import diagnose  # noqa: E402
 from autograder.grading.child.wire import Returned  # noqa: E402
 from autograder.grading.spec import Mistake, Tolerance  # noqa: E402
 
-NAMES = list(mutation.MUTANTS)
+NAMES = list(mutation.GOAL)
 NUMPY = "numpy.ndarray"
 
 

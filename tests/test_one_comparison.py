@@ -139,6 +139,13 @@ def test_a_scalar_check_passes_exactly_when_the_grader_comparison_passes(
         assert text == grader_text("loss", finding)
 
 
+def test_a_number_off_by_a_whole_factor_says_so():
+    finding = comparison.compare_scalar("float", "a float", np.asarray(1.2), 6.0)
+    assert "the expected one divided by 5" in finding.message
+    finding = comparison.compare_scalar("float", "a float", np.asarray(6.01), 6.0)
+    assert "factor" not in finding.message
+
+
 def test_a_rounding_difference_is_shown_with_the_digits_that_differ():
     # The missing eps of clip_grad_norm: a relative error of about 1e-7.
     finding = comparison.compare_scalar(
