@@ -577,7 +577,9 @@ def test_a_sequence_that_returns_a_cache_too_is_told_to_return_only_the_states()
         "test_rnn_forward_shape",
         rnn_forward=lambda *args: (ns["rnn_forward"](*args), None),
     )
-    assert "is a tuple of 2 items, expected a NumPy array of shape (N, T, Dh) = (2, 5, 4)" in message
+    assert (
+        "is a tuple of 2 items, expected a NumPy array of shape (N, T, Dh) = (2, 5, 4)" in message
+    )
 
 
 def test_bptt_without_the_carried_gradient_is_diagnosed_with_its_time_steps():
