@@ -209,3 +209,12 @@ def test_the_pages_escape_what_the_notebook_wrote():
     page = feedback.render(report)
     assert evil not in page and "&lt;script&gt;" in page
     assert "<code>x &lt; y</code>" in page
+
+
+def test_a_shape_or_an_index_is_never_cut_at_the_end_of_a_line():
+    problem = "f: dX has the right shape (N, T, D) = (2, 5, 3) but wrong values at [1, 4, 0]"
+    row = view.Row("t", "", 0, 1, "failed", "wrong", problem * 3)
+    for width in range(40, 81):
+        text = "\n".join(explanation(row, width))
+        for group in ("(N, T, D)", "(2, 5, 3)", "[1, 4, 0]"):
+            assert text.count(group) == 3, (width, text)

@@ -8,6 +8,7 @@ went wrong, the diagnosis and what to change, as in the feedback pages).
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 import textwrap
@@ -105,10 +106,17 @@ def _width() -> int:
     return max(60, min(140, shutil.get_terminal_size((100, 24)).columns))
 
 
+_GROUP = re.compile(r"[(\[][^()\[\]]{1,28}[)\]]")
+_GLUE = "\x00"
+
+
 def _wrapped(text: str, width: int, indent: str) -> list[str]:
-    return textwrap.wrap(
-        text, width, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False
-    ) or [indent]
+    """``text`` wrapped to ``width``, never inside a short (shape) or [index]."""
+    glued = _GROUP.sub(lambda m: m.group(0).replace(" ", _GLUE), text)
+    lines = textwrap.wrap(
+        glued, width, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False
+    )
+    return [line.replace(_GLUE, " ") for line in lines] or [indent]
 
 
 def explanation(row: view.Row, width: int = 100) -> list[str]:
