@@ -331,6 +331,7 @@ class ChildStream:
         self.pid = pid
         self.wait_status: int | None = None
         self._eof_at: float | None = None
+        self._pidfd: int | None = None
 
     def _reap(self) -> bool:
         if self.wait_status is None:
@@ -339,6 +340,24 @@ class ChildStream:
                 return False
             self.wait_status = status
         return True
+
+    def _wait_exit(self, seconds: float) -> None:
+        """Sleep until the child exits or ``seconds`` pass (at once on exit, with a pidfd)."""
+        seconds = max(0.0, seconds)
+        if self._pidfd is None:
+            try:
+                self._pidfd = os.pidfd_open(self.pid)
+            except (AttributeError, OSError):
+                self._pidfd = -1
+        if self._pidfd >= 0:
+            select.select([self._pidfd], [], [], seconds)
+        else:
+            time.sleep(min(0.02, seconds))
+
+    def close(self) -> None:
+        if self._pidfd is not None and self._pidfd >= 0:
+            os.close(self._pidfd)
+        self._pidfd = None
 
     def next(self, deadline: float):
         """The next frame, or None once the child is gone; FrameTimeout after ``deadline``."""
@@ -352,7 +371,7 @@ class ChildStream:
                     return None
                 if now - self._eof_at > self.GRACE:
                     raise FrameError("the process closed its results channel and kept running")
-                time.sleep(min(0.02, deadline - now))
+                self._wait_exit(min(deadline, self._eof_at + self.GRACE + 0.01) - now)
                 continue
             wait = min(deadline, now + self.POLL)
             try:
@@ -370,6 +389,7 @@ class ChildStream:
         """Wait for the child (after killing it, if need be) and return its wait status."""
         if self.wait_status is None:
             _, self.wait_status = os.waitpid(self.pid, 0)
+        self.close()
         return self.wait_status
 
 
