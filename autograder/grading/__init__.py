@@ -6,9 +6,11 @@
 * :mod:`.run` drives pre-warmed sandboxed workers (run); :mod:`.child` is their inside, and
   :mod:`.givens` the stand-in course package they may import;
 * :mod:`.compare`, :mod:`.diagnose`, :mod:`.judges` and :mod:`.module_checks` are the pure core
-  (compare, diagnose);
+  (compare, diagnose); :mod:`.compare` judges by the rule of :mod:`autograder.comparison`, which
+  the notebooks' visible tests use too;
 * :mod:`.record` and :mod:`.feedback` write grades.csv and the feedback pages, :mod:`.summary_page`
-  the class's summary.html, :mod:`.gradebook` the scores into nbgrader's gradebook (record);
+  the class's summary.html (both pages from the Jinja2 templates of ``templates/``, and, with the
+  ``check`` table, from the one :mod:`.view` of a report), :mod:`.gradebook` the scores into nbgrader's gradebook (record);
   :mod:`.files` makes every write atomic and locks the output folder, :mod:`.state` saves each
   result as it is judged so that an interrupted batch resumes;
 * :mod:`.lms` collects a Canvas or Moodle download into the submissions layout (intake);
