@@ -293,8 +293,14 @@ Gradescope (upload the notebook there and read each test's message).
 ## The book
 
 The chapters are in `book/`; the online book shows them with their outputs. A local build
-(`jupyter-book build .`, with `jupyter-book==1.0.4.post1`) shows the pages without executing
-the chapters, which run the reference library this repository does not ship.
+shows the pages without executing the chapters, which run the reference library this
+repository does not ship, so their outputs and the numbers they put in the text are missing:
+
+```
+.venv/bin/pip install jupyter-book==1.0.4.post1
+.venv/bin/python book/_ext/vendor_mathjax.py _build/vendor/mathjax   # MathJax 3, with npm
+.venv/bin/jupyter-book build . --path-output .
+```
 """
 
 GITIGNORE = "_build/\n.venv/\n__pycache__/\n.ipynb_checkpoints/\n.jupyter_cache/\n*.egg-info/\n"

@@ -5,7 +5,9 @@ function; its `rnn-course check` runs the visible tests and says where full grad
 from __future__ import annotations
 
 import ast
+import html
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 RNN_COURSE = str(Path(sys.executable).parent / "rnn-course")
 SAMPLES = REPO / "book" / "instructor" / "sample_submitted"
 TEXT_SUFFIXES = {".py", ".ipynb", ".md", ".yml", ".yaml", ".txt", ".toml", ".cfg", ".bib", ""}
+SITE_SUFFIXES = {".html", ".txt", ".ipynb", ".md", ".py", ".js"}
 # Shorter lines (`h = h0`, `for t in range(T):`, `return out`) say nothing about an answer and
 # occur in any loop; imports name modules, not answers.
 SHORTEST_SECRET = 20
@@ -39,7 +42,10 @@ def _notebook_lines(path: Path) -> list[str]:
 def _lines(path: Path) -> list[str]:
     if path.suffix == ".ipynb":
         return _notebook_lines(path)
-    return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix == ".html":  # highlighted code: one line of the listing per line, in tags
+        text = html.unescape(re.sub(r"<[^>]*>", "", text))
+    return text.splitlines()
 
 
 def _between(lines: list[str], begin: str, end: str) -> list[str]:
@@ -88,11 +94,13 @@ def _secrets() -> tuple[set[str], set[str], dict[str, int]]:
     )
 
 
-def find_secrets(tree: Path, secrets: set[str]) -> dict[str, list[str]]:
+def find_secrets(
+    tree: Path, secrets: set[str], suffixes: set[str] = TEXT_SUFFIXES
+) -> dict[str, list[str]]:
     """{secret line: the files of ``tree`` that hold it}."""
     found: dict[str, list[str]] = {}
     for path in sorted(tree.rglob("*")):
-        if not path.is_file() or path.suffix not in TEXT_SUFFIXES:
+        if not path.is_file() or path.suffix not in suffixes:
             continue
         try:
             lines = _lines(path)
@@ -141,12 +149,44 @@ def test_no_solution_or_hidden_test_line_is_in_the_tree(tree, secrets):
     assert find_secrets(tree, hidden) == {}
 
 
-def test_the_grep_finds_what_the_instructor_repository_holds(secrets):
+def test_the_built_site_of_the_tree_holds_no_solution_or_hidden_test_line(tree, secrets):
+    """The learner repository's own book build (chapters not executed) leaks nothing either."""
+    site = tree.parent / "site"
+    shutil.copytree(tree, site)
+    mathjax = REPO / "_build" / "vendor" / "mathjax"
+    if (mathjax / "tex-mml-chtml.js").is_file():
+        shutil.copytree(mathjax, site / "_build" / "vendor" / "mathjax")
+    else:
+        vendor = [sys.executable, "book/_ext/vendor_mathjax.py", "_build/vendor/mathjax"]
+        subprocess.run(vendor, cwd=site, check=True, timeout=600)
+    jupyter_book = str(Path(sys.executable).parent / "jupyter-book")
+    result = subprocess.run(
+        [jupyter_book, "build", ".", "--path-output", ".", "--keep-going"],
+        cwd=site,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    built = site / "_build" / "html"
+    assert (built / "exercises" / "01_rnn_cell" / "rnn_cell.html").is_file()
+    assert not list(built.rglob("*instructor*"))
+    solution, hidden, _ = secrets
+    assert find_secrets(built, solution, SITE_SUFFIXES) == {}
+    assert find_secrets(built, hidden, SITE_SUFFIXES) == {}
+
+
+def test_the_grep_finds_what_the_instructor_repository_holds(secrets, tmp_path):
     solution, hidden, _ = secrets
     # The same search on what publish leaves out finds every secret line there.
     assert set(find_secrets(REPO / "solutions", solution)) == solution
     assert set(find_secrets(REPO / "solutions", hidden)) == hidden
     assert find_secrets(SAMPLES / "correct", solution)
+    # and a line in a page, highlighted as Sphinx highlights code
+    line = max(solution, key=len)
+    words = "".join(f'<span class="n">{html.escape(w)}</span> ' for w in line.split(" "))
+    (tmp_path / "page.html").write_text(f"<pre>\n{words.rstrip()}\n</pre>", encoding="utf-8")
+    assert set(find_secrets(tmp_path, solution, SITE_SUFFIXES)) == {line}
 
 
 def test_no_graded_function_has_its_reference_implementation(tree):
