@@ -105,6 +105,9 @@ def setup_sh(requirements: list[str]) -> str:
         $PIP install --no-deps ./course
         # Fail now, not on the first submission, if the course does not import.
         /autograder/venv/bin/python -c 'import autograder.grading.engine, torch'
+        # The solutions and checks are the grader's alone: the sandboxed worker runs under
+        # another user, which must not read them whatever isolation the container allows.
+        chmod -R go-rwx /autograder/source
         """
     )
 
@@ -319,6 +322,8 @@ def grade_submission(
 
     started = time.monotonic()
     solutions = root / "source" / "solutions"
+    # As in setup.sh: the worker's user (another uid when graded as root) cannot read them.
+    os.chmod(root / "source", 0o700)
     loaded = declarations.load(assignment, solutions)
     notebook, note = _pick_notebook(root / "submission", loaded.notebook)
     if notebook is None:

@@ -102,6 +102,7 @@ def test_setup_installs_cpu_torch_first_then_the_pins_then_the_course(bundle):
     order = [setup.index(s) for s in ("torch==2.13.0", "-r requirements.txt", "./course")]
     assert order == sorted(order)
     assert "--no-deps ./course" in setup
+    assert setup.rstrip().endswith("chmod -R go-rwx /autograder/source")
     pins = {
         line.split("==")[0].lower(): line
         for line in (REPO / "requirements.txt").read_text().split()
@@ -129,6 +130,7 @@ def test_a_mistake_gets_the_points_and_the_message_the_batch_gives(bundle, tmp_p
     assert wrong and all("diagnosis: " in t["output"] and "hint: " in t["output"] for t in wrong)
     assert "carried" in wrong[0]["output"]
     assert data["output"] in stdout
+    assert stat.S_IMODE((tmp_path / "root" / "source").stat().st_mode) == 0o700
 
 
 def test_a_correct_notebook_under_another_name_gets_full_marks(bundle, tmp_path):
