@@ -49,6 +49,7 @@ DESCRIBED = (
     "Your result is all zeros",
     "Your result is the expected one with the sign flipped",
     "Your result is the expected one times",
+    "Your result is the expected one divided by",
     "The error is the same in every row",
     "wrong from t = ",
     "wrong only at the last",
