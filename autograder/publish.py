@@ -306,8 +306,28 @@ repository does not ship, so their outputs and the numbers they put in the text 
 GITIGNORE = "_build/\n.venv/\n__pycache__/\n.ipynb_checkpoints/\n.jupyter_cache/\n*.egg-info/\n"
 
 
-def publish(out: Path, solutions: Path | None = None) -> list[Path]:
-    """Write the learner repository into ``out`` (which must not exist); its files."""
+def course_url(config: str) -> str | None:
+    """The repository URL of _config.yml (``repository: url:``)."""
+    match = re.search(r"^repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:\s*(\S+)", config, re.M)
+    return match.group(1) if match else None
+
+
+def point_at(tree: Path, old: str, new: str) -> int:
+    """Replace the instructor repository's URL by the learner repository's in every text file
+    (the notebooks' setup cells install the course from it; the launch buttons open it)."""
+    changed = 0
+    for path in sorted(tree.rglob("*")):
+        if path.is_file() and path.suffix in {".ipynb", ".md", ".yml", ".py", ".toml", ".txt"}:
+            text = path.read_text(encoding="utf-8", errors="strict")
+            if old in text:
+                path.write_text(text.replace(old, new), encoding="utf-8")
+                changed += 1
+    return changed
+
+
+def publish(out: Path, solutions: Path | None = None, url: str | None = None) -> list[Path]:
+    """Write the learner repository into ``out`` (which must not exist); its files. With
+    ``url``, the learner repository's address replaces the instructor repository's."""
     from autograder.grading.assignments import SOLUTIONS_DIR
 
     solutions = Path(solutions or SOLUTIONS_DIR)
@@ -346,6 +366,9 @@ def publish(out: Path, solutions: Path | None = None) -> list[Path]:
             )
         (tmp / "README.md").write_text(README, encoding="utf-8")
         (tmp / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
+        instructors = course_url((REPO / "_config.yml").read_text(encoding="utf-8"))
+        if url and instructors:
+            point_at(tmp, instructors.rstrip("/"), url.rstrip("/"))
         os.replace(tmp, out)
     finally:
         if tmp.exists():
@@ -368,15 +391,31 @@ def add_publish_command(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("out", type=Path, metavar="OUT", help="the folder to write (must not exist)")
+    p.add_argument(
+        "--url",
+        metavar="URL",
+        help="the learner repository's address on GitHub, GitLab or Bitbucket "
+        "(https://github.com/ORG/NAME): the notebooks' setup cells install the course from it "
+        "and the book's buttons open it, instead of this repository's",
+    )
     p.add_argument("--solutions", type=Path, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=run_publish)
 
 
 def run_publish(args) -> int:
+    if args.url is not None and not re.fullmatch(r"https://\S+", args.url):
+        print("rnn-course publish: --url must be an https:// address", file=sys.stderr)
+        return 2
     try:
-        written = publish(args.out, args.solutions)
+        written = publish(args.out, args.solutions, args.url)
     except PublishError as err:
         print(f"rnn-course publish: {err}", file=sys.stderr)
         return 2
     print(f"wrote the learner repository {args.out} ({len(written)} files)")
+    if args.url is None:
+        print(
+            "warning: the notebooks' setup cells and the book's buttons still point at this "
+            "repository: pass --url with the learner repository's address",
+            file=sys.stderr,
+        )
     return 0

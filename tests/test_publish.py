@@ -25,6 +25,7 @@ SITE_SUFFIXES = {".html", ".txt", ".ipynb", ".md", ".py", ".js"}
 # Shorter lines (`h = h0`, `for t in range(T):`, `return out`) say nothing about an answer and
 # occur in any loop; imports name modules, not answers.
 SHORTEST_SECRET = 20
+LEARNER_URL = "https://github.com/example-course/rnn-learners"
 
 
 def _notebook_lines(path: Path) -> list[str]:
@@ -115,7 +116,10 @@ def find_secrets(
 def tree(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("publish") / "learners"
     result = subprocess.run(
-        [RNN_COURSE, "publish", str(out)], capture_output=True, text=True, timeout=300
+        [RNN_COURSE, "publish", str(out), "--url", LEARNER_URL],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     return out
@@ -139,6 +143,26 @@ def test_the_tree_has_the_book_and_exercises_and_nothing_of_the_instructors(tree
     assert not list(tree.rglob("instructor_guide*"))
     assert "instructor" not in (tree / "_toc.yml").read_text()
     assert not [p for p in tree.rglob("*") if p.is_symlink()]
+
+
+def test_the_notebooks_install_the_course_from_the_learner_repository(tree):
+    instructors = publish.course_url((REPO / "_config.yml").read_text(encoding="utf-8"))
+    assert instructors and instructors.startswith("https://")
+    setup = "".join(
+        json.loads((tree / "exercises/01_rnn_cell/rnn_cell.ipynb").read_text())["cells"][1][
+            "source"
+        ]
+    )
+    assert f"git+{LEARNER_URL}@" in setup
+    assert f"url: {LEARNER_URL}" in (tree / "_config.yml").read_text()
+    holding = [
+        p
+        for p in tree.rglob("*")
+        if p.is_file()
+        and p.suffix in TEXT_SUFFIXES
+        and instructors in p.read_text(errors="replace")
+    ]
+    assert holding == []
 
 
 def test_no_solution_or_hidden_test_line_is_in_the_tree(tree, secrets):
