@@ -40,8 +40,10 @@ def _notebooks() -> list[Path]:
 
 def _given(cell) -> bool:
     meta = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and meta.get("locked") and not (
-        meta.get("solution") or meta.get("grade")
+    return (
+        cell.cell_type == "code"
+        and meta.get("locked")
+        and not (meta.get("solution") or meta.get("grade"))
     )
 
 
@@ -144,11 +146,12 @@ def _imports_reference(source: str) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
             targets = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
+            targets += [f"{node.module}.{a.name}" for a in node.names if node.module == COURSE]
         elif isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         else:
             continue
-        found += [t for t in targets if t in REFERENCES or t == "autograder.reference"]
+        found += [t for t in targets if t in REFERENCES]
     return found
 
 
@@ -175,7 +178,13 @@ def test_no_released_cell_imports_a_reference_module(notebook):
 def test_no_graded_reference_is_reachable_from_the_given_cells(notebook):
     graded, given = _graded_and_given(notebook.parent.name)
     run = subprocess.run(
-        [sys.executable, __file__, str(notebook), json.dumps(sorted(graded)), json.dumps(sorted(given))],
+        [
+            sys.executable,
+            __file__,
+            str(notebook),
+            json.dumps(sorted(graded)),
+            json.dumps(sorted(given)),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -202,6 +211,86 @@ def test_the_walk_follows_a_function_to_its_module():
     from autograder.reference import numpy_rnn
 
     assert numpy_rnn in reachable({"f": numpy_rnn.rnn_forward})
+
+
+def _assignments_with_givens() -> list[str]:
+    from autograder.grading import assignments
+
+    return [a for a in assignments.known() if assignments.load(a).givens]
+
+
+@pytest.mark.parametrize("folder", _assignments_with_givens())
+def test_the_handout_and_the_sandbox_give_the_declared_names(folder):
+    """The notebook's handout, the sandbox's stand-in and ``Assignment.givens`` agree."""
+    import importlib
+
+    from autograder import handouts
+    from autograder.grading import assignments, givens
+
+    assignment = assignments.load(folder)
+    declared = tuple(assignment.givens.get("autograder.reference.numpy_rnn", ()))
+    name = handouts.module_name(folder)
+    modules = givens.course_modules(assignment.givens, folder)
+    assert not set(REFERENCES) & set(modules)
+    if declared:
+        handout = importlib.import_module(name)
+        assert tuple(handout.__all__) == declared
+        stand_in = ast.parse(modules[name])
+        defined = {n.name for n in stand_in.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        assert set(declared) <= defined
+        graded = set(assignment.required)
+        assert not graded & defined, f"the stand-in of {name} defines graded {graded & defined}"
+
+
+@pytest.mark.parametrize(
+    ("kind", "message", "missing"),
+    [
+        (
+            "AttributeError",
+            "module 'autograder.handouts.bptt' has no attribute 'rnn_backward'",
+            "rnn_backward",
+        ),
+        (
+            "ImportError",
+            "cannot import name 'rnn_backward' from 'autograder.handouts.bptt'",
+            "rnn_backward",
+        ),
+        ("ModuleNotFoundError", "No module named 'autograder.reference.numpy_rnn'", "numpy_rnn"),
+        ("NameError", "name 'numpy_rnn' is not defined", "numpy_rnn"),
+    ],
+)
+def test_a_call_to_something_not_given_is_named_plainly(kind, message, missing):
+    from autograder.grading.judges import error_text
+
+    where = {"origin": "cell 5", "line": 3, "code": "numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)"}
+    text = error_text("rnn_backward", {"type": kind, "message": message, "where": where})
+    assert text.startswith(f"{missing} is not given in this exercise: write it yourself.")
+    assert "cell 5, line 3" in text
+    assert "has no attribute" not in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("NameError", "name 'H_prev' is not defined"),
+        ("ModuleNotFoundError", "No module named 'scipy'"),
+    ],
+)
+def test_other_errors_keep_their_own_words(kind, message):
+    from autograder.grading.judges import error_text
+
+    text = error_text("rnn_backward", {"type": kind, "message": message, "where": None})
+    assert text == f"rnn_backward raised {kind}: {message}"
+
+
+def test_a_handout_shows_its_source_and_nothing_graded():
+    import inspect
+
+    from autograder.handouts import bptt
+
+    assert "def rnn_forward(" in inspect.getsource(bptt.rnn_forward)
+    assert [n for n in vars(bptt) if not n.startswith("__")] == ["rnn_forward"]
+    assert "rnn_backward" not in bptt.rnn_forward.__globals__
 
 
 if __name__ == "__main__":

@@ -200,7 +200,8 @@ def prepare(
     rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(index,)))
     submission.cases = [test.cases(rng) for test in assignment.tests]
     tests = tuple(make_calls(t, c) for t, c in zip(assignment.tests, submission.cases, strict=True))
-    return Job(found.snippets, tests, timeout, givens.course_modules(assignment.givens))
+    given = givens.course_modules(assignment.givens, assignment.name)
+    return Job(found.snippets, tests, timeout, given)
 
 
 def _program_failure(result: RunResult, timeout: float) -> tuple[str, str] | None:

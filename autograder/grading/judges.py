@@ -17,6 +17,7 @@ Credit is partial: the fraction of (case, part) pairs, or (case, property) pairs
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -62,8 +63,30 @@ def error_text(name: str, error: dict) -> str:
         return f"{name} recursed too deeply{place}: does it call itself without end?"
     if kind == "OutputError":
         return f"{name} returned something that cannot be graded: {message}"
+    missing = not_given(kind, message)
+    if missing:
+        return f"{missing} is not given in this exercise: write it yourself. {name} uses it{place}"
     text = f"{name} raised {kind}"
     return text + (f": {message}" if message else "") + place
+
+
+# How Python says that the course package lacks a name: the sandbox offers only what the exercise
+# gives (autograder.grading.givens), so a submission calling a reference it was not given fails so.
+_NOT_GIVEN = (
+    ("AttributeError", r"module '(?:autograder[\w.]*)' has no attribute '(\w+)'"),
+    ("ImportError", r"cannot import name '(\w+)' from '(?:autograder[\w.]*)'"),
+    ("ModuleNotFoundError", r"No module named '(?:autograder[\w.]*\.)?(\w+)'"),
+    ("NameError", r"name '(numpy_rnn|torch_rnn)' is not defined"),
+)
+
+
+def not_given(kind: str, message: str) -> str | None:
+    """The name a submission used that its exercise does not give, if that is why it failed."""
+    for expected_kind, pattern in _NOT_GIVEN:
+        match = re.match(pattern, message) if kind == expected_kind else None
+        if match and (kind != "ModuleNotFoundError" or "autograder" in message):
+            return match.group(1)
+    return None
 
 
 def ended_text(name: str, status: str, detail: str) -> str:
