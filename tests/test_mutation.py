@@ -1,6 +1,8 @@
 """The grader's mutation test (bench/mutation.py): every realistic single mistake in a graded
-function of 01, 02, 03 and 05 fails, and the message says what is wrong; a difference of
-rounding keeps its points; a right answer is never given a mistake's name."""
+function (of 01, 02, 03, 05, 06 and 07; the nn.Module exercises are graded by the module runner,
+which the sweep does not reproduce) fails, and the message says what is wrong; a difference of
+rounding keeps its points; a mistake that spoils every step after the first earns nothing; a
+right answer is never given a mistake's name."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import mutation  # noqa: E402
 
-from autograder.grading import diagnose  # noqa: E402
+from autograder.grading import assignments, diagnose  # noqa: E402
 from autograder.grading.child.wire import Returned  # noqa: E402
 from autograder.grading.spec import Mistake, Tolerance  # noqa: E402
 
@@ -55,12 +57,52 @@ def test_the_issue_s_mistakes_are_named_by_the_catalogues(swept):
         },
         "03_bidirectional": {"backward run as a plain second forward RNN", "dH not reversed"},
         "01_rnn_cell": {"loop over range(T-1)"},
+        "06_char_rnn": {
+            "tanh' as (1 - h)",
+            "state not carried in the forward loop",
+            "loss averaged over classes",
+            "h_prev taken as H[:, t]",
+            "backward loop over range(T-1)",
+        },
+        "07_gated": {
+            "sigmoid for g",
+            "cell not carried",
+            "hidden state not carried",
+            "loop over range(T-1)",
+            "dh_next not carried",
+            "tanh' of g as (1 - g)",
+            "h_prev taken as H[:, t]",
+            "no reset gate",
+            "state not carried",
+        },
     }
     name, results = swept
     by_label = {(r.mutant.function, r.mutant.label): r for r in results}
     for (function, label), r in by_label.items():
         if label in wanted.get(name, ()):
             assert r.named, (function, label, r.messages)
+
+
+def test_a_state_never_carried_earns_nothing_for_its_values(swept):
+    """Points follow what is right: a forward loop that never carries its state is right only at
+    the first step (and in the T = 1 cases), so every test of its function's values gives it
+    nothing; only a shape test, which it does pass, keeps its points."""
+    name, results = swept
+    tests = {t.id: t for t in assignments.load(name).tests}
+    never_carried = {
+        "01_rnn_cell": {"state not carried (reads h0)"},
+        "06_char_rnn": {"state not carried in the forward loop"},
+        "07_gated": {"cell not carried", "hidden state not carried", "state not carried"},
+    }.get(name, set())
+    seen = set()
+    for r in results:
+        if r.mutant.label not in never_carried or r.mutant.function == "sample":
+            continue
+        seen.add(r.mutant.label)
+        assert r.killed, (name, r.mutant.label)
+        values = [t for t in r.earned if not getattr(tests[t].judge, "shape_only", False)]
+        assert values and all(r.earned[t] == 0 for t in values), (name, r.mutant.label, r.earned)
+    assert seen == never_carried
 
 
 def test_the_solution_is_given_no_mistake_name():

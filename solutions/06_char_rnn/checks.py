@@ -122,7 +122,93 @@ def torch_loss(params, inputs, targets, h_prev):
     return loss.item(), grads, h_last[0].detach().numpy()
 
 
+def _loss(
+    params,
+    inputs,
+    targets,
+    h_prev,
+    *,
+    state="carried",
+    loss_over="N",
+    factor="1 - h**2",
+    h_before="H[:, t-1]",
+    steps_back="T",
+    db="sum",
+):
+    """char_rnn_loss written out step by step, with a slip: ``state`` "h_prev" (every step of
+    the forward loop reads h_prev, not the state of the step before); ``loss_over`` "N * V"
+    (the loss, only, also divided by the V classes); ``factor`` "1 - h" (tanh' without the
+    square); ``h_before`` "H[:, t]" (dW_hh from the step's own state); ``steps_back`` "T - 1"
+    (the backward loop over reversed(range(T - 1)): the last step never visited); ``db``
+    "mean" (db_h averaged over the batch)."""
+    inputs, targets, h_prev = np.atleast_2d(inputs), np.atleast_2d(targets), np.atleast_2d(h_prev)
+    W_xh, W_hh, b_h, W_hq, b_q = (params[k] for k in KEYS)
+    N, T = inputs.shape
+    V = W_xh.shape[0]
+    X = (inputs[..., None] == np.arange(V)).astype(float)
+    H = np.zeros((N, T, W_hh.shape[0]))
+    h = h_prev
+    for t in range(T):
+        h = np.tanh(X[:, t] @ W_xh + (h if state == "carried" else h_prev) @ W_hh + b_h)
+        H[:, t] = h
+    O = H @ W_hq + b_q
+    P = np.exp(O - O.max(axis=-1, keepdims=True))
+    P /= P.sum(axis=-1, keepdims=True)
+    rows, steps = np.indices(targets.shape)
+    loss = -np.log(P[rows, steps, targets]).sum() / (N * V if loss_over == "N * V" else N)
+    dO = P.copy()
+    dO[rows, steps, targets] -= 1
+    dO /= N
+    grads = {k: np.zeros(np.shape(params[k])) for k in KEYS}
+    grads["W_hq"] = H.reshape(N * T, -1).T @ dO.reshape(N * T, -1)
+    grads["b_q"] = dO.sum(axis=(0, 1))
+    dh_next = np.zeros(h_prev.shape)
+    for t in reversed(range(T if steps_back == "T" else T - 1)):
+        dh = dO[:, t] @ W_hq.T + dh_next
+        da = dh * ((1 - H[:, t] ** 2) if factor == "1 - h**2" else (1 - H[:, t]))
+        before = H[:, t] if h_before == "H[:, t]" else h_prev if t == 0 else H[:, t - 1]
+        grads["W_xh"] += X[:, t].T @ da
+        grads["W_hh"] += before.T @ da
+        grads["b_h"] += da.sum(axis=0) if db == "sum" else da.mean(axis=0)
+        dh_next = da @ W_hh.T
+    return float(loss), grads, H[:, -1].copy()
+
+
 LOSS_MISTAKES = (
+    Mistake(
+        "tanh' written as 1 - H_t (the square is missing)",
+        "tanh'(a) = 1 - tanh(a)**2: da = dh * (1 - H_t**2)",
+        partial(_loss, factor="1 - h"),
+    ),
+    Mistake(
+        "the state not carried in the forward loop (every step reads h_prev, not the state "
+        "of the step before)",
+        "H_t = tanh(X_t W_xh + H_{t-1} W_hh + b_h): update h in the loop and read it at the "
+        "next step",
+        partial(_loss, state="h_prev"),
+    ),
+    Mistake(
+        "the loss averaged over the V classes too (divided by N * V)",
+        "each step adds one term, -log P[target]: sum them over the steps, divide by N only",
+        partial(_loss, loss_over="N * V"),
+    ),
+    Mistake(
+        "dW_hh computed from the step's own state H_t instead of the state it read, H_{t-1}",
+        "W_hh multiplies the state before the step: h_prev at the first step, then the "
+        "previous step's state",
+        partial(_loss, h_before="H[:, t]"),
+    ),
+    Mistake(
+        "db_h averaged over the batch (a mean instead of a sum)",
+        "the loss adds up the N windows' terms: db_h gets da.sum(axis=0) at every step",
+        partial(_loss, db="mean"),
+    ),
+    Mistake(
+        "a backward loop that skips the last step (reversed(range(T - 1))): the loss of the "
+        "last character never flows back",
+        "visit every array index, for t in reversed(range(T))",
+        partial(_loss, steps_back="T - 1"),
+    ),
     Mistake(
         "the loss averaged over the time steps too",
         "sum the loss over the T steps of a window; average over the N windows only",

@@ -131,40 +131,68 @@ def lstm_variant(
     recurrent="h",
     tanh_c=True,
     returns_c_as_h=False,
+    g_act=np.tanh,
+    carry_c=True,
+    steps=0,
 ):
-    """lstm_forward with a slip. ``order[k]`` is the block read as gate k (i, f, g, o)."""
+    """lstm_forward with a slip. ``order[k]`` is the block read as gate k (i, f, g, o);
+    ``recurrent`` "c" (C_{t-1} @ W_h) or "h0" (h0 @ W_h at every step); ``g_act`` the
+    candidate's non-linearity; ``carry_c=False``: every step forgets from c0; ``steps`` -1: the
+    loop stops one step early (the last step's entries are np.empty's leftovers: NaN here,
+    "anything" to the diagnosis)."""
     N, T, _ = X.shape
-    H, C = np.empty((N, T, W_h.shape[0])), np.empty((N, T, W_h.shape[0]))
+    H, C = np.full((N, T, W_h.shape[0]), np.nan), np.full((N, T, W_h.shape[0]), np.nan)
     h, c = h0, c0
-    for t in range(T):
-        blocks = np.split(X[:, t] @ W_x + (h if recurrent == "h" else c) @ W_h + b, 4, axis=1)
+    for t in range(T + steps):
+        state = {"h": h, "c": c, "h0": h0}[recurrent]
+        blocks = np.split(X[:, t] @ W_x + state @ W_h + b, 4, axis=1)
         a_i, a_f, a_g, a_o = (blocks[k] for k in order)
-        c = (_sigmoid(a_f) * c if forget else c) + _sigmoid(a_i) * np.tanh(a_g)
+        c_prev = c if carry_c else c0
+        c = (_sigmoid(a_f) * c_prev if forget else c_prev) + _sigmoid(a_i) * g_act(a_g)
         h = _sigmoid(a_o) * (np.tanh(c) if tanh_c else c)
         H[:, t], C[:, t] = h, c
     return (C if returns_c_as_h else H), C
 
 
 def lstm_backward_variant(
-    dH, X, h0, c0, H, C, W_x, W_h, b, *, carry_c=True, forget_path=True, tanh_grad=True
+    dH,
+    X,
+    h0,
+    c0,
+    H,
+    C,
+    W_x,
+    W_h,
+    b,
+    *,
+    carry_c=True,
+    forget_path=True,
+    tanh_grad=True,
+    carry_h=True,
+    g_grad="1 - g**2",
+    steps=0,
+    h_prev_at="H[:, t-1]",
 ):
-    """lstm_backward with a slip on the cell-state path."""
+    """lstm_backward with a slip: on the cell-state path (``carry_c``, ``forget_path``,
+    ``tanh_grad``), ``carry_h=False`` (dh_next dropped), ``g_grad`` "1 - g" (tanh' of the
+    candidate without the square), ``steps`` -1 (the loop over reversed(range(T - 1))), or
+    ``h_prev_at`` "H[:, t]" (the step's own state used as h_prev, for the gates and dW_h)."""
     dX = np.zeros_like(X)
     dW_x, dW_h, db = np.zeros_like(W_x), np.zeros_like(W_h), np.zeros_like(b)
     dh_next, dc_next = np.zeros_like(h0), np.zeros_like(c0)
-    for t in reversed(range(X.shape[1])):
-        h_prev = h0 if t == 0 else H[:, t - 1]
+    for t in reversed(range(X.shape[1] + steps)):
+        h_prev = H[:, t] if h_prev_at == "H[:, t]" else h0 if t == 0 else H[:, t - 1]
         c_prev = c0 if t == 0 else C[:, t - 1]
         a_i, a_f, a_g, a_o = np.split(X[:, t] @ W_x + h_prev @ W_h + b, 4, axis=1)
         i, f, g, o = _sigmoid(a_i), _sigmoid(a_f), np.tanh(a_g), _sigmoid(a_o)
         tanh_c = np.tanh(C[:, t])
-        dh = dH[:, t] + dh_next
+        dh = dH[:, t] + (dh_next if carry_h else 0)
         dc = (dc_next if carry_c else 0) + dh * o * ((1 - tanh_c**2) if tanh_grad else 1)
         dA = np.concatenate(
             [
                 dc * g * i * (1 - i),
                 dc * c_prev * f * (1 - f),
-                dc * i * (1 - g**2),
+                dc * i * ((1 - g**2) if g_grad == "1 - g**2" else (1 - g)),
                 dh * tanh_c * o * (1 - o),
             ],
             axis=1,
@@ -179,17 +207,31 @@ def lstm_backward_variant(
 
 
 def gru_variant(
-    X, h0, W_x, W_h, b_x, b_h, *, order=(0, 1, 2), reset="after", swap_z=False, reset_bias=True
+    X,
+    h0,
+    W_x,
+    W_h,
+    b_x,
+    b_h,
+    *,
+    order=(0, 1, 2),
+    reset="after",
+    swap_z=False,
+    reset_bias=True,
+    recurrent="h",
+    steps=0,
 ):
     """gru_forward with a slip. ``reset``: "after" (PyTorch), "before" (Cho et al. 2014,
-    (R * H_{t-1}) W_hn), or "all" (R times the whole pre-activation of N)."""
+    (R * H_{t-1}) W_hn), "all" (R times the whole pre-activation of N) or "none" (no reset
+    gate); ``recurrent`` "h0" (h0 @ W_h at every step, the update still mixing in the carried
+    state); ``steps`` -1: the loop stops one step early (NaN: np.empty's leftovers)."""
     N, T, _ = X.shape
     Dh = W_h.shape[0]
-    H = np.empty((N, T, Dh))
+    H = np.full((N, T, Dh), np.nan)
     h = h0
-    for t in range(T):
+    for t in range(T + steps):
         xs = np.split(X[:, t] @ W_x + b_x, 3, axis=1)
-        hs = np.split(h @ W_h + b_h, 3, axis=1)
+        hs = np.split((h if recurrent == "h" else h0) @ W_h + b_h, 3, axis=1)
         (x_r, x_z, x_n), (h_r, h_z, h_n) = ([p[k] for k in order] for p in (xs, hs))
         r, z = _sigmoid(x_r + h_r), _sigmoid(x_z + h_z)
         b_hn = np.split(b_h, 3)[order[2]]
@@ -198,6 +240,8 @@ def gru_variant(
             n = np.tanh(x_n + (r * h) @ W_hn + b_hn)
         elif reset == "all":
             n = np.tanh(r * (x_n + h_n))
+        elif reset == "none":
+            n = np.tanh(x_n + h_n)
         elif not reset_bias:  # b_hn outside the product: the two biases merged
             n = np.tanh(x_n + b_hn + r * (h_n - b_hn))
         else:
@@ -239,6 +283,28 @@ FORWARD_MISTAKES = (
         "squash the cell state before the output gate: H_t = O_t * tanh(C_t)",
         partial(lstm_variant, tanh_c=False),
     ),
+    Mistake(
+        "a sigmoid for the cell candidate G_t",
+        "the candidate is the one block squashed by tanh: G_t = tanh(A_t^(g)); I_t, F_t and "
+        "O_t are sigmoids",
+        partial(lstm_variant, g_act=_sigmoid),
+    ),
+    Mistake(
+        "the cell state not carried (every step computes F_t * c0, not F_t * C_{t-1})",
+        "C_t = F_t * C_{t-1} + I_t * G_t: update c in the loop and read it at the next step",
+        partial(lstm_variant, carry_c=False),
+    ),
+    Mistake(
+        "the hidden state not carried (every step reads h0 @ W_h, not H_{t-1} @ W_h)",
+        "A_t = X_t W_x + H_{t-1} W_h + b: update h in the loop and read it at the next step",
+        partial(lstm_variant, recurrent="h0"),
+    ),
+    Mistake(
+        "a loop that skips the last step (range(T - 1)): H[:, T-1] and C[:, T-1] are never "
+        "computed",
+        "visit every array index, for t in range(T)",
+        partial(lstm_variant, steps=-1),
+    ),
 )
 
 BACKWARD_MISTAKES = (
@@ -256,6 +322,29 @@ BACKWARD_MISTAKES = (
         "tanh' of the cell state left out (dc = dc_next + dh * O_t)",
         "H_t = O_t * tanh(C_t): dc = dc_next + dh * O_t * (1 - tanh(C_t)**2)",
         partial(lstm_backward_variant, tanh_grad=False),
+    ),
+    Mistake(
+        "the hidden-state gradient not carried back (dh_next dropped)",
+        "H_{t-1} feeds step t through W_h: dh = dH[:, t] + dh_next, with dh_next = dA @ W_h.T "
+        "of the step after",
+        partial(lstm_backward_variant, carry_h=False),
+    ),
+    Mistake(
+        "tanh' of the candidate written as 1 - G_t (the square is missing)",
+        "G_t = tanh(A_t^(g)), so its block of dA is dc * I_t * (1 - G_t**2)",
+        partial(lstm_backward_variant, g_grad="1 - g"),
+    ),
+    Mistake(
+        "a backward loop that skips the last step (reversed(range(T - 1))): the gradient at "
+        "the last state never flows back",
+        "visit every array index, for t in reversed(range(T))",
+        partial(lstm_backward_variant, steps=-1),
+    ),
+    Mistake(
+        "the step's own state H_t used as h_prev (for the gates and dW_h) instead of H_{t-1}",
+        "recompute step t from the state it read: h0 at the first step, then the previous "
+        "step's state",
+        partial(lstm_backward_variant, h_prev_at="H[:, t]"),
     ),
 )
 
@@ -285,6 +374,22 @@ GRU_MISTAKES = (
         "the reset and update blocks swapped",
         "the blocks are in PyTorch's order: reset, update, new",
         partial(gru_variant, order=(1, 0, 2)),
+    ),
+    Mistake(
+        "no reset gate in the candidate (N_t = tanh(X_t W_xn + b_xn + H_{t-1} W_hn + b_hn))",
+        "R_t multiplies the recurrent part: N_t = tanh(X_t W_xn + b_xn + R_t * (H_{t-1} W_hn + "
+        "b_hn))",
+        partial(gru_variant, reset="none"),
+    ),
+    Mistake(
+        "the gates and candidate computed from h0 at every step (h0 @ W_h), not from H_{t-1}",
+        "compute H_{t-1} @ W_h + b_h from the state of the step before: update h in the loop",
+        partial(gru_variant, recurrent="h0"),
+    ),
+    Mistake(
+        "a loop that skips the last step (range(T - 1)): H[:, T-1] is never computed",
+        "visit every array index, for t in range(T)",
+        partial(gru_variant, steps=-1),
     ),
 )
 
