@@ -7,8 +7,8 @@ Layers, strongest set first, each used when the platform has it:
    installation and the grader's child code (read-only) and a private ``/tmp``. The course
    repository, ``solutions/``, the references, the reference data and the output folder do not
    exist in there. When the grader runs as root, bubblewrap runs without a user namespace and
-   keeps the few capabilities the worker needs to hand each child its own uid (``nobody``);
-   otherwise it uses an unprivileged user namespace.
+   keeps the few capabilities the worker needs to hand each child its worker uid and its own
+   namespaces (layer 4); otherwise it uses an unprivileged user namespace.
 2. **Landlock** (kernel ABI >= 1), applied by every child to itself: read-only access to that
    same list of paths, read-write to its scratch directory only; no TCP (ABI >= 4); no signals
    or abstract sockets outside its own domain (ABI >= 6).
@@ -160,8 +160,8 @@ def bwrap_argv(isolation: Isolation) -> list[str]:
         # gives it up with the rest when it takes its unprivileged uid.
         for cap in ("SETUID", "SETGID", "CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SYS_ADMIN"):
             argv += ["--cap-add", f"CAP_{cap}"]
-    # bubblewrap creates missing parent folders as 0700, which a child that runs as nobody could
-    # not traverse: create them 0755 first.
+    # bubblewrap creates missing parent folders as 0700, which a child that runs as a worker uid
+    # could not traverse: create them 0755 first.
     binds = [
         p for p in _python_paths() if not any(p == s or p.startswith(s + "/") for s in _SYSTEM_DIRS)
     ]
@@ -354,7 +354,7 @@ def _namespaces_work() -> bool:
     if unshare is None:
         return False
     argv = [unshare, "--pid", "--fork", "--kill-child", "--mount", "--"]
-    argv += ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", "/mnt"]
+    argv += ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", "/tmp"]
     try:
         result = subprocess.run(argv, capture_output=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
