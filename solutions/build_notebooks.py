@@ -2,6 +2,7 @@
 
     python solutions/build_notebooks.py            # solutions/_src/*.py -> solutions/<NN_topic>/*.ipynb
     python solutions/build_notebooks.py --release  # ... then `nbgrader generate_assignment` -> exercises/
+    python solutions/build_notebooks.py 02_bptt    # only the assignments named
 
 Each notebook is written as a Python file, ``solutions/_src/<NN_topic>.py``, so that it can be
 linted, formatted and reviewed as code, in jupytext's percent format (jupytext reads it; this
@@ -16,6 +17,13 @@ header lines:
     # %% [code]                      an ordinary cell the learner may edit (experiments)
     # %% [code] tags=hide-input      ... with cell tags (test cells are always tagged hide-input,
                                      so the book folds their scaffolding)
+
+Each task (an answer cell) is graded by the test cells that follow it, up to the next answer
+cell. The markdown cell that introduces the task (the last one before its answer cell) gets a
+line stating those tests and their points, written here from the test cells' nbgrader
+``points``, so that the notebook, nbgrader and the grader's checks.py count from one number:
+
+    **Graded, 3 points:** `test_rnn_cell_forward_shape` 1, `test_rnn_cell_forward_values` 2.
 
 Lines before the first header (licence, lint pragmas) are not part of the notebook. The notebook
 name is the source name without its "NN_" prefix: ``01_rnn_cell.py`` becomes
@@ -146,18 +154,68 @@ def parse(source: Path) -> nbformat.NotebookNode:
             if tags:
                 cell.metadata["tags"] = tags
         nb.cells.append(cell)
+    stamp_points(nb, source.name)
     nbformat.validate(nb)
     return nb
+
+
+def _points(value: float) -> str:
+    return f"{value:g} point" + ("" if value == 1 else "s")
+
+
+def points_line(tests: list[tuple[str, float]]) -> str:
+    """The line that states a task's tests and points: ``[(grade id, points), ...]``."""
+    total = _points(sum(p for _, p in tests))
+    if len(tests) == 1:
+        return f"**Graded, {total}:** `{tests[0][0]}`."
+    return f"**Graded, {total}:** " + ", ".join(f"`{t}` {p:g}" for t, p in tests) + "."
+
+
+def stamp_points(nb: nbformat.NotebookNode, where: str) -> None:
+    """Append to each task's introduction the tests that grade it, with their points."""
+    kinds = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        kind = "answer" if meta.get("solution") else "test" if meta.get("grade") else ""
+        kinds.append("markdown" if cell.cell_type == "markdown" else kind)
+    answers = [i for i, k in enumerate(kinds) if k == "answer"]
+    tests = [i for i, k in enumerate(kinds) if k == "test"]
+    if tests and (not answers or tests[0] < answers[0]):
+        raise ValueError(f"{where}: a test cell before any answer cell grades no task")
+    for n, answer in enumerate(answers):
+        end = answers[n + 1] if n + 1 < len(answers) else len(nb.cells)
+        graded = [
+            (
+                nb.cells[i].metadata["nbgrader"]["grade_id"],
+                nb.cells[i].metadata["nbgrader"]["points"],
+            )
+            for i in tests
+            if answer < i < end
+        ]
+        if not graded:
+            continue
+        start = answers[n - 1] if n else -1
+        intro = [i for i in range(start + 1, answer) if kinds[i] == "markdown"]
+        if not intro:
+            name = nb.cells[answer].metadata["nbgrader"]["grade_id"]
+            raise ValueError(f"{where}: no markdown cell introduces the task {name!r}")
+        cell = nb.cells[intro[-1]]
+        cell.source = cell.source.rstrip("\n") + "\n\n" + points_line(graded)
 
 
 def render(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb) + "\n"
 
 
-def build(check: bool = False) -> list[Path]:
-    """Write every instructor notebook; with ``check``, only list the ones that are out of date."""
+def build(check: bool = False, names: list[str] | None = None) -> list[Path]:
+    """Write every instructor notebook (or those of ``names``); with ``check``, only list the
+    ones that are out of date."""
+    chosen = [a for a in assignments() if not names or a.name in names]
+    unknown = set(names or ()) - {a.name for a in chosen}
+    if unknown:
+        raise SystemExit(f"unknown assignment(s): {', '.join(sorted(unknown))}")
     stale = []
-    for assignment in assignments():
+    for assignment in chosen:
         text = render(parse(assignment.source))
         target = assignment.notebook
         if target.exists() and target.read_text(encoding="utf-8") == text:
@@ -189,16 +247,17 @@ def release(names: list[str] | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="assignments to build (default: all)")
     parser.add_argument("--check", action="store_true", help="fail if a notebook is out of date")
     parser.add_argument("--release", action="store_true", help="then regenerate exercises/")
     args = parser.parse_args(argv)
-    stale = build(check=args.check)
+    stale = build(check=args.check, names=args.names)
     for path in stale:
         print(("out of date: " if args.check else "wrote ") + str(path.relative_to(ROOT)))
     if args.check:
         return 1 if stale else 0
     if args.release:
-        release()
+        release(args.names)
     return 0
 
 
