@@ -16,6 +16,7 @@ exercises return tensors.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -31,7 +32,12 @@ __all__ = [
     "check_at_least",
     "check_at_most",
     "rnn_inputs",
+    "expected_values",
 ]
+
+# The visible tests' answers, computed once by the references (solutions/expected_values.py) and
+# stored as arrays: a released notebook compares with these outputs, never with the code.
+EXPECTED_DIR = Path(__file__).resolve().parent / "data" / "expected"
 
 
 class CheckFailure(AssertionError):
@@ -272,3 +278,9 @@ def rnn_inputs(
         scale * rng.standard_normal((Dh, Dh)) / np.sqrt(Dh),
         scale * rng.standard_normal(Dh),
     )
+
+
+def expected_values(assignment: str) -> dict[str, np.ndarray]:
+    """The stored answers of an exercise's visible tests, by name (``"02_bptt"``)."""
+    with np.load(EXPECTED_DIR / f"{assignment}.npz", allow_pickle=False) as stored:
+        return {name: stored[name] for name in stored.files}

@@ -289,8 +289,31 @@ def test_a_handout_shows_its_source_and_nothing_graded():
     from autograder.handouts import bptt
 
     assert "def rnn_forward(" in inspect.getsource(bptt.rnn_forward)
-    assert [n for n in vars(bptt) if not n.startswith("__")] == ["rnn_forward"]
+    assert sorted(n for n in vars(bptt) if not n.startswith("__")) == ["rel_error", "rnn_forward"]
     assert "rnn_backward" not in bptt.rnn_forward.__globals__
+
+
+def _expected_values_module():
+    import importlib.util
+
+    path = ROOT / "solutions" / "expected_values.py"
+    spec = importlib.util.spec_from_file_location("expected_values", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("assignment", sorted(_expected_values_module().EXPECTED))
+def test_the_stored_answers_are_what_the_references_compute_now(assignment):
+    import numpy as np
+
+    from autograder.notebook_checks import expected_values
+
+    computed = _expected_values_module().EXPECTED[assignment]()
+    stored = expected_values(assignment)
+    assert sorted(stored) == sorted(computed)
+    for name, value in computed.items():
+        np.testing.assert_array_equal(stored[name], value, err_msg=name)
 
 
 if __name__ == "__main__":

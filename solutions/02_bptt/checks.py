@@ -466,7 +466,7 @@ def build(folder):
         name="02_bptt",
         notebook="bptt.ipynb",
         title="Exercise 2: backpropagation through time",
-        givens={"autograder.reference.numpy_rnn": ("rnn_forward",)},
+        givens={"autograder.reference.numpy_rnn": ("rnn_forward", "rel_error")},
         tests=(
             Test(
                 "test_rnn_cell_backward_shapes",

@@ -1,0 +1,173 @@
+"""Write the answers of the exercises' visible tests: autograder/data/expected/<assignment>.npz.
+
+A released notebook must not reach the references (tests/test_answer_key.py), so a visible test
+that needs the answer compares with arrays computed here, once, by the NumPy reference, on the
+same inputs as the test cell builds. Run after changing a visible test's inputs or a reference:
+
+    .venv/bin/python solutions/expected_values.py
+
+tests/test_answer_key.py checks that the stored arrays are what this computes now.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from autograder.notebook_checks import EXPECTED_DIR, rnn_inputs  # noqa: E402
+from autograder.reference import numpy_rnn  # noqa: E402
+
+CELL = ("dx", "dh_prev", "dW_xh", "dW_hh", "db_h")
+SEQUENCE = ("dX", "dh0", "dW_xh", "dW_hh", "db_h")
+
+
+def _sequence(seed, N, T, D, Dh, scale=0.8):
+    """The inputs of 02_bptt's `sequence` helper, with the reference's cache."""
+    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, T, D, Dh, scale=scale)
+    _, cache = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
+    dH = np.random.default_rng(seed + 1).standard_normal((N, T, Dh))
+    return dH, cache
+
+
+def _grad_norms(X, h0, W_xh, W_hh, b_h):
+    """dL/dH_t for L = sum of H_T: the gradient on the initial state of the rest of the sequence."""
+    H_states, _ = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
+    N, T, Dh = H_states.shape
+    norms = [np.sqrt(N * Dh)]
+    for t in range(T - 2, -1, -1):
+        _, rest = numpy_rnn.rnn_forward(X[:, t + 1 :], H_states[:, t], W_xh, W_hh, b_h)
+        dH_rest = np.zeros(rest.H.shape)
+        dH_rest[:, -1] = 1.0
+        norms.append(np.linalg.norm(numpy_rnn.rnn_backward(dH_rest, rest)[1]))
+    return np.array(norms[::-1])
+
+
+def bptt() -> dict[str, np.ndarray]:
+    values = {}
+    # test_rnn_cell_backward_*: one_step(seed=0, N=2, D=3, Dh=4)
+    X, h_prev, W_xh, W_hh, b_h = rnn_inputs(0, 2, 1, 3, 4, scale=1.0)
+    _, cache = numpy_rnn.rnn_cell_forward(X[:, 0], h_prev, W_xh, W_hh, b_h)
+    dh_next = np.random.default_rng(1).standard_normal((2, 4))
+    grads = numpy_rnn.rnn_cell_backward(dh_next, cache)
+    values.update({f"cell_{n}": g for n, g in zip(CELL, grads, strict=True)})
+    # test_rnn_backward: sequence(seed=0, N=2, T=5, D=3, Dh=4), and BPTT cut after one step
+    dH, cache = _sequence(0, 2, 5, 3, 4)
+    for prefix, k in (("bptt", None), ("local", 1)):
+        grads = numpy_rnn.rnn_backward(dH, cache, k=k)
+        values.update({f"{prefix}_{n}": g for n, g in zip(SEQUENCE, grads, strict=True)})
+    # test_numerical_gradient: f(x) = tanh(x W)
+    rng = np.random.default_rng(0)
+    W, x, df = rng.standard_normal((3, 4)), rng.standard_normal((2, 3)), rng.standard_normal((2, 4))
+    values["numerical_tanh"] = numpy_rnn.numerical_gradient(lambda v: np.tanh(v @ W), x, df)
+    # test_rnn_backward_truncated: sequence(seed=0, N=2, T=6, D=3, Dh=4), k = 1, 2, 4 and T
+    dH, cache = _sequence(0, 2, 6, 3, 4)
+    for k in (1, 2, 4, 6):
+        grads = numpy_rnn.rnn_backward(dH, cache, k=k)
+        values.update({f"truncated_{k}_{n}": g for n, g in zip(SEQUENCE, grads, strict=True)})
+    # test_hidden_grad_norms
+    values["grad_norms"] = _grad_norms(*rnn_inputs(0, 2, 6, 3, 4, scale=1.0))
+    return values
+
+
+BI = ("dX", "dh0_f", "dh0_b", "dW_xh_f", "dW_hh_f", "db_h_f", "dW_xh_b", "dW_hh_b", "db_h_b")
+
+
+def bidirectional() -> dict[str, np.ndarray]:
+    # 03_bidirectional's birnn_inputs(seed=0, N=2, T=5, D=3, Dh=4)
+    X, h0_f, *params_f = rnn_inputs(0, 2, 5, 3, 4, scale=0.8)
+    _, h0_b, *params_b = rnn_inputs(1000, 2, 5, 3, 4, scale=0.8)
+    H, cache = numpy_rnn.birnn_forward(X, h0_f, h0_b, tuple(params_f), tuple(params_b))
+    dH = np.random.default_rng(1).standard_normal((2, 5, 8))
+    dX, dh0_f, dh0_b, dparams_f, dparams_b = numpy_rnn.birnn_backward(dH, cache)
+    grads = (dX, dh0_f, dh0_b, *dparams_f, *dparams_b)
+    return {"birnn_H": H} | {f"birnn_{n}": g for n, g in zip(BI, grads, strict=True)}
+
+
+def _char_params(seed, V, H, scale=0.3):
+    """06_char_rnn's random_char_params."""
+    rng = np.random.default_rng(seed)
+    return {
+        "W_xh": scale * rng.standard_normal((V, H)),
+        "W_hh": scale * rng.standard_normal((H, H)),
+        "b_h": scale * rng.standard_normal(H),
+        "W_hq": scale * rng.standard_normal((H, V)),
+        "b_q": scale * rng.standard_normal(V),
+    }
+
+
+def char_rnn() -> dict[str, np.ndarray]:
+    values = {}
+    # test_char_rnn_loss: a batch of two windows, then one window given as lists
+    params = _char_params(0, V=5, H=4)
+    cases = [
+        (
+            np.array([[0, 3, 1], [2, 2, 4]]),
+            np.array([[3, 1, 4], [2, 4, 0]]),
+            np.random.default_rng(1).standard_normal((2, 4)),
+        ),
+        ([0, 3, 1, 1], [3, 1, 1, 2], np.zeros(4)),
+    ]
+    for case, (inputs, targets, h_prev) in enumerate(cases):
+        batch = np.atleast_2d(inputs), np.atleast_2d(targets), np.atleast_2d(h_prev)
+        loss, grads, h_last = numpy_rnn.char_rnn_loss(params, *batch)
+        values[f"loss_{case}"] = np.asarray(loss)
+        values.update({f"loss_{case}_d{k}": g for k, g in grads.items()})
+        values[f"loss_{case}_h_last"] = h_last
+    # test_sample: the same draws at temperatures 1 and 0.3
+    params = _char_params(2, V=6, H=5, scale=0.8)
+    h = np.random.default_rng(3).standard_normal(5)
+    for name, temperature in (("warm", 1.0), ("cold", 0.3)):
+        drawn = numpy_rnn.sample(params, h, 2, 20, temperature, np.random.default_rng(0))
+        values[f"sample_{name}"] = drawn
+    return values
+
+
+def _lstm_case(seed, N, T, D, Dh):
+    """07_gated's lstm_case (gated_inputs with four gate blocks)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, T, D))
+    h0 = 0.5 * rng.standard_normal((N, Dh))
+    c0 = rng.standard_normal((N, Dh))
+    W_x = rng.standard_normal((D, 4 * Dh)) / np.sqrt(D)
+    W_h = rng.standard_normal((Dh, 4 * Dh)) / np.sqrt(Dh)
+    b = 0.5 * rng.standard_normal(4 * Dh)
+    return X, h0, c0, W_x, W_h, b
+
+
+def gated() -> dict[str, np.ndarray]:
+    # test_lstm_forward_values: the cell states (nn.LSTM gives only the last one)
+    _, cache = numpy_rnn.lstm_forward(*_lstm_case(1, 2, 5, 3, 4))
+    values = {"lstm_C": cache.C}
+    # test_lstm_backward: the forward pass's H and C, and the gradients
+    H, cache = numpy_rnn.lstm_forward(*_lstm_case(2, 2, 4, 3, 4))
+    dH = np.random.default_rng(3).standard_normal(H.shape)
+    grads = numpy_rnn.lstm_backward(dH, cache)
+    names = ("dX", "dh0", "dc0", "dW_x", "dW_h", "db")
+    values.update({"backward_H": H, "backward_C": cache.C})
+    values.update({f"backward_{n}": g for n, g in zip(names, grads, strict=True)})
+    return values
+
+
+EXPECTED = {
+    "02_bptt": bptt,
+    "03_bidirectional": bidirectional,
+    "06_char_rnn": char_rnn,
+    "07_gated": gated,
+}
+
+
+def main() -> None:
+    EXPECTED_DIR.mkdir(parents=True, exist_ok=True)
+    for assignment, compute in EXPECTED.items():
+        path = EXPECTED_DIR / f"{assignment}.npz"
+        np.savez(path, **compute())
+        print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
