@@ -36,10 +36,13 @@ from autograder.notebook_checks import (
     check_arrays,
     check_at_most,
     check_scalar,
+    expected_values,
 )
-from autograder.reference import char_data, numpy_rnn
+from autograder.handouts.char_rnn import adagrad_step, char_rnn_init, clip_grad_value
+from autograder.reference import char_data
 
 np.set_printoptions(precision=4, suppress=True)
+EXPECTED = expected_values("06_char_rnn")  # the visible tests' answers, computed once and stored
 torch.set_num_threads(1)  # models this small train fastest on one thread
 
 text = char_data.load_text("shakespeare")
@@ -161,14 +164,13 @@ def random_char_params(seed, V, H, scale=0.3):
     }
 
 
-def check_char_rnn_loss(name, params, inputs, targets, h_prev):
-    """Compare char_rnn_loss with the reference on one input."""
+def check_char_rnn_loss(name, params, inputs, targets, h_prev, expected):
+    """Compare char_rnn_loss on one input with the expected (loss, grads, h_last)."""
     result = char_rnn_loss(params, inputs, targets, h_prev)
     if not isinstance(result, tuple) or len(result) != 3:
         raise CheckFailure(f"{name} must return a tuple (loss, grads, h_last).")
     loss, grads, h_last = result
-    batch = np.atleast_2d(inputs), np.atleast_2d(targets), np.atleast_2d(h_prev)
-    ref_loss, ref_grads, ref_h_last = numpy_rnn.char_rnn_loss(params, *batch)
+    ref_loss, ref_grads, ref_h_last = expected
     check_scalar(
         f"{name}: loss",
         loss,
@@ -199,15 +201,21 @@ params = random_char_params(0, V=5, H=4)
 inputs = np.array([[0, 3, 1], [2, 2, 4]])
 targets = np.array([[3, 1, 4], [2, 4, 0]])
 h_prev = np.random.default_rng(1).standard_normal((2, 4))
-check_char_rnn_loss("char_rnn_loss(...) on a batch of two windows", params, inputs, targets, h_prev)
-check_char_rnn_loss(
-    "char_rnn_loss(...) on a single window given as lists",
-    params,
-    [0, 3, 1, 1],
-    [3, 1, 1, 2],
-    np.zeros(4),
-)
+for case, (name, inputs, targets, h_prev) in enumerate(
+    [
+        ("char_rnn_loss(...) on a batch of two windows", inputs, targets, h_prev),
+        ("char_rnn_loss(...) on a single window given as lists", [0, 3, 1, 1], [3, 1, 1, 2], np.zeros(4)),
+    ]
+):
+    expected = (
+        EXPECTED[f"loss_{case}"],
+        {k: EXPECTED[f"loss_{case}_d{k}"] for k in PARAM_NAMES},
+        EXPECTED[f"loss_{case}_h_last"],
+    )
+    check_char_rnn_loss(name, params, inputs, targets, h_prev, expected)
 ### BEGIN HIDDEN TESTS
+from autograder.reference import numpy_rnn
+
 for seed, (N, T, V_test, H_test) in enumerate(
     [(1, 1, 2, 1), (1, 1, 7, 3), (3, 1, 4, 5), (1, 9, 6, 2), (4, 12, 8, 6)], start=101
 ):
@@ -217,10 +225,15 @@ for seed, (N, T, V_test, H_test) in enumerate(
     targets = rng.integers(0, V_test, (N, T))
     h_prev = rng.standard_normal((N, H_test))
     check_char_rnn_loss(
-        f"char_rnn_loss with N={N}, T={T}, V={V_test}, H={H_test}", params, inputs, targets, h_prev
+        f"char_rnn_loss with N={N}, T={T}, V={V_test}, H={H_test}",
+        params,
+        inputs,
+        targets,
+        h_prev,
+        numpy_rnn.char_rnn_loss(params, inputs, targets, h_prev),
     )
 ### END HIDDEN TESTS
-print("✓ char_rnn_loss matches the NumPy reference: loss, all five gradients and h_last")
+print("✓ char_rnn_loss gives the expected loss, all five gradients and h_last")
 
 # %% [markdown]
 # ## 2. Training it on Shakespeare
@@ -235,7 +248,7 @@ print("✓ char_rnn_loss matches the NumPy reference: loss, all five gradients a
 # %% [setup] id=setup_numpy_training
 def train_numpy(data, steps, hidden_size=64, seq_length=25, lr=0.1, clip_value=5.0, seed=0):
     """Train the NumPy char-RNN with your char_rnn_loss; return (params, loss per character)."""
-    params = numpy_rnn.char_rnn_init(V, hidden_size, seed)
+    params = char_rnn_init(V, hidden_size, seed)
     memory = {name: np.zeros_like(value) for name, value in params.items()}
     h = np.zeros((1, hidden_size))
     position, losses = 0, []
@@ -245,18 +258,11 @@ def train_numpy(data, steps, hidden_size=64, seq_length=25, lr=0.1, clip_value=5
         inputs = data[None, position : position + seq_length]
         targets = data[None, position + 1 : position + seq_length + 1]
         loss, grads, h = char_rnn_loss(params, inputs, targets, h)
-        grads = numpy_rnn.clip_grad_value(grads, clip_value)
-        params, memory = numpy_rnn.adagrad_step(params, grads, memory, lr)
+        grads = clip_grad_value(grads, clip_value)
+        params, memory = adagrad_step(params, grads, memory, lr)
         losses.append(loss / seq_length)
         position += seq_length
     return params, np.array(losses)
-
-
-def loss_per_char(params, data):
-    """Average loss per character of the NumPy model reading `data` in one pass."""
-    H = params["W_hh"].shape[0]
-    loss, _, _ = numpy_rnn.char_rnn_loss(params, data[None, :-1], data[None, 1:], np.zeros((1, H)))
-    return loss / (len(data) - 1)
 
 
 # %% [test] id=test_numpy_char_rnn_learns points=2
@@ -273,6 +279,16 @@ check_at_most(
     hint="if the loss does not go down, compare your gradients with numerical ones (Exercise 2).",
 )
 ### BEGIN HIDDEN TESTS
+from autograder.reference import numpy_rnn
+
+
+def loss_per_char(params, data):
+    """Average loss per character of the NumPy model reading `data` in one pass."""
+    H = params["W_hh"].shape[0]
+    loss, _, _ = numpy_rnn.char_rnn_loss(params, data[None, :-1], data[None, 1:], np.zeros((1, H)))
+    return loss / (len(data) - 1)
+
+
 check_at_most(
     "the loss per character on the held-out text", loss_per_char(numpy_params, val_data), 2.8
 )
@@ -333,7 +349,7 @@ got = sample(params, h, seed_ix=2, n=20, temperature=1.0, rng=np.random.default_
 check_array(
     "sample(..., n=20)",
     got,
-    numpy_rnn.sample(params, h, 2, 20, 1.0, np.random.default_rng(0)),
+    EXPECTED["sample_warm"],
     axes=("n",),
     atol=0,
     rtol=0,
@@ -345,13 +361,15 @@ cold = sample(params, h, seed_ix=2, n=20, temperature=0.3, rng=np.random.default
 check_array(
     "sample(..., temperature=0.3)",
     cold,
-    numpy_rnn.sample(params, h, 2, 20, 0.3, np.random.default_rng(0)),
+    EXPECTED["sample_cold"],
     axes=("n",),
     atol=0,
     rtol=0,
     hint="divide the scores by the temperature before the softmax.",
 )
 ### BEGIN HIDDEN TESTS
+from autograder.reference import numpy_rnn
+
 for seed, (V_test, H_test, n, temperature) in enumerate(
     [(2, 1, 1, 1.0), (7, 3, 0, 1.0), (5, 4, 15, 2.0), (9, 6, 30, 0.5)], start=201
 ):
@@ -365,7 +383,7 @@ for seed, (V_test, H_test, n, temperature) in enumerate(
         rtol=0,
     )
 ### END HIDDEN TESTS
-print("✓ sample draws the same characters as the reference, at two temperatures")
+print("✓ sample draws the expected characters, at two temperatures")
 
 # %% [markdown]
 # Your trained model, at three temperatures (each line starts from the same state and seed):

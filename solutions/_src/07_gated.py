@@ -58,11 +58,11 @@ import torch
 import torch.nn.functional as F  # noqa: F401 - yours to use in CharLSTM below
 from torch import nn
 
-from autograder.notebook_checks import CheckFailure, check_array, check_arrays
-from autograder.reference import numpy_rnn, torch_rnn
+from autograder.notebook_checks import CheckFailure, check_array, check_arrays, expected_values
 
 np.set_printoptions(precision=4, suppress=True)
 torch.set_default_dtype(torch.float64)
+EXPECTED = expected_values("07_gated")  # the visible tests' answers, computed once and stored
 
 
 def sigmoid(a):
@@ -202,34 +202,36 @@ print("✓ lstm_forward returns H and C, both (N, T, Dh)")
 
 # %% [test] id=test_lstm_forward_values points=3
 X, h0, c0, W_x, W_h, b = lstm_case(seed=1, N=2, T=5, D=3, Dh=4)
-H_ref, cache = numpy_rnn.lstm_forward(X, h0, c0, W_x, W_h, b)
 H, C = lstm_forward(X, h0, c0, W_x, W_h, b)
 b_no_forget = b.copy()
 b_no_forget[4:8] = np.inf  # sigmoid(inf) = 1: the forget gate always open
+i_f_o_g = [0, 1, 3, 2]
 suspects = {
-    "the LSTM with its gates read in the order i, f, o, g": numpy_rnn.lstm_forward(
-        X, h0, c0, reorder(W_x, [0, 1, 3, 2]), reorder(W_h, [0, 1, 3, 2]), reorder(b, [0, 1, 3, 2])
-    )[0],
-    "the LSTM without a forget gate (C_t = C_{t-1} + I_t G_t)": numpy_rnn.lstm_forward(
+    "the LSTM with its gates read in the order i, f, o, g": torch_lstm(
+        X, h0, c0, reorder(W_x, i_f_o_g), reorder(W_h, i_f_o_g), reorder(b, i_f_o_g)
+    ),
+    "the LSTM without a forget gate (C_t = C_{t-1} + I_t G_t)": torch_lstm(
         X, h0, c0, W_x, W_h, b_no_forget
-    )[0],
-    "the cell states C": cache.C,
+    ),
+    "the cell states C": EXPECTED["lstm_C"],
 }
-check_array("H from lstm_forward", H, H_ref, axes=STATE_AXES, suspects=suspects)
-check_array(
-    "C from lstm_forward",
-    C,
-    cache.C,
-    axes=STATE_AXES,
-    hint="C_t = F_t * C_{t-1} + I_t * G_t, with C_0 = c0.",
-)
 check_array(
     "H from lstm_forward compared with torch.nn.LSTM",
     H,
     torch_lstm(X, h0, c0, W_x, W_h, b),
     axes=STATE_AXES,
+    suspects=suspects,
+)
+check_array(
+    "C from lstm_forward",
+    C,
+    EXPECTED["lstm_C"],
+    axes=STATE_AXES,
+    hint="C_t = F_t * C_{t-1} + I_t * G_t, with C_0 = c0.",
 )
 ### BEGIN HIDDEN TESTS
+from autograder.reference import torch_rnn
+
 shapes = [(1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 5), (3, 6, 4, 2)]
 for seed, (N, T, D, Dh) in enumerate(shapes, start=201):
     args = lstm_case(seed, N, T, D, Dh)
@@ -239,7 +241,7 @@ for seed, (N, T, D, Dh) in enumerate(shapes, start=201):
     check_array(name + ": H", H, H_ref, axes=STATE_AXES)
     check_array(name + ": C", C, cache.C, axes=STATE_AXES)
 ### END HIDDEN TESTS
-print("✓ lstm_forward matches the NumPy reference and torch.nn.LSTM")
+print("✓ lstm_forward matches torch.nn.LSTM, and its cell states are the expected ones")
 
 # %% [markdown]
 # ## 2. The LSTM backward pass
@@ -319,6 +321,26 @@ GRAD_AXES = {
 }
 
 
+# %% [test] id=test_lstm_backward points=4
+X, h0, c0, W_x, W_h, b = lstm_case(seed=2, N=2, T=4, D=3, Dh=4)
+H, C = EXPECTED["backward_H"], EXPECTED["backward_C"]  # what lstm_forward gives
+dH = np.random.default_rng(3).standard_normal(H.shape)
+got = lstm_backward(dH, X, h0, c0, H, C, W_x, W_h, b)
+check_arrays(
+    "lstm_backward(...)",
+    got,
+    {name: EXPECTED[f"backward_{name}"] for name in GRAD_AXES},
+    axes=GRAD_AXES,
+    hints={
+        "dc0": "along the cell state the gradient is only multiplied by the forget gate: "
+        "dc_prev = dc * F_t.",
+        "db": "the bias is added to every row at every step: sum dA over the batch, add over t.",
+    },
+)
+### BEGIN HIDDEN TESTS
+from autograder.reference import numpy_rnn
+
+
 def backward_case(seed, N, T, D, Dh):
     """The inputs of lstm_backward, and the reference's gradients by name."""
     X, h0, c0, W_x, W_h, b = lstm_case(seed, N, T, D, Dh)
@@ -328,27 +350,6 @@ def backward_case(seed, N, T, D, Dh):
     return (dH, X, h0, c0, H, cache.C, W_x, W_h, b), expected, cache
 
 
-# %% [test] id=test_lstm_backward points=4
-args, expected, cache = backward_case(seed=2, N=2, T=4, D=3, Dh=4)
-got = lstm_backward(*args)
-check_arrays(
-    "lstm_backward(...)",
-    got,
-    expected,
-    axes=GRAD_AXES,
-    hints={
-        "dc0": "along the cell state the gradient is only multiplied by the forget gate: "
-        "dc_prev = dc * F_t.",
-        "db": "the bias is added to every row at every step: sum dA over the batch, add over t.",
-    },
-)
-check_arrays(
-    "lstm_backward(...) compared with PyTorch's autograd through nn.LSTM",
-    got,
-    dict(zip(GRAD_AXES, torch_rnn.lstm_backward(args[0], cache), strict=True)),
-    axes=GRAD_AXES,
-)
-### BEGIN HIDDEN TESTS
 for seed, (N, T, D, Dh) in enumerate([(1, 1, 1, 1), (1, 6, 2, 3), (3, 1, 4, 2), (2, 5, 3, 5)]):
     args, expected, _ = backward_case(300 + seed, N, T, D, Dh)
     check_arrays(
@@ -358,7 +359,7 @@ for seed, (N, T, D, Dh) in enumerate([(1, 1, 1, 1), (1, 6, 2, 3), (3, 1, 4, 2), 
         axes=GRAD_AXES,
     )
 ### END HIDDEN TESTS
-print("✓ lstm_backward matches the NumPy reference and autograd")
+print("✓ lstm_backward gives the expected gradients")
 
 # %% [markdown]
 # ### The cell state in numbers
@@ -443,7 +444,7 @@ def gru_case(seed, N, T, D, Dh):
 
 # %% [test] id=test_gru_forward points=3
 X, h0, W_x, W_h, b_x, b_h = gru_case(seed=3, N=2, T=5, D=3, Dh=4)
-expected, _ = numpy_rnn.gru_forward(X, h0, W_x, W_h, b_x, b_h)
+expected = torch_gru(X, h0, W_x, W_h, b_x, b_h)
 got = gru_forward(X, h0, W_x, W_h, b_x, b_h)
 z_swapped, h = [], h0
 for t in range(X.shape[1]):  # the update with Z and 1 - Z exchanged, for the message below
@@ -454,20 +455,16 @@ for t in range(X.shape[1]):  # the update with Z and 1 - Z exchanged, for the me
     h = z * n + (1 - z) * h
     z_swapped.append(h)
 check_array(
-    "gru_forward(...)",
+    "gru_forward(...) compared with torch.nn.GRU",
     got,
     expected,
     axes=STATE_AXES,
     suspects={"the states of a GRU with Z and 1 - Z swapped": np.stack(z_swapped, axis=1)},
     hint="H_t = (1 - Z_t) * N_t + Z_t * H_{t-1}, and R_t multiplies (H_{t-1} W_hn + b_hn).",
 )
-check_array(
-    "gru_forward(...) compared with torch.nn.GRU",
-    got,
-    torch_gru(X, h0, W_x, W_h, b_x, b_h),
-    axes=STATE_AXES,
-)
 ### BEGIN HIDDEN TESTS
+from autograder.reference import torch_rnn
+
 for seed, (N, T, D, Dh) in enumerate([(1, 1, 1, 1), (1, 8, 2, 3), (4, 1, 3, 5), (3, 6, 4, 2)]):
     args = gru_case(400 + seed, N, T, D, Dh)
     check_array(
@@ -477,7 +474,7 @@ for seed, (N, T, D, Dh) in enumerate([(1, 1, 1, 1), (1, 8, 2, 3), (4, 1, 3, 5), 
         axes=STATE_AXES,
     )
 ### END HIDDEN TESTS
-print("✓ gru_forward matches the NumPy reference and torch.nn.GRU")
+print("✓ gru_forward matches torch.nn.GRU")
 
 # %% [markdown]
 # ## 4. Counting parameters
@@ -563,22 +560,21 @@ with torch.no_grad():
     result = model(idx, h0, c0)
 if not isinstance(result, tuple) or len(result) != 3:
     raise CheckFailure("CharLSTM.forward must return a tuple (logits, h_last, c_last).")
-# The same model computed by the NumPy reference: PyTorch's weights transposed, biases added.
-weights = {name: p.detach().numpy() for name, p in model.named_parameters()}
-X = np.eye(7)[idx.numpy()]
-H, cache = numpy_rnn.lstm_forward(
-    X,
-    h0[0].numpy(),
-    c0[0].numpy(),
-    weights["rnn.weight_ih_l0"].T,
-    weights["rnn.weight_hh_l0"].T,
-    weights["rnn.bias_ih_l0"] + weights["rnn.bias_hh_l0"],
-)
+# The same model computed by a plain nn.LSTM and nn.Linear holding CharLSTM's weights.
+weights = dict(model.named_parameters())
+lstm, head = nn.LSTM(7, 5, batch_first=True), nn.Linear(5, 7)
+with torch.no_grad():
+    for name, p in lstm.named_parameters():
+        p.copy_(weights[f"rnn.{name}"])
+    head.weight.copy_(weights["head.weight"])
+    head.bias.copy_(weights["head.bias"])
+    H, (h_ref, c_ref) = lstm(F.one_hot(idx, 7).to(torch.float64), (h0, c0))
+    logits_ref = head(H)
 logits, h_last, c_last = (t.numpy() for t in result)
-check_array("logits", logits, H @ weights["head.weight"].T + weights["head.bias"], atol=1e-5)
-check_array("h_last", h_last, H[None, :, -1], atol=1e-5, hint="h_last is (1, N, Dh).")
+check_array("logits", logits, logits_ref.numpy(), atol=1e-5)
+check_array("h_last", h_last, h_ref.numpy(), atol=1e-5, hint="h_last is (1, N, Dh).")
 check_array(
-    "c_last", c_last, cache.C[None, :, -1], atol=1e-5, hint="return the cell state nn.LSTM gives."
+    "c_last", c_last, c_ref.numpy(), atol=1e-5, hint="return the cell state nn.LSTM gives."
 )
 print("✓ CharLSTM computes the LSTM of section 1 and returns (logits, h_last, c_last)")
 
