@@ -116,7 +116,7 @@ def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):
 def torch_cell_step(x, h_prev, W_xh, W_hh, b_h):
     """h_next computed by torch.nn.RNNCell holding our weights."""
     D, Dh = W_xh.shape
-    cell = torch.nn.RNNCell(D, Dh)
+    cell = torch.nn.RNNCell(D, Dh, dtype=torch.float64)
     with torch.no_grad():
         cell.weight_ih.copy_(torch.from_numpy(W_xh.T))
         cell.weight_hh.copy_(torch.from_numpy(W_hh.T))
@@ -128,7 +128,7 @@ def torch_cell_step(x, h_prev, W_xh, W_hh, b_h):
 def torch_sequence(X, h0, W_xh, W_hh, b_h):
     """H computed by torch.nn.RNN(batch_first=True) holding our weights."""
     D, Dh = W_xh.shape
-    rnn = torch.nn.RNN(D, Dh, batch_first=True)
+    rnn = torch.nn.RNN(D, Dh, batch_first=True, dtype=torch.float64)
     with torch.no_grad():
         rnn.weight_ih_l0.copy_(torch.from_numpy(W_xh.T))
         rnn.weight_hh_l0.copy_(torch.from_numpy(W_hh.T))
@@ -181,7 +181,7 @@ check_array(
     suspects=suspects,
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn
+from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
 
 for seed, (N, D, Dh) in enumerate(
     [(1, 1, 1), (1, 5, 2), (4, 2, 6), (3, 7, 3), (5, 4, 4)], start=201
@@ -282,7 +282,7 @@ check_array(
     hint="the first step reads h0; every later step reads the state the previous step computed.",
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn
+from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
 
 shapes = [(1, 1, 1, 1), (1, 9, 2, 3), (4, 1, 3, 5), (3, 6, 4, 2), (2, 12, 3, 6)]
 for seed, (N, T, D, Dh) in enumerate(shapes, start=401):
@@ -329,7 +329,9 @@ rng = np.random.default_rng(2)
 H_states = np.tanh(rng.standard_normal((2, 5, 4)))
 W_hq, b_q = rng.standard_normal((4, 3)), rng.standard_normal(3)
 got = output_forward(H_states, W_hq, b_q)
-linear = torch.nn.Linear(4, 3)  # PyTorch again stores the transpose: weight = W_hq.T
+linear = torch.nn.Linear(
+    4, 3, dtype=torch.float64
+)  # PyTorch again stores the transpose: weight = W_hq.T
 with torch.no_grad():
     linear.weight.copy_(torch.from_numpy(W_hq.T))
     linear.bias.copy_(torch.from_numpy(b_q))
@@ -341,7 +343,7 @@ with torch.no_grad():
         suspects={"H W_hq without the bias b_q": H_states @ W_hq},
     )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn
+from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
 
 for seed, (N, T, Dh, Q) in enumerate(
     [(1, 1, 1, 1), (1, 4, 3, 2), (3, 1, 2, 5), (2, 6, 5, 3)], start=501

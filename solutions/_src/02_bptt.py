@@ -52,6 +52,8 @@ if importlib.util.find_spec("autograder") is None:
 import matplotlib.pyplot as plt
 import numpy as np
 
+from autograder.handouts.bptt import rel_error
+from autograder.handouts.bptt import rnn_forward as given_rnn_forward
 from autograder.notebook_checks import (
     check_array,
     check_arrays,
@@ -59,8 +61,6 @@ from autograder.notebook_checks import (
     expected_values,
     rnn_inputs,
 )
-from autograder.handouts.bptt import rel_error
-from autograder.handouts.bptt import rnn_forward as given_rnn_forward
 
 np.set_printoptions(precision=4, suppress=True)
 EXPECTED = expected_values("02_bptt")  # the visible tests' answers, computed once and stored
@@ -152,7 +152,7 @@ check_arrays(
     hints={"db_h": "the bias gradient has one entry per hidden unit: sum over the batch."},
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn
+from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
 
 for seed, (N, D, Dh) in enumerate([(1, 1, 1), (1, 4, 2), (5, 2, 3)], start=101):
     dh_next, x, h_prev, h_next, W_xh, W_hh, cache = one_step(seed, N, D, Dh)
@@ -189,7 +189,7 @@ check_arrays(
     hints=hints,
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn, torch_rnn
+from autograder.reference import numpy_rnn, torch_rnn  # noqa: E402 - hidden tests only
 
 for seed, (N, D, Dh) in enumerate([(1, 1, 1), (1, 4, 2), (5, 2, 3), (3, 6, 6)], start=201):
     dh_next, x, h_prev, h_next, W_xh, W_hh, cache = one_step(seed, N, D, Dh)
@@ -289,12 +289,10 @@ check_arrays(
     {name: EXPECTED[f"bptt_{name}"] for name in SEQ_AXES},
     axes=SEQ_AXES,
     hints=hints,
-    suspects={
-        "BPTT with nothing carried back from step t+1 to step t": tuple(only_local.values())
-    },
+    suspects={"BPTT with nothing carried back from step t+1 to step t": tuple(only_local.values())},
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn, torch_rnn
+from autograder.reference import numpy_rnn, torch_rnn  # noqa: E402 - hidden tests only
 
 shapes = [(1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 2), (3, 6, 2, 5), (2, 15, 3, 4)]
 for seed, (N, T, D, Dh) in enumerate(shapes, start=301):
@@ -514,14 +512,15 @@ hints = {
 }
 for k in (1, 2, 4, 6):
     check_arrays(
-        f"rnn_backward_truncated(..., k={k})" + (" (k = T: must equal full BPTT)" if k == 6 else ""),
+        f"rnn_backward_truncated(..., k={k})"
+        + (" (k = T: must equal full BPTT)" if k == 6 else ""),
         rnn_backward_truncated(dH, X, h0, H_states, W_xh, W_hh, k),
         {name: EXPECTED[f"truncated_{k}_{name}"] for name in SEQ_AXES},
         axes=SEQ_AXES,
         hints=hints,
     )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn, torch_rnn
+from autograder.reference import numpy_rnn, torch_rnn  # noqa: E402 - hidden tests only
 
 cases = [
     (1, 1, 1, 1, 1),
@@ -602,7 +601,7 @@ check_array(
     hint="norms[T-1] = sqrt(N * Dh); each step back applies dh_prev = (dh * (1 - h**2)) @ W_hh.T.",
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn
+from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
 
 
 def reference_grad_norms(X, h0, W_xh, W_hh, b_h):

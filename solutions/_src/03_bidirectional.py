@@ -189,7 +189,7 @@ check_array(
     suspects=suspects,
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn, torch_rnn
+from autograder.reference import numpy_rnn, torch_rnn  # noqa: E402 - hidden tests only
 
 for seed, (N, T, D, Dh) in enumerate(
     [(1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 2), (3, 9, 2, 5)], start=201
@@ -309,7 +309,7 @@ check_arrays(
     hints=hints,
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn, torch_rnn
+from autograder.reference import numpy_rnn, torch_rnn  # noqa: E402 - hidden tests only
 
 for seed, (N, T, D, Dh) in enumerate(
     [(1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 2), (3, 8, 2, 5)], start=301

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autograder.handouts.char_rnn import adagrad_step, char_rnn_init, clip_grad_value
 from autograder.notebook_checks import (
     CheckFailure,
     check_array,
@@ -38,7 +39,6 @@ from autograder.notebook_checks import (
     check_scalar,
     expected_values,
 )
-from autograder.handouts.char_rnn import adagrad_step, char_rnn_init, clip_grad_value
 from autograder.reference import char_data
 
 np.set_printoptions(precision=4, suppress=True)
@@ -201,20 +201,24 @@ params = random_char_params(0, V=5, H=4)
 inputs = np.array([[0, 3, 1], [2, 2, 4]])
 targets = np.array([[3, 1, 4], [2, 4, 0]])
 h_prev = np.random.default_rng(1).standard_normal((2, 4))
-for case, (name, inputs, targets, h_prev) in enumerate(
-    [
-        ("char_rnn_loss(...) on a batch of two windows", inputs, targets, h_prev),
-        ("char_rnn_loss(...) on a single window given as lists", [0, 3, 1, 1], [3, 1, 1, 2], np.zeros(4)),
-    ]
-):
+windows = [
+    ("char_rnn_loss(...) on a batch of two windows", inputs, targets, h_prev),
+    (
+        "char_rnn_loss(...) on a single window given as lists",
+        [0, 3, 1, 1],
+        [3, 1, 1, 2],
+        np.zeros(4),
+    ),
+]
+for case, (name, *window) in enumerate(windows):
     expected = (
         EXPECTED[f"loss_{case}"],
         {k: EXPECTED[f"loss_{case}_d{k}"] for k in PARAM_NAMES},
         EXPECTED[f"loss_{case}_h_last"],
     )
-    check_char_rnn_loss(name, params, inputs, targets, h_prev, expected)
+    check_char_rnn_loss(name, params, *window, expected)
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn
+from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
 
 for seed, (N, T, V_test, H_test) in enumerate(
     [(1, 1, 2, 1), (1, 1, 7, 3), (3, 1, 4, 5), (1, 9, 6, 2), (4, 12, 8, 6)], start=101
@@ -279,7 +283,7 @@ check_at_most(
     hint="if the loss does not go down, compare your gradients with numerical ones (Exercise 2).",
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn
+from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
 
 
 def loss_per_char(params, data):
@@ -368,7 +372,7 @@ check_array(
     hint="divide the scores by the temperature before the softmax.",
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn
+from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
 
 for seed, (V_test, H_test, n, temperature) in enumerate(
     [(2, 1, 1, 1.0), (7, 3, 0, 1.0), (5, 4, 15, 2.0), (9, 6, 30, 0.5)], start=201

@@ -144,7 +144,7 @@ def lstm_forward(X, h0, c0, W_x, W_h, b):
 # %% [setup] id=setup_torch_helpers
 def torch_lstm(X, h0, c0, W_x, W_h, b):
     """H computed by torch.nn.LSTM(batch_first=True) holding our weights."""
-    lstm = torch.nn.LSTM(W_x.shape[0], W_h.shape[0], batch_first=True)
+    lstm = torch.nn.LSTM(W_x.shape[0], W_h.shape[0], batch_first=True, dtype=torch.float64)
     with torch.no_grad():
         lstm.weight_ih_l0.copy_(torch.from_numpy(W_x.T))
         lstm.weight_hh_l0.copy_(torch.from_numpy(W_h.T))
@@ -156,7 +156,7 @@ def torch_lstm(X, h0, c0, W_x, W_h, b):
 
 def torch_gru(X, h0, W_x, W_h, b_x, b_h):
     """H computed by torch.nn.GRU(batch_first=True) holding our weights and biases."""
-    gru = torch.nn.GRU(W_x.shape[0], W_h.shape[0], batch_first=True)
+    gru = torch.nn.GRU(W_x.shape[0], W_h.shape[0], batch_first=True, dtype=torch.float64)
     with torch.no_grad():
         gru.weight_ih_l0.copy_(torch.from_numpy(W_x.T))
         gru.weight_hh_l0.copy_(torch.from_numpy(W_h.T))
@@ -230,7 +230,7 @@ check_array(
     hint="C_t = F_t * C_{t-1} + I_t * G_t, with C_0 = c0.",
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import torch_rnn
+from autograder.reference import torch_rnn  # noqa: E402 - hidden tests only
 
 shapes = [(1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 5), (3, 6, 4, 2)]
 for seed, (N, T, D, Dh) in enumerate(shapes, start=201):
@@ -338,7 +338,7 @@ check_arrays(
     },
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn
+from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
 
 
 def backward_case(seed, N, T, D, Dh):
@@ -463,7 +463,7 @@ check_array(
     hint="H_t = (1 - Z_t) * N_t + Z_t * H_{t-1}, and R_t multiplies (H_{t-1} W_hn + b_hn).",
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import torch_rnn
+from autograder.reference import torch_rnn  # noqa: E402 - hidden tests only
 
 for seed, (N, T, D, Dh) in enumerate([(1, 1, 1, 1), (1, 8, 2, 3), (4, 1, 3, 5), (3, 6, 4, 2)]):
     args = gru_case(400 + seed, N, T, D, Dh)
@@ -562,20 +562,19 @@ if not isinstance(result, tuple) or len(result) != 3:
     raise CheckFailure("CharLSTM.forward must return a tuple (logits, h_last, c_last).")
 # The same model computed by a plain nn.LSTM and nn.Linear holding CharLSTM's weights.
 weights = dict(model.named_parameters())
-lstm, head = nn.LSTM(7, 5, batch_first=True), nn.Linear(5, 7)
+lstm = nn.LSTM(7, 5, batch_first=True, dtype=torch.float64)
+head = nn.Linear(5, 7, dtype=torch.float64)
 with torch.no_grad():
     for name, p in lstm.named_parameters():
-        p.copy_(weights[f"rnn.{name}"])
-    head.weight.copy_(weights["head.weight"])
-    head.bias.copy_(weights["head.bias"])
-    H, (h_ref, c_ref) = lstm(F.one_hot(idx, 7).to(torch.float64), (h0, c0))
+        p.copy_(weights[f"rnn.{name}"].double())
+    head.weight.copy_(weights["head.weight"].double())
+    head.bias.copy_(weights["head.bias"].double())
+    H, (h_ref, c_ref) = lstm(F.one_hot(idx, 7).to(torch.float64), (h0.double(), c0.double()))
     logits_ref = head(H)
 logits, h_last, c_last = (t.numpy() for t in result)
 check_array("logits", logits, logits_ref.numpy(), atol=1e-5)
 check_array("h_last", h_last, h_ref.numpy(), atol=1e-5, hint="h_last is (1, N, Dh).")
-check_array(
-    "c_last", c_last, c_ref.numpy(), atol=1e-5, hint="return the cell state nn.LSTM gives."
-)
+check_array("c_last", c_last, c_ref.numpy(), atol=1e-5, hint="return the cell state nn.LSTM gives.")
 print("✓ CharLSTM computes the LSTM of section 1 and returns (logits, h_last, c_last)")
 
 # %% [markdown]
