@@ -364,6 +364,7 @@ def publish(out: Path, solutions: Path | None = None, url: str | None = None) ->
             (tmp / relative).write_text(
                 learner_module(text, module, graded, helpers), encoding="utf-8"
             )
+        write_handouts(tmp / "autograder" / "handouts", graded, helpers)
         (tmp / "README.md").write_text(README, encoding="utf-8")
         (tmp / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
         instructors = course_url((REPO / "_config.yml").read_text(encoding="utf-8"))
@@ -374,6 +375,35 @@ def publish(out: Path, solutions: Path | None = None, url: str | None = None) ->
         if tmp.exists():
             shutil.rmtree(tmp)
     return sorted(p for p in out.rglob("*") if p.is_file())
+
+
+def write_handouts(folder: Path, graded: dict[str, str], helpers: set[str]) -> list[Path]:
+    """Each exercise's handout as a plain module, without the answers of earlier exercises.
+
+    In the instructor repository a handout prunes the reference library when it is imported
+    (:mod:`autograder.handouts`) and hands an exercise the earlier answers it builds on (Exercise
+    3 runs Exercise 2's ``rnn_backward``). The learner repository has neither that library nor
+    the pruner, and keeps no answer: it gets the pruned source with every graded function
+    stubbed as in the reference modules (:func:`learner_module`), so a visible test that runs one
+    says that it runs in full grading, and the learner may paste in their own earlier answer.
+    """
+    import importlib
+    import pkgutil
+
+    from autograder import handouts
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [folder / "__init__.py"]
+    written[0].write_text(
+        '"""What each exercise hands to the learner from earlier ones."""\n', encoding="utf-8"
+    )
+    for info in pkgutil.iter_modules(handouts.__path__):
+        module = importlib.import_module(f"{handouts.__name__}.{info.name}")
+        text = handouts.source(tuple(module.__all__), (module.__doc__ or "").strip())
+        path = folder / f"{info.name}.py"
+        path.write_text(learner_module(text, module.__name__, graded, helpers), encoding="utf-8")
+        written.append(path)
+    return written
 
 
 def add_publish_command(subparsers) -> None:

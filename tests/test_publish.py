@@ -245,6 +245,48 @@ def test_no_graded_function_has_its_reference_implementation(tree):
     assert result.stdout.strip() == "0.0"
 
 
+def test_every_handout_imports_from_the_tree_alone(tree):
+    from autograder import handouts
+    from autograder.grading import assignments as declarations
+
+    graded = publish.graded_names(REPO / "solutions")
+    probe = (
+        "import importlib, os, sys\n"
+        "graded = set(sys.argv[1].split(','))\n"
+        "for spec in sys.argv[2:]:\n"
+        "    name, _, given = spec.partition('=')\n"
+        "    module = importlib.import_module(name)\n"
+        "    assert module.__file__.startswith(os.getcwd() + os.sep), module.__file__\n"
+        "    for function in given.split(','):\n"
+        "        assert callable(getattr(module, function)), function\n"
+        "        if function in graded:\n"
+        "            try:\n"
+        "                getattr(module, function)()\n"
+        "            except module.ReferenceNotShipped as err:\n"
+        "                assert 'full grading' in str(err), err\n"
+        "            else:\n"
+        "                raise SystemExit(function + ' ran')\n"
+        "print('ok')\n"
+    )
+    specs = []
+    for assignment in declarations.known(REPO / "solutions"):
+        loaded = declarations.load(assignment, REPO / "solutions")
+        given = sorted({f for functions in loaded.givens.values() for f in functions})
+        if given:
+            assert not set(given) & set(loaded.required), assignment
+            specs.append(f"{handouts.module_name(assignment)}={','.join(given)}")
+    assert specs, "no exercise hands anything out: the test would check nothing"
+    result = subprocess.run(
+        [sys.executable, "-c", probe, ",".join(graded), *specs],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+    assert not (tree / "autograder" / "grading").exists()
+
+
 def _check(tree: Path, notebook: Path) -> subprocess.CompletedProcess:
     # From the tree's root, `python -m autograder` is the learner repository's package.
     return subprocess.run(
