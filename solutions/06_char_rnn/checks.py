@@ -19,7 +19,7 @@ Test ids and points are those of the graded cells of char_rnn.ipynb.
   here, and the trained weights, loaded into the reference, are scored here by their
   perplexity on held-out text.
 
-The notebook's setup cells use char_data (the text), and char_rnn_init, clip_grad_value and
+The notebook's setup cells use char_data (the text), and char_rnn_init, clip_grad_norm and
 adagrad_step of the NumPy reference in train_numpy: the sandbox may import those.
 """
 
@@ -497,7 +497,7 @@ def build(folder):
         title="Exercise 6: a character-level language model",
         givens={
             "autograder.reference.char_data": (),
-            "autograder.reference.numpy_rnn": ("char_rnn_init", "clip_grad_value", "adagrad_step"),
+            "autograder.reference.numpy_rnn": ("char_rnn_init", "clip_grad_norm", "adagrad_step"),
         },
         tests=(
             Test(
