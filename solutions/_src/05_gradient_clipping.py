@@ -25,6 +25,26 @@
 # weights far away and the loss jumps by orders of magnitude. Clipping bounds the size of every
 # step while keeping (for norm clipping) its direction.
 
+# %% [code] tags=hide-input
+# Course setup: make the course package `autograder` importable. In a checkout of the
+# repository it is imported from there; on Colab, or any machine without it, it is first
+# installed with pip from https://github.com/open-rnn-course/rnn-course
+# Where it already imports, this cell changes nothing.
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+for _root in (Path.cwd(), *Path.cwd().parents):
+    if (_root / "autograder" / "__init__.py").is_file():
+        for _path in (str(_root / "book"), str(_root)):
+            if _path not in sys.path:
+                sys.path.insert(0, _path)
+        break
+if importlib.util.find_spec("autograder") is None:
+    _spec = "rnn-course @ git+https://github.com/open-rnn-course/rnn-course@main"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", _spec], check=True)
+
 # %% [setup] id=setup_imports
 import matplotlib.pyplot as plt
 import numpy as np
@@ -97,13 +117,20 @@ def torch_clip_grad_value(grads, clip_value):
     return [p.grad.numpy() for p in params]
 
 
-def check_clipped(name, got, expected):
-    """Check a list of clipped arrays against the expected list."""
+def check_clipped(name, got, expected, exact=True):
+    """Check a list of clipped arrays against the expected list.
+
+    Clipping by value copies or clamps entries, so it is checked to the last digits; clipping by
+    norm divides by the norm, and torch adds 1e-6 to it, a rounding difference that the default
+    tolerance (the grader's) lets through."""
     if not isinstance(got, (list, tuple)) or len(got) != len(expected):
         got_text = f"{len(got)} items" if isinstance(got, (list, tuple)) else type(got).__name__
         raise CheckFailure(f"{name} must be a list of {len(expected)} arrays, got {got_text}.")
     for i, (g, e) in enumerate(zip(got, expected, strict=True)):
-        check_array(f"{name}[{i}]", g, e, atol=1e-12, rtol=1e-9)
+        if exact:
+            check_array(f"{name}[{i}]", g, e, atol=1e-12, rtol=1e-9)
+        else:
+            check_array(f"{name}[{i}]", g, e)
 
 
 def random_grads(seed, shapes, scale):
@@ -128,7 +155,9 @@ check_scalar(
     rtol=1e-12,
     hint="one norm over all the arrays together: the square root of the sum of all squared entries.",
 )
-check_clipped("clipped compared with torch.nn.utils.clip_grad_norm_", clipped, torch_clipped)
+check_clipped(
+    "clipped compared with torch.nn.utils.clip_grad_norm_", clipped, torch_clipped, exact=False
+)
 # Gradients that are already small enough come back unchanged.
 small = random_grads(1, [(2, 3), (5,)], scale=0.1)
 check_clipped(
@@ -151,7 +180,7 @@ for seed, (shapes, scale, max_norm) in enumerate(cases, start=101):
     expected, expected_norm = torch_clip_grad_norm(before, max_norm)
     name = f"clip_grad_norm(shapes {shapes}, max_norm={max_norm})"
     check_scalar(f"{name}: total_norm", total_norm, expected_norm, rtol=1e-12)
-    check_clipped(f"{name}: clipped", clipped, expected)
+    check_clipped(f"{name}: clipped", clipped, expected, exact=False)
 zeros = [np.zeros((2, 2)), np.zeros(3)]
 clipped, total_norm = clip_grad_norm(zeros, 1.0)
 check_scalar("total_norm of all-zero gradients", total_norm, 0.0)
