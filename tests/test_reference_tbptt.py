@@ -113,12 +113,15 @@ def test_numpy_and_torch_tbptt_agree_with_the_windowed_oracle(N, T, D, Dh, windo
     scale=scales,
 )
 def test_tbptt_that_reaches_the_start_equals_full_bptt(N, T, D, Dh, k1, beyond, seed, scale):
-    # k2 >= T: every backward pass goes back to step 1, so nothing is cut. With k1 >= T there is
-    # one chunk and one backward pass of T steps: full BPTT exactly, at its cost.
+    # A chunk goes back through its own steps and k2 - k1 before it. With k2 >= start + k1 for
+    # the last chunk's start (so k2 >= T, and more when the last chunk is short), every backward
+    # pass goes back to step 1 and nothing is cut. With k1 >= T there is one chunk and one
+    # backward pass of T steps: full BPTT exactly, at its cost.
     p = rnn_problem(N, T, D, Dh, seed, scale)
     H, cache = nr.rnn_forward(p.X, p.h0, *p.params)
     full = nr.rnn_backward(p.dH, cache)
-    k2 = max(T, k1) + beyond
+    last_start = k1 * ((T - 1) // k1)
+    k2 = last_start + k1 + beyond
     for name, module in REFERENCES.items():
         got = tbptt(module, p, k1, k2)
         assert_close(got.H, H, f"{name}: H")
