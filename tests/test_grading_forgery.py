@@ -284,6 +284,17 @@ def test_symlinked_submissions_are_found_and_refused(tmp_path, where):
     assert "symbolic link" in note
 
 
+def test_a_dangling_linked_student_folder_is_collected_and_refused(tmp_path):
+    submitted = tmp_path / "submitted"
+    (submitted / "alice" / "01_rnn_cell").mkdir(parents=True)
+    (submitted / "bob").symlink_to(tmp_path / "nowhere")  # dangling: is_dir() is False
+    students, _, _ = engine.collect(submitted, ["01_rnn_cell"], assignments.SOLUTIONS_DIR)
+    assert students == ["alice", "bob"]
+    expected = subs.ASSIGNMENTS["01_rnn_cell"]
+    path, note = engine._find_notebook(submitted / "bob" / "01_rnn_cell", expected)
+    assert path is None and "symbolic link" in note
+
+
 def _canvas_zip(path: Path, members: dict[str, bytes], links: dict[str, str]) -> Path:
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in members.items():

@@ -102,9 +102,14 @@ class Summary:
 
 
 def _visible_dirs(folder: Path) -> list[str]:
-    if not folder.is_dir():
+    """Sub-folders, and links in their place (even dangling ones): a link gets a refusal row."""
+    if not folder.is_dir() or folder.is_symlink():
         return []
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if (p.is_symlink() or p.is_dir()) and not p.name.startswith(".")
+    )
 
 
 def _find_notebook(folder: Path, expected: str) -> tuple[Path | None, str]:
