@@ -15,6 +15,17 @@ def repo_root() -> Path:
     return ROOT
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """PyTorch on one intra-op thread for a module of tests, as it was before afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def pytest_collection_modifyitems(config, items):
     """Without Chromium, keep one browser test, which fails with the install line.
 

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference_cases import GRAD_TOL, rnn_problem, scales, seeds
@@ -26,12 +25,8 @@ REFERENCES = {"numpy": nr, "torch": tr}
 windows = st.tuples(st.integers(1, 5), st.integers(0, 6))  # k1, k2 - k1
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny tensors: a second intra-op thread only adds synchronisation (fixture in conftest.py).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tbptt(module, p, k1, k2):

@@ -32,13 +32,8 @@ from autograder.reference import torch_rnn as tr
 SETTINGS = settings(max_examples=25, deadline=None)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    # These tensors are tiny: a second intra-op thread only adds synchronisation.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny tensors: a second intra-op thread only adds synchronisation (fixture in conftest.py).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def assert_all_close(ours, theirs, tol, what="", floor=1e-8):
