@@ -88,7 +88,21 @@ def status_of(url: str) -> int:
 
 def visit(browser, site: str, page_path: str, width: int | None = None):
     """Open one page (at a viewport ``width`` if given); return what it requested, logged and
-    rendered."""
+    rendered.
+
+    Now and then headless Chromium never reports a long page's network as idle, although every
+    request has been answered; the page is then opened once more, in a new tab, and everything
+    it requests, logs and renders is recorded again from the start.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        return _visit_once(browser, site, page_path, width)
+    except PlaywrightTimeout:
+        return _visit_once(browser, site, page_path, width)
+
+
+def _visit_once(browser, site: str, page_path: str, width: int | None):
     page = browser.new_page()
     # MathJax typesets a long chapter in a second or two, but far slower on a loaded machine.
     page.set_default_timeout(120_000)
@@ -113,7 +127,11 @@ def visit(browser, site: str, page_path: str, width: int | None = None):
             "  errors: Array.from(document.querySelectorAll('mjx-merror'))"
             "    .map(e => e.getAttribute('data-mjx-error') || e.textContent)})"
         )
-    page.wait_for_load_state("networkidle")
+    try:
+        page.wait_for_load_state("networkidle")
+    except BaseException:
+        page.close()
+        raise
     links = page.evaluate(
         "Array.from(document.querySelectorAll('a[href], img[src], link[href], script[src]'))"
         ".map(e => e.href || e.src)"
