@@ -40,7 +40,7 @@ if str(ROOT) not in sys.path:
 from autograder.grading import assignments  # noqa: E402
 from autograder.grading import notebook as nbload  # noqa: E402
 from autograder.grading import program as code  # noqa: E402
-from autograder.grading.child import wire  # noqa: E402
+from autograder.grading.child import probes, wire  # noqa: E402
 from autograder.grading.child.probes import FUNCTIONS  # noqa: E402
 from autograder.grading.record import points  # noqa: E402
 from autograder.grading.run import CaseOutcome, TestRun  # noqa: E402
@@ -60,6 +60,9 @@ DESCRIBED = (
     "Only the size along",
     "Your axes look like",
     "It looks transposed",
+    "does not have the parameters the exercise lays out",
+    "no gradient reached it",
+    "step t may read inputs up to t only",
 )
 
 
@@ -338,6 +341,191 @@ MUTANTS: dict[str, list[Mutant]] = {
             ("return dX, dh0_f, dh0_b,", "return dX, dh0_f, dh0_f,"),
         ),
     ],
+    "04_sequence_types": [
+        # ManyToOne
+        m("ManyToOne", "classify from H[:, 0]", ("self.head(H[:, -1])", "self.head(H[:, 0])")),
+        m(
+            "ManyToOne",
+            "batch_first missing",
+            (
+                "nn.RNN(input_size, hidden_size, batch_first=True)",
+                "nn.RNN(input_size, hidden_size)",
+            ),
+        ),
+        m("ManyToOne", "mean of the states", ("self.head(H[:, -1])", "self.head(H.mean(dim=1))")),
+        m(
+            "ManyToOne",
+            "softmax on the logits",
+            ("return self.head(H[:, -1])", "return torch.softmax(self.head(H[:, -1]), dim=-1)"),
+        ),
+        m(
+            "ManyToOne",
+            "final state h_n kept with its layer axis",
+            ("H, _ = self.rnn(X)", "_, H = self.rnn(X)"),
+            ("self.head(H[:, -1])", "self.head(H)"),
+        ),
+        m(
+            "ManyToOne",
+            "ReLU RNN",
+            (
+                "nn.RNN(input_size, hidden_size, batch_first=True)",
+                'nn.RNN(input_size, hidden_size, nonlinearity="relu", batch_first=True)',
+            ),
+        ),
+        m(
+            "ManyToOne",
+            "head without bias",
+            (
+                "nn.Linear(hidden_size, num_classes)",
+                "nn.Linear(hidden_size, num_classes, bias=False)",
+            ),
+        ),
+        m(
+            "ManyToOne",
+            "last state detached",
+            ("self.head(H[:, -1])", "self.head(H[:, -1].detach())"),
+        ),
+        # ManyToManyAligned
+        m(
+            "ManyToManyAligned",
+            "batch_first missing",
+            (
+                "nn.RNN(input_size, hidden_size, batch_first=True)",
+                "nn.RNN(input_size, hidden_size)",
+            ),
+        ),
+        m(
+            "ManyToManyAligned",
+            "only the last state tagged",
+            ("self.head(H)", "self.head(H[:, -1])"),
+        ),
+        m(
+            "ManyToManyAligned",
+            "softmax on the logits",
+            ("return self.head(H)", "return torch.softmax(self.head(H), dim=-1)"),
+        ),
+        m(
+            "ManyToManyAligned",
+            "final state h_n tagged",
+            ("H, _ = self.rnn(X)", "_, H = self.rnn(X)"),
+        ),
+        m(
+            "ManyToManyAligned",
+            "bidirectional RNN",
+            (
+                "nn.RNN(input_size, hidden_size, batch_first=True)",
+                "nn.RNN(input_size, hidden_size, batch_first=True, bidirectional=True)",
+            ),
+            ("nn.Linear(hidden_size, num_tags)", "nn.Linear(2 * hidden_size, num_tags)"),
+        ),
+        m(
+            "ManyToManyAligned",
+            "states reversed in time",
+            ("return self.head(H)", "return self.head(H.flip(1))"),
+        ),
+        # OneToMany
+        m(
+            "OneToMany",
+            "output not fed back",
+            ("h = self.cell(y, h)", "h = self.cell(torch.zeros_like(y), h)"),
+        ),
+        m(
+            "OneToMany",
+            "no tanh on the initial state",
+            ("torch.tanh(self.init_state(x))", "self.init_state(x)"),
+        ),
+        m(
+            "OneToMany",
+            "state not carried",
+            ("h = torch.tanh(self.init_state(x))", "h0 = torch.tanh(self.init_state(x))"),
+            ("h = self.cell(y, h)", "h = self.cell(y, h0)"),
+        ),
+        m(
+            "OneToMany",
+            "output taken before the step",
+            (
+                "            h = self.cell(y, h)\n            y = self.head(h)\n            outputs.append(y)",
+                "            y = self.head(h)\n            outputs.append(y)\n            h = self.cell(y, h)",
+            ),
+        ),
+        m(
+            "OneToMany",
+            "fed-back output detached",
+            (
+                "y = self.head(h)",
+                "y = self.head(h)\n            outputs.append(y)\n            y = y.detach()",
+            ),
+            ("            outputs.append(y)\n        return", "        return"),
+        ),
+        m(
+            "OneToMany",
+            "outputs stacked on dim=0",
+            ("torch.stack(outputs, dim=1)", "torch.stack(outputs)"),
+        ),
+        m(
+            "OneToMany",
+            "one step too few",
+            ("for _ in range(self.steps):", "for _ in range(self.steps - 1):"),
+        ),
+        m(
+            "OneToMany",
+            "initial state from zeros",
+            (
+                "h = torch.tanh(self.init_state(x))",
+                "h = x.new_zeros(x.shape[0], self.cell.hidden_size)",
+            ),
+        ),
+        # EncoderDecoder
+        m(
+            "EncoderDecoder",
+            "decoder started from zeros",
+            ("self.decoder(self.tgt_embed(tgt_in), h)", "self.decoder(self.tgt_embed(tgt_in))"),
+        ),
+        m(
+            "EncoderDecoder",
+            "tgt_in embedded with src_embed",
+            ("self.decoder(self.tgt_embed(tgt_in), h)", "self.decoder(self.src_embed(tgt_in), h)"),
+        ),
+        m(
+            "EncoderDecoder",
+            "src embedded with tgt_embed",
+            ("self.encoder(self.src_embed(src))", "self.encoder(self.tgt_embed(src))"),
+        ),
+        m(
+            "EncoderDecoder",
+            "batch_first missing",
+            (
+                "self.encoder = nn.RNN(hidden_size, hidden_size, batch_first=True)",
+                "self.encoder = nn.RNN(hidden_size, hidden_size)",
+            ),
+            (
+                "self.decoder = nn.RNN(hidden_size, hidden_size, batch_first=True)",
+                "self.decoder = nn.RNN(hidden_size, hidden_size)",
+            ),
+        ),
+        m(
+            "EncoderDecoder",
+            "encoder state detached",
+            (
+                "self.decoder(self.tgt_embed(tgt_in), h)",
+                "self.decoder(self.tgt_embed(tgt_in), h.detach())",
+            ),
+        ),
+        m(
+            "EncoderDecoder",
+            "decoder reads the encoder's outputs",
+            (
+                "_, h = self.encoder(self.src_embed(src))",
+                "E, h = self.encoder(self.src_embed(src))",
+            ),
+            ("self.decoder(self.tgt_embed(tgt_in), h)", "self.decoder(E, h)"),
+        ),
+        m(
+            "EncoderDecoder",
+            "one RNN for both",
+            ("self.decoder(self.tgt_embed(tgt_in), h)", "self.encoder(self.tgt_embed(tgt_in), h)"),
+        ),
+    ],
     "05_gradient_clipping": [
         m(
             "clip_grad_norm",
@@ -547,10 +735,16 @@ MUTANTS: dict[str, list[Mutant]] = {
 # test_mutation.py): every one the sweep mutates.
 GOAL = tuple(MUTANTS)
 
-# Tests whose functions the sweep calls: the ones that call a function on given inputs (an
-# nn.Module is built and trained by the module runner, which this in-process sweep does not
-# reproduce), except a training run, which takes minutes for each mutant.
-SLOW = {"train_numpy"}
+# Tests whose functions the sweep calls: the ones that call a function on given inputs, and
+# those that build an nn.Module on the grader's weights (the child's generic module runner,
+# called here in-process), except training runs, which take minutes for each mutant.
+SLOW = {
+    "train_numpy",
+    "test_many_to_one_trains",
+    "test_many_to_many_aligned_trains",
+    "test_one_to_many_trains",
+    "test_encoder_decoder_trains",
+}
 
 
 @dataclass
@@ -590,7 +784,10 @@ def solution_code(name: str) -> str:
 
 def mutate(source: str, mutant: Mutant) -> str:
     """The source with the mutant's edits made inside its function (each must match once)."""
-    start = source.index(f"def {mutant.function}(")
+    found = [source.find(f"{kw} {mutant.function}(") for kw in ("def", "class")]
+    if max(found) == -1:
+        raise ValueError(f"{mutant.function} is not defined in the solution")
+    start = min(i for i in found if i != -1)
     ends = [source.find(marker, start + 1) for marker in ("\ndef ", "\nclass ", "\n@")]
     end = min([e for e in ends if e != -1], default=len(source))
     body = source[start:end]
@@ -608,12 +805,28 @@ def _through_wire(value, *, tagged: bool):
 
 
 def run_test(namespace: dict, test, cases) -> TestRun:
-    """Call the test's function on every case as the sandbox's child would, in this process."""
+    """Call the test's function on every case as the sandbox's child would, in this process
+    (for a "module" test: build the class and run the parent's request with the child's own
+    generic runner)."""
     outcomes = []
     function = namespace.get(test.name)
     for case in cases:
         if function is None:
             outcomes.append(CaseOutcome(missing=True))
+            continue
+        if test.kind == "module":
+            init = _through_wire(tuple(case.args[0]), tagged=False)
+            request = _through_wire(dict(case.extra["options"]), tagged=False)
+            try:
+                report = probes.run_module(function, init, request)
+            except Exception as err:  # noqa: BLE001 - as in the child: the case's error
+                outcomes.append(
+                    CaseOutcome(
+                        error={"type": type(err).__name__, "message": str(err), "where": None}
+                    )
+                )
+                continue
+            outcomes.append(CaseOutcome(result=_through_wire(report, tagged=True)))
             continue
         args = _through_wire(tuple(case.args), tagged=False)
         try:
@@ -642,7 +855,7 @@ def grade(name: str, source: str, seed: int = 0):
     out = []
     for test in assignment.tests:
         cases = test.cases(rng)
-        if test.kind != "call" or test.name in SLOW:
+        if test.kind not in ("call", "module") or test.id in SLOW or test.name in SLOW:
             continue
         out.append((test, test.judge(test, cases, run_test(namespace, test, cases))))
     return out

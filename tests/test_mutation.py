@@ -1,6 +1,6 @@
 """The grader's mutation test (bench/mutation.py): every realistic single mistake in a graded
-function (of 01, 02, 03, 05, 06 and 07; the nn.Module exercises are graded by the module runner,
-which the sweep does not reproduce) fails, and the message says what is wrong; a difference of
+function (of 01 to 07; the nn.Module classes of 04 through the child's generic module runner,
+called in-process, on the grader's weights) fails, and the message says what is wrong; a difference of
 rounding keeps its points; a mistake that spoils every step after the first earns nothing; a
 right answer is never given a mistake's name."""
 
@@ -57,6 +57,14 @@ def test_the_issue_s_mistakes_are_named_by_the_catalogues(swept):
         },
         "03_bidirectional": {"backward run as a plain second forward RNN", "dH not reversed"},
         "01_rnn_cell": {"loop over range(T-1)"},
+        "04_sequence_types": {
+            "classify from H[:, 0]",
+            "batch_first missing",
+            "output not fed back",
+            "softmax on the logits",
+            "state not carried",
+            "decoder started from zeros",
+        },
         "06_char_rnn": {
             "tanh' as (1 - h)",
             "state not carried in the forward loop",

@@ -70,6 +70,19 @@ def _time_first(cls):
     return TimeFirst
 
 
+def _relu(cls):
+    """``cls`` with its recurrent layers created with nonlinearity="relu"."""
+
+    class ReLU(cls):
+        def __init__(self, *args):
+            super().__init__(*args)
+            for module in self.modules():
+                if isinstance(module, torch.nn.RNN):
+                    module.nonlinearity, module.mode = "relu", "RNN_RELU"
+
+    return ReLU
+
+
 class FirstState(torch_rnn.ManyToOne):
     def forward(self, X):
         H, _ = self.rnn(X)
@@ -132,6 +145,55 @@ class StateNotCarried(OneToManyReference):
         return torch.stack(outputs, dim=1)
 
 
+class OutputBeforeStep(OneToManyReference):
+    def forward(self, x):
+        h = torch.tanh(self.init_state(x))
+        outputs = []
+        for _ in range(self.steps):
+            y = self.head(h)
+            outputs.append(y)
+            h = self.cell(y, h)
+        return torch.stack(outputs, dim=1)
+
+
+class FeedbackDetached(OneToManyReference):
+    def forward(self, x):
+        h = torch.tanh(self.init_state(x))
+        y = x.new_zeros(x.shape[0], self.head.out_features)
+        outputs = []
+        for _ in range(self.steps):
+            h = self.cell(y, h)
+            y = self.head(h)
+            outputs.append(y)
+            y = y.detach()
+        return torch.stack(outputs, dim=1)
+
+
+class InitialStateZeros(OneToManyReference):
+    def forward(self, x):
+        h = x.new_zeros(x.shape[0], self.cell.hidden_size)
+        y = x.new_zeros(x.shape[0], self.head.out_features)
+        outputs = []
+        for _ in range(self.steps):
+            h = self.cell(y, h)
+            y = self.head(h)
+            outputs.append(y)
+        return torch.stack(outputs, dim=1)
+
+
+class TargetEmbeddingForSource(EncoderDecoderReference):
+    def forward(self, src, tgt_in):
+        _, h = self.encoder(self.tgt_embed(src))
+        H, _ = self.decoder(self.tgt_embed(tgt_in), h)
+        return self.head(H)
+
+
+class EncoderAsDecoder(EncoderDecoderReference):
+    def forward(self, src, tgt_in):
+        H, _ = self.encoder(self.tgt_embed(tgt_in), self.encode(src))
+        return self.head(H)
+
+
 class DecoderFromZeros(EncoderDecoderReference):
     def forward(self, src, tgt_in):
         H, _ = self.decoder(self.tgt_embed(tgt_in))
@@ -186,6 +248,7 @@ def _mistake(spec, says, hint, model_class):
 
 BATCH_FIRST = "create the nn.RNN with batch_first=True: the input is (N, T, D)"
 LOGITS = "return the raw scores (logits): F.cross_entropy applies the softmax itself"
+RELU = 'keep the default nonlinearity of nn.RNN, tanh (leave out nonlinearity="relu")'
 
 MANY_TO_ONE_MISTAKES = (
     _mistake(
@@ -207,6 +270,7 @@ MANY_TO_ONE_MISTAKES = (
         _time_first(torch_rnn.ManyToOne),
     ),
     _mistake(MANY_TO_ONE, "a softmax on the logits", LOGITS, ManyToOneSoftmax),
+    _mistake(MANY_TO_ONE, "a ReLU RNN", RELU, _relu(torch_rnn.ManyToOne)),
 )
 ALIGNED_MISTAKES = (
     _mistake(
@@ -222,6 +286,7 @@ ALIGNED_MISTAKES = (
         _time_first(torch_rnn.ManyToManyAligned),
     ),
     _mistake(ALIGNED, "a softmax on the logits", LOGITS, AlignedSoftmax),
+    _mistake(ALIGNED, "a ReLU RNN", RELU, _relu(torch_rnn.ManyToManyAligned)),
 )
 ONE_TO_MANY_MISTAKES = (
     _mistake(
@@ -241,6 +306,24 @@ ONE_TO_MANY_MISTAKES = (
         "the state restarted from h0 at every step",
         "carry the state: h = cell(y, h) with the h of the previous step",
         StateNotCarried,
+    ),
+    _mistake(
+        ONE_TO_MANY,
+        "each output taken from the state before the step",
+        "step first, then read out: h = cell(y, h), then y = head(h), and keep that y",
+        OutputBeforeStep,
+    ),
+    _mistake(
+        ONE_TO_MANY,
+        "the fed-back output detached",
+        "feed y back as it is: the gradient must flow through it to the earlier steps",
+        FeedbackDetached,
+    ),
+    _mistake(
+        ONE_TO_MANY,
+        "the initial state set to zeros instead of read from x",
+        "h0 = tanh(init_state(x))",
+        InitialStateZeros,
     ),
 )
 ENCODER_DECODER_MISTAKES = (
@@ -262,6 +345,18 @@ ENCODER_DECODER_MISTAKES = (
         "the RNNs reading the batch axis as time",
         "create both nn.RNN with batch_first=True",
         _time_first(EncoderDecoderReference),
+    ),
+    _mistake(
+        ENCODER_DECODER,
+        "src embedded with the target embedding",
+        "embed src with self.src_embed",
+        TargetEmbeddingForSource,
+    ),
+    _mistake(
+        ENCODER_DECODER,
+        "the encoder used to decode as well",
+        "decode with self.decoder, which has its own weights",
+        EncoderAsDecoder,
     ),
 )
 
