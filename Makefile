@@ -14,10 +14,11 @@ PORT ?= 8000
 # nbgrader shells out to alembic, and the tests start `rnn-course`: both must come from the venv.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv book serve test lint bench clean
+.PHONY: help venv book gettext serve test lint bench clean
 
 help:
-	@echo "make book    build the book into _build/html"
+	@echo "make book    build the book into _build/html (English) and _build/html/zh (Chinese)"
+	@echo "make gettext update the Chinese catalogues locale/zh_CN/**/*.po from the English pages"
 	@echo "make test    lint, build the book and run the whole test suite"
 	@echo "make serve   serve _build/html on http://127.0.0.1:$(PORT)"
 	@echo "make lint    ruff"
@@ -38,12 +39,22 @@ $(MATHJAX_JS): book/_ext/vendor_mathjax.py | $(STAMP)
 
 # Locally the execution cache skips notebooks whose code did not change; CI (CI=true) drops the
 # cache and rebuilds every page so that every page is executed afresh.
+# The Chinese edition is the same sources with the catalogues of locale/zh_CN: its code cells run
+# again (with RNN_BOOK_LANG=zh_CN, so that the figures' words are Chinese) in a cache of its own.
 book: $(STAMP) $(MATHJAX_JS)
-	@if [ -n "$$CI" ]; then rm -rf _build/.jupyter_cache _build/.doctrees; fi
+	@if [ -n "$$CI" ]; then rm -rf _build/.jupyter_cache* _build/.doctrees*; fi
 	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going $(if $(CI),--all)
+	$(BIN)/python book/_ext/build_language.py zh_CN -W $(if $(CI),--all)
 	@echo
-	@echo "The book is in _build/html. Open file://$(CURDIR)/_build/html/index.html"
+	@echo "The book is in _build/html (English) and _build/html/zh (Chinese)."
+	@echo "Open file://$(CURDIR)/_build/html/index.html"
 	@echo "or run 'make serve' and visit http://127.0.0.1:$(PORT)/"
+
+# After an English page changed: its messages go into the catalogues, and a translation whose
+# English changed is marked fuzzy (not shown, and tests/test_book_zh.py fails until it is redone).
+gettext: $(STAMP)
+	$(BIN)/python book/_ext/build_language.py gettext
+	$(BIN)/sphinx-intl update -p _build/gettext -l zh_CN -d locale
 
 serve:
 	@test -f _build/html/index.html || { echo "No book built yet: run 'make book' first." >&2; exit 1; }

@@ -4,6 +4,9 @@ Every function returns a matplotlib Figure. The drawings share one scale (``UNIT
 unit of the drawing's coordinates), so that a box and its label have the same size on every page.
 Colours mean the same thing everywhere: blue inputs, amber hidden states, violet the second
 direction or the decoder, green outputs, red losses and gradients.
+
+Every drawing with words takes ``lang`` (``"en"``, ``"zh_CN"``; default: the language of the
+build) and writes its labels through :func:`figures.labels.tr`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Rectangle
+
+from .labels import font_settings, tr
 
 UNIT = 0.72  # inches per drawing unit
 FONT = 15
@@ -31,8 +36,11 @@ BACKWARD = "#dc2626"
 MUTED = "#c4c8cf"
 
 
-def use_book_style() -> None:
-    """Matplotlib settings shared by every figure of the book (vector output, readable fonts)."""
+def use_book_style(lang: str | None = None) -> None:
+    """Matplotlib settings shared by every figure of the book (vector output, readable fonts).
+
+    ``lang`` (default: the language of the build) adds a CJK font for the Chinese edition.
+    """
     plt.rcParams.update(
         {
             "figure.dpi": 100,
@@ -48,6 +56,7 @@ def use_book_style() -> None:
             "svg.fonttype": "path",
         }
     )
+    plt.rcParams.update(font_settings(lang))
     try:  # inside Jupyter: SVG figures stay sharp at any zoom
         from matplotlib_inline.backend_inline import set_matplotlib_formats
 
@@ -183,20 +192,21 @@ def row_labels(ax, x, rows):
 # Chapter 2: a feed-forward network needs a fixed window; an RNN reads one token at a time.
 
 
-def feedforward_vs_recurrent():
-    words = ["my", "mother", "tongue", "is"]
+def feedforward_vs_recurrent(lang: str | None = None):
+    words = tr(("my", "mother", "tongue", "is"), lang)
     fig, ax = canvas((-0.9, 13.3), (-0.8, 4.3))
     # Left: an MLP whose input is the concatenation of a fixed number of tokens.
     inputs = [
         box(ax, 1.2 * i + 0.3, 0, w, "input", w=1.1, fontsize=FONT - 1) for i, w in enumerate(words)
     ]
-    hidden = box(ax, 2.1, 1.8, "hidden layer", "hidden", w=3.6)
+    hidden = box(ax, 2.1, 1.8, tr("hidden layer", lang), "hidden", w=3.6)
     out = box(ax, 2.1, 3.4, "?", "output")
     for node in inputs:
         arrow(ax, node, hidden, lw=1.2)
     arrow(ax, hidden, out)
-    ax.text(2.1, -0.65, "input size fixed: exactly 4 tokens", ha="center", fontsize=FONT - 1)
-    ax.text(2.1, 4.1, "feed-forward network", ha="center", fontsize=FONT, weight="bold")
+    fixed = tr("input size fixed: exactly 4 tokens", lang)
+    ax.text(2.1, -0.65, fixed, ha="center", fontsize=FONT - 1)
+    ax.text(2.1, 4.1, tr("feed-forward network", lang), ha="center", fontsize=FONT, weight="bold")
     # Right: an RNN, the same cell at every step, the state carrying what it read.
     xs = [7.0 + 1.7 * i for i in range(len(words))]
     prev = None
@@ -207,13 +217,14 @@ def feedforward_vs_recurrent():
         if prev is not None:
             arrow(ax, prev, h)
         prev = h
-    out = box(ax, xs[-1], 3.4, "Chinese", "output", w=1.3)
+    out = box(ax, xs[-1], 3.4, tr("Chinese", lang), "output", w=1.3)
     arrow(ax, prev, out)
-    ax.text(
-        xs[0] - 0.6, 2.45, "state carries the past", ha="left", fontsize=FONT - 1, color="#b45309"
-    )
-    ax.text(xs[1] + 0.85, -0.65, "any length: one token per step", ha="center", fontsize=FONT - 1)
-    ax.text(xs[1] + 0.85, 4.1, "recurrent network", ha="center", fontsize=FONT, weight="bold")
+    carries = tr("state carries the past", lang)
+    ax.text(xs[0] - 0.6, 2.45, carries, ha="left", fontsize=FONT - 1, color="#b45309")
+    any_length = tr("any length: one token per step", lang)
+    ax.text(xs[1] + 0.85, -0.65, any_length, ha="center", fontsize=FONT - 1)
+    recurrent = tr("recurrent network", lang)
+    ax.text(xs[1] + 0.85, 4.1, recurrent, ha="center", fontsize=FONT, weight="bold")
     return fig
 
 
@@ -221,7 +232,7 @@ def feedforward_vs_recurrent():
 # Chapter 3: the RNN, folded and unrolled.
 
 
-def unrolled_rnn():
+def unrolled_rnn(lang: str | None = None):
     fig, ax = canvas((-1.2, 11.0), (-0.65, 4.0))
     y_x, y_h, y_o = 0.0, 1.6, 3.2
     # Folded: one cell with a loop on itself.
@@ -245,7 +256,7 @@ def unrolled_rnn():
     ax.text(x0 + 1.15, y_h, "$W_{hh}$", ha="left", va="center", fontsize=FONT - 1)
     # "unroll in time"
     arrow(ax, (2.0, y_h), (3.1, y_h), color="#6b7280", lw=2.2)
-    ax.text(2.55, y_h + 0.4, "unroll", ha="center", fontsize=FONT - 1, color="#6b7280")
+    ax.text(2.55, y_h + 0.4, tr("unroll", lang), ha="center", fontsize=FONT - 1, color="#6b7280")
     # Unrolled: the same cell at every step.
     xs = [5.0, 7.2, 9.4]
     names = ["t-1", "t", "t+1"]
@@ -270,7 +281,7 @@ def unrolled_rnn():
 # Chapter 4: two RNNs reading in opposite directions.
 
 
-def bidirectional_rnn():
+def bidirectional_rnn(lang: str | None = None):
     fig, ax = canvas((-2.0, 8.6), (-0.6, 5.1))
     y_x, y_f, y_b, y_o = 0.0, 1.5, 3.0, 4.5
     xs = [1.0, 3.4, 5.8]
@@ -300,10 +311,11 @@ def bidirectional_rnn():
     for y in (y_f, y_b):
         dots(ax, -0.5, y)
         dots(ax, 7.3, y)
+    rows = [(y_x, "input"), (y_f, "forward"), (y_b, "backward"), (y_o, "output")]
     row_labels(
         ax,
         -0.85,
-        [(y_x, "input"), (y_f, "forward"), (y_b, "backward"), (y_o, "output")],
+        [(y, tr(name, lang)) for y, name in rows],
     )
     return fig
 
@@ -312,7 +324,7 @@ def bidirectional_rnn():
 # Chapter 5: the computation graph of BPTT, forward and backward.
 
 
-def bptt_graph(T: int = 4):
+def bptt_graph(T: int = 4, lang: str | None = None):
     dx = 2.3
     fig, ax = canvas((-1.6, dx * T + 0.4), (-0.6, 6.5))
     y_x, y_h, y_o, y_l = 0.0, 1.7, 3.4, 5.1
@@ -341,8 +353,8 @@ def bptt_graph(T: int = 4):
         va="center",
         fontsize=FONT + 1,
     )
-    ax.text(-0.6, 4.1, "forward", color=FORWARD, ha="center", fontsize=FONT - 1)
-    ax.text(-0.6, 3.7, "backward", color=BACKWARD, ha="center", fontsize=FONT - 1)
+    ax.text(-0.6, 4.1, tr("forward", lang, "pass"), color=FORWARD, ha="center", fontsize=FONT - 1)
+    ax.text(-0.6, 3.7, tr("backward", lang, "pass"), color=BACKWARD, ha="center", fontsize=FONT - 1)
     return fig
 
 
@@ -358,7 +370,7 @@ SEQUENCE_TYPES = (
 )
 
 
-def sequence_type(kind: str):
+def sequence_type(kind: str, lang: str | None = None):
     """One of :data:`SEQUENCE_TYPES`, drawn with a concrete example on its inputs and outputs."""
     if kind not in SEQUENCE_TYPES:
         raise ValueError(f"kind must be one of {SEQUENCE_TYPES}, got {kind!r}")
@@ -366,15 +378,15 @@ def sequence_type(kind: str):
     dx = 1.7
     if kind == "one-to-one":
         fig, ax = canvas((-2.4, 2.2), (-0.6, 3.6))
-        x = box(ax, 0, y_x, "image", "input", w=1.3)
+        x = box(ax, 0, y_x, tr("image", lang), "input", w=1.3)
         h = box(ax, 0, y_h, "", "hidden")
-        o = box(ax, 0, y_o, '"cat"', "output", w=1.3)
+        o = box(ax, 0, y_o, tr('"cat"', lang), "output", w=1.3)
         arrow(ax, x, h)
         arrow(ax, h, o)
     elif kind == "one-to-many":
         notes = ["C4", "E4", "G4", "B♭4"]
         fig, ax = canvas((-2.4, dx * len(notes) - 0.6), (-0.6, 3.6))
-        x = box(ax, 0, y_x, "jazz", "input", w=1.2)
+        x = box(ax, 0, y_x, tr("jazz", lang), "input", w=1.2)
         prev = None
         for i, note in enumerate(notes):
             h = box(ax, dx * i, y_h, "", "hidden")
@@ -388,7 +400,7 @@ def sequence_type(kind: str):
                 arrow(ax, prev[1], h, ls=(0, (3, 2)), lw=1.2, color="#15803d", rad=0.0)
             prev = (h, o)
     elif kind == "many-to-one":
-        words = ["the", "film", "was", "great"]
+        words = tr(("the", "film", "was", "great"), lang)
         fig, ax = canvas((-2.4, dx * len(words) - 0.4), (-0.6, 3.6))
         prev = None
         for i, word in enumerate(words):
@@ -398,10 +410,10 @@ def sequence_type(kind: str):
             if prev is not None:
                 arrow(ax, prev, h)
             prev = h
-        o = box(ax, dx * (len(words) - 1), y_o, "positive", "output", w=1.5)
+        o = box(ax, dx * (len(words) - 1), y_o, tr("positive", lang), "output", w=1.5)
         arrow(ax, prev, o)
     elif kind == "many-to-many-aligned":
-        words = ["Ada", "lives", "in", "London"]
+        words = tr(("Ada", "lives", "in", "London"), lang)
         tags = ["PER", "O", "O", "LOC"]
         fig, ax = canvas((-2.4, dx * len(words) - 0.4), (-0.6, 3.6))
         prev = None
@@ -416,7 +428,7 @@ def sequence_type(kind: str):
             prev = h
     else:  # encoder-decoder
         src = ["je", "suis", "chinois"]
-        tgt = ["I", "am", "Chinese", "<eos>"]
+        tgt = tr(("I", "am", "Chinese", "<eos>"), lang)
         n = len(src) + len(tgt)
         fig, ax = canvas((-2.4, dx * n - 0.5), (-0.6, 4.1))
         prev, prev_out = None, None
@@ -440,16 +452,17 @@ def sequence_type(kind: str):
             prev = h
         mid = dx * (len(src) - 0.5)
         ax.plot([mid, mid], [-0.5, 3.4], color="#9ca3af", ls=":", lw=1.2)
-        ax.text(dx * (len(src) - 1) / 2, 3.75, "encoder", ha="center", fontsize=FONT - 1)
+        ax.text(dx * (len(src) - 1) / 2, 3.75, tr("encoder", lang), ha="center", fontsize=FONT - 1)
         ax.text(
             dx * (len(src) + (len(tgt) - 1) / 2),
             3.75,
-            "decoder",
+            tr("decoder", lang),
             ha="center",
             fontsize=FONT - 1,
             color="#6d28d9",
         )
-    row_labels(ax, -1.0, [(y_x, "input"), (y_h, "state"), (y_o, "output")])
+    rows = [(y_x, "input"), (y_h, "state"), (y_o, "output")]
+    row_labels(ax, -1.0, [(y, tr(name, lang)) for y, name in rows])
     return fig
 
 
@@ -457,7 +470,9 @@ def sequence_type(kind: str):
 # Chapter 7: what the last output of a causal CNN and of an RNN can see.
 
 
-def receptive_fields(T: int = 12, kernel: int = 3, layers: int = 2, dilations=(1, 2, 4)):
+def receptive_fields(
+    T: int = 12, kernel: int = 3, layers: int = 2, dilations=(1, 2, 4), lang: str | None = None
+):
     """What the output at the last step can see, in three networks of the same length T.
 
     Top: a causal CNN with ``layers`` layers of width ``kernel``; middle: a causal CNN whose
@@ -466,9 +481,19 @@ def receptive_fields(T: int = 12, kernel: int = 3, layers: int = 2, dilations=(1
     """
     step, size, gap = 0.62, 0.42, 0.62
     panels = [
-        (f"causal CNN: kernel {kernel}, {layers} layers", (1,) * layers),
-        (f"dilated causal CNN: kernel {kernel}, dilations {dilations}", tuple(dilations)),
-        ("RNN: one state, carried from step to step", None),
+        (
+            tr("causal CNN: kernel {kernel}, {layers} layers", lang).format(
+                kernel=kernel, layers=layers
+            ),
+            (1,) * layers,
+        ),
+        (
+            tr("dilated causal CNN: kernel {kernel}, dilations {dilations}", lang).format(
+                kernel=kernel, dilations=tuple(dilations)
+            ),
+            tuple(dilations),
+        ),
+        (tr("RNN: one state, carried from step to step", lang), None),
     ]
     n_rows = [len(d) + 1 if d else 2 for _, d in panels]
     height = sum(n_rows) * gap + 0.95 * len(panels)
@@ -525,7 +550,7 @@ def receptive_fields(T: int = 12, kernel: int = 3, layers: int = 2, dilations=(1
         ax.text(
             (T - 1) * step + size / 2,
             y,
-            f"the last output sees {len(reach[0])} of {T} inputs",
+            tr("the last output sees {seen} of {T} inputs", lang).format(seen=len(reach[0]), T=T),
             ha="right",
             va="center",
             fontsize=FONT - 2,
@@ -539,7 +564,7 @@ def receptive_fields(T: int = 12, kernel: int = 3, layers: int = 2, dilations=(1
 # Chapter 8: clipping by value and by norm, in two dimensions.
 
 
-def clipping_in_2d(g, g_value, g_norm, threshold: float):
+def clipping_in_2d(g, g_value, g_norm, threshold: float, lang: str | None = None):
     """The gradient ``g`` (2-vector) and its two clipped versions, with the clipping regions."""
     fig, ax = plt.subplots(figsize=(7.6, 3.4))
     ax.add_patch(
@@ -550,7 +575,9 @@ def clipping_in_2d(g, g_value, g_norm, threshold: float):
             fc="#fef3c7",
             ec="#b45309",
             lw=1.2,
-            label=rf"value clip: $|g_i| \leq {threshold:g}$",
+            label=tr(r"value clip: $|g_i| \leq {threshold}$", lang).format(
+                threshold=f"{threshold:g}"
+            ),
         )
     )
     ax.add_patch(
@@ -561,14 +588,16 @@ def clipping_in_2d(g, g_value, g_norm, threshold: float):
             ec="#15803d",
             lw=1.5,
             ls="--",
-            label=rf"norm clip: $\|g\| \leq {threshold:g}$",
+            label=tr(r"norm clip: $\|g\| \leq {threshold}$", lang).format(
+                threshold=f"{threshold:g}"
+            ),
         )
     )
     # The norm-clipped vector lies on g: draw g thin and dashed so that both stay visible.
     for vec, color, name, style in [
         (g, FORWARD, "$g$", {"lw": 1.4, "ls": "--"}),
-        (g_value, "#b45309", "clipped by value", {"lw": 2.2}),
-        (g_norm, "#15803d", "clipped by norm", {"lw": 2.6}),
+        (g_value, "#b45309", tr("clipped by value", lang), {"lw": 2.2}),
+        (g_norm, "#15803d", tr("clipped by norm", lang), {"lw": 2.6}),
     ]:
         ax.annotate(
             "",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from matplotlib.patches import Circle
 
 from .diagrams import FONT, FORWARD, Node, arrow, box, canvas
+from .labels import tr
 
 STATE_PATH = "#b45309"
 
@@ -79,8 +80,11 @@ def lstm_cell():
     return fig
 
 
-def gru_cell():
-    """One GRU step (PyTorch's equations): the hidden state itself is the carried path."""
+def gru_cell(lang: str | None = None):
+    """One GRU step (PyTorch's equations): the hidden state itself is the carried path.
+
+    ``lang``: the language of the one word in the drawing (default: the language of the build).
+    """
     fig, ax = canvas((-1.3, 10.2), (-2.6, 3.9))
     y_h, y_mid, y_g, y_bus = 3.0, 1.75, 0.55, -0.75
     h_prev = box(ax, -0.4, y_h, "$H_{t-1}$", "hidden", w=1.2)
@@ -108,7 +112,7 @@ def gru_cell():
     ax.text(
         4.45,
         y_bus,
-        r"$X_t W_x + b_x$ and $H_{t-1} W_h + b_h$  (r | z | n)",
+        tr(r"$X_t W_x + b_x$ and $H_{t-1} W_h + b_h$  (r | z | n)", lang),
         ha="center",
         va="center",
         fontsize=FONT - 2,
