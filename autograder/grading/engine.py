@@ -206,7 +206,8 @@ def prepare(
     submission.cases = [test.cases(rng) for test in assignment.tests]
     tests = tuple(make_calls(t, c) for t, c in zip(assignment.tests, submission.cases, strict=True))
     given = givens.course_modules(assignment.givens, assignment.name)
-    return Job(found.snippets, tests, timeout, given)
+    torch = not assignment.numpy_only
+    return Job(found.snippets, tests, timeout, given, torch=torch, uses=found.uses)
 
 
 def _program_failure(result: RunResult, timeout: float) -> tuple[str, str] | None:
@@ -253,6 +254,9 @@ def judge_submission(submission: Submission, result: RunResult, timeout: float) 
     for test, cases, run in zip(assignment.tests, submission.cases, result.tests, strict=True):
         if run.status == "not_run" and all(o is None for o in run.cases):
             run = TestRun(run.cases, result.status, result.detail or "the run stopped early")
+        if run.status == "after_timeout":
+            verdicts.append(Verdict(0.0, "not_run", after_timeout_text(test.name, run.detail)))
+            continue
         try:
             verdicts.append(test.judge(test, cases, run))
         except Exception as err:  # noqa: BLE001 - a judge bug must not stop the batch
@@ -266,6 +270,13 @@ def judge_submission(submission: Submission, result: RunResult, timeout: float) 
     return blame_callees(assignment.tests, verdicts, submission.uses)
 
 
+def after_timeout_text(name: str, stuck: str) -> str:
+    """Why a test was not run: a function it calls timed out in an earlier test."""
+    if stuck == name or not stuck:
+        return f"{name} timed out in an earlier test, so this test was not run"
+    return f"{name} calls {stuck}, which timed out in an earlier test, so this test was not run"
+
+
 def blame_callees(tests, verdicts: list[Verdict], uses: dict) -> list[Verdict]:
     """A failing test with no diagnosis of its own, whose function calls another graded
     function that fails too, says so: the learner should fix the callee first."""
@@ -273,7 +284,7 @@ def blame_callees(tests, verdicts: list[Verdict], uses: dict) -> list[Verdict]:
     out = []
     for test, verdict in zip(tests, verdicts, strict=True):
         callees = sorted(uses.get(test.name, set()) & failing)
-        if verdict.fraction < 1 and not verdict.details and callees:
+        if verdict.fraction < 1 and not verdict.details and callees and verdict.status != "not_run":
             note = (
                 f"it calls {', '.join(callees)}, which fails its own test: fix "
                 f"{'that' if len(callees) == 1 else 'those'} first"
@@ -324,7 +335,9 @@ def run_submissions(
     # The workers warm up (NumPy and PyTorch imported once each) while the jobs are prepared.
     size = min(options.workers or os.cpu_count() or 1, len(runnable))
     try:
-        pool = Pool(isolation, limits, size).start() if runnable else None
+        # Workers without PyTorch for NumPy-only exercises, with it for the others.
+        kinds = {not submissions[i].assignment.numpy_only for i in runnable}
+        pool = Pool(isolation, limits, size, kinds).start() if runnable else None
     except sandbox.SandboxError as err:
         raise GraderError(str(err)) from None
     jobs = []

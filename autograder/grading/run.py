@@ -10,6 +10,10 @@ The child's frames are hostile input: each is checked against the protocol
 submission that breaks the protocol gets status ``violation`` (its results are void) and its
 worker is discarded: the next job starts a fresh one. Each job's deadline is fixed on this
 process's clock when the job is sent.
+
+A job that may not use PyTorch (``Job.torch`` false: a NumPy-only exercise) runs on a worker
+started without it (see :mod:`.sandbox`); a :class:`Pool` starts workers of each kind its jobs
+need.
 """
 
 from __future__ import annotations
@@ -66,6 +70,10 @@ class Job:
     tests: tuple[tuple[Call, ...], ...]
     timeout: float
     modules: dict[str, str] = field(default_factory=dict)  # stand-in course package
+    torch: bool = True  # False: a NumPy-only exercise, run where PyTorch does not exist
+    # The graded functions each graded function calls: once one times out, the later tests
+    # that reach it are not run ("after_timeout").
+    uses: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -102,6 +110,21 @@ class RunResult:
     exit_code: int | None = None
 
 
+def reaches(uses) -> dict[str, list[str]]:
+    """Every graded function each one calls, directly or through others (from the direct
+    calls ``uses``)."""
+    out = {}
+    for name in uses:
+        seen, todo = set(), list(uses[name])
+        while todo:
+            callee = todo.pop()
+            if callee not in seen and callee != name:
+                seen.add(callee)
+                todo.extend(uses.get(callee, ()))
+        out[name] = sorted(seen)
+    return out
+
+
 def encode_job(job: Job) -> tuple[dict, list[bytes]]:
     blobs: list[bytes] = []
     tests = []
@@ -126,6 +149,7 @@ def encode_job(job: Job) -> tuple[dict, list[bytes]]:
         "program": [{"origin": s.origin, "source": s.source} for s in job.program],
         "tests": tests,
         "modules": dict(job.modules),
+        "uses": reaches(job.uses),
     }
     return header, blobs
 
@@ -211,11 +235,16 @@ class Worker:
     submission broke the protocol."""
 
     def __init__(
-        self, isolation: sandbox.Isolation, limits: sandbox.Limits, uid: int | None = None
+        self,
+        isolation: sandbox.Isolation,
+        limits: sandbox.Limits,
+        uid: int | None = None,
+        torch: bool = True,
     ):
         self.isolation = isolation
         self.limits = limits
         self.uid = uid
+        self.torch = torch
         self.proc: subprocess.Popen | None = None
         self.reader: wire.FrameReader | None = None
         self.ready: dict | None = None
@@ -224,7 +253,7 @@ class Worker:
         self.restarts = 0  # workers discarded and started again
 
     def start(self) -> None:
-        argv, env = sandbox.zygote_command(self.isolation)
+        argv, env = sandbox.zygote_command(self.isolation, self.torch)
         root, self._host_scratch = sandbox.scratch_root(self.isolation)
         self._log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
@@ -236,7 +265,7 @@ class Worker:
             start_new_session=True,
         )
         self.reader = wire.FrameReader(self.proc.stdout.fileno(), wire.SMALL_FRAME)
-        config = sandbox.zygote_config(self.isolation, self.limits, root, self.uid)
+        config = sandbox.zygote_config(self.isolation, self.limits, root, self.uid, self.torch)
         self._send(config, [])
 
     def wait_ready(self) -> dict:
@@ -285,6 +314,10 @@ class Worker:
 
     def run(self, job: Job) -> RunResult:
         """Run one job; a failing worker is stopped and reported as ``grader_error``."""
+        if job.torch != self.torch:
+            # A worker of the other kind (with PyTorch, or without): start one of the right kind.
+            self.close()
+            self.torch = job.torch
         if self.proc is None or self.proc.poll() is not None:
             self.close()
             self.start_and_wait()
@@ -375,20 +408,33 @@ class Worker:
 
 
 class Pool:
-    """Several workers, started together; :meth:`map` runs jobs on whichever is free."""
+    """Several workers, started together; :meth:`map` runs jobs on whichever is free.
 
-    def __init__(self, isolation: sandbox.Isolation, limits: sandbox.Limits, size: int):
+    ``kinds`` says which workers the jobs need: ``True`` with PyTorch, ``False`` without (for
+    NumPy-only exercises); ``size`` workers of each kind."""
+
+    def __init__(
+        self,
+        isolation: sandbox.Isolation,
+        limits: sandbox.Limits,
+        size: int,
+        kinds: Iterable[bool] = (True,),
+    ):
         size = max(1, size)
-        self.lease = sandbox.UidLease(size) if isolation.uid is not None else None
-        uids = self.lease.uids if self.lease is not None else [None] * size
-        self.workers = [Worker(isolation, limits, uid) for uid in uids]
+        kinds = sorted(set(kinds)) or [True]
+        count = size * len(kinds)
+        self.lease = sandbox.UidLease(count) if isolation.uid is not None else None
+        uids = self.lease.uids if self.lease is not None else [None] * count
+        self.workers = [
+            Worker(isolation, limits, uid, torch=kinds[i // size]) for i, uid in enumerate(uids)
+        ]
         self.started = False
         self.ready = False
         self.warnings: list[str] = []
 
     def start(self) -> Pool:
-        """Start the workers without waiting for them: they import NumPy and PyTorch while the
-        caller prepares the jobs. Entering the pool waits until they are ready."""
+        """Start the workers without waiting for them: they import NumPy (and PyTorch) while
+        the caller prepares the jobs. Entering the pool waits until they are ready."""
         if not self.started:
             self.started = True
             for worker in self.workers:
@@ -412,7 +458,7 @@ class Pool:
                     ready.append(worker)
                 except WorkerError as err:
                     causes.append(str(err))
-            if not ready:
+            if not ready or {w.torch for w in ready} != {w.torch for w in self.workers}:
                 raise WorkerError("no grading worker started: " + causes[0])
             for cause in causes:
                 self.warnings.append(f"a grading worker did not start, graded with fewer: {cause}")
@@ -437,19 +483,21 @@ class Pool:
 
     def map(self, jobs: Iterable[tuple[Any, Job]]) -> Iterator[tuple[Any, RunResult]]:
         """Yield ``(key, result)`` as jobs finish (not in order)."""
-        todo: queue.Queue = queue.Queue()
+        todo: dict[bool, queue.Queue] = {w.torch: queue.Queue() for w in self.workers}
         # Bounded: a worker waits for the caller to take its last result before it runs the
         # next job, so the results held at once stay within one per worker (and one taken).
         done: queue.Queue = queue.Queue(maxsize=len(self.workers))
         count = 0
-        for item in jobs:
-            todo.put(item)
+        for key, job in jobs:
+            if job.torch not in todo:
+                raise WorkerError("a job needs a kind of worker this pool did not start")
+            todo[job.torch].put((key, job))
             count += 1
 
         def serve(worker: Worker) -> None:
             while True:
                 try:
-                    key, job = todo.get_nowait()
+                    key, job = todo[worker.torch].get_nowait()
                 except queue.Empty:
                     return
                 try:

@@ -25,6 +25,12 @@ Layers, strongest set first, each used when the platform has it:
    a wall-clock deadline enforced from outside the child, a scrubbed environment and a scratch
    working directory.
 
+A NumPy-only exercise (``Assignment.numpy_only``) is graded by workers that never import
+PyTorch and cannot: PyTorch's installation folders (:func:`torch_paths`) are an empty read-only
+tmpfs in bubblewrap's mount view and in each child's mount namespace, Landlock grants no read
+below them (:func:`without`), and the child refuses ``import torch`` with a plain message
+(the one layer left at level ``rlimits``).
+
 Without bubblewrap, a root grader still gives each child a network namespace of its own
 (``unshare(CLONE_NEWNET)``). :func:`probe` says what was found; :class:`Isolation` records what
 is used, for the run's log.
@@ -34,6 +40,8 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
+import importlib.metadata
 import os
 import pwd
 import shutil
@@ -136,6 +144,41 @@ def read_only_paths() -> list[str]:
     return paths
 
 
+@functools.cache
+def torch_paths() -> tuple[str, ...]:
+    """The folders PyTorch is installed in (its packages and its metadata), found without
+    importing it; empty when it is not installed."""
+    try:
+        dist = importlib.metadata.distribution("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return ()
+    names = (dist.read_text("top_level.txt") or "torch").split()
+    found = {os.path.realpath(str(dist.locate_file(name))) for name in names}
+    found.add(os.path.realpath(str(dist._path)))  # the .dist-info folder
+    return tuple(sorted(p for p in found if os.path.isdir(p)))
+
+
+def without(paths, hidden) -> list[str]:
+    """``paths`` with the folders ``hidden`` cut out: a path above a hidden folder is replaced
+    by its entries (recursively), so that a grant on every entry of the result reaches nothing
+    below a hidden folder (Landlock can only grant, never deny below a grant)."""
+    hidden = [h.rstrip("/") for h in hidden]
+    out = []
+    for path in paths:
+        real = os.path.realpath(path)
+        if any(real == h or real.startswith(h + "/") for h in hidden):
+            continue
+        if not any(h.startswith(real.rstrip("/") + "/") for h in hidden):
+            out.append(path)
+            continue
+        try:
+            entries = sorted(os.scandir(real), key=lambda e: e.name)
+        except OSError:
+            continue
+        out += without([e.path for e in entries], hidden)
+    return out
+
+
 def _forbidden(paths, protected) -> list[str]:
     """The paths of ``paths`` through which a protected folder (or part of it) would be seen."""
     bad = []
@@ -146,8 +189,9 @@ def _forbidden(paths, protected) -> list[str]:
     return bad
 
 
-def bwrap_argv(isolation: Isolation) -> list[str]:
-    """The bubblewrap command line that starts a zygote."""
+def bwrap_argv(isolation: Isolation, torch: bool = True) -> list[str]:
+    """The bubblewrap command line that starts a zygote (without ``torch``: PyTorch's folders
+    are empty)."""
     argv = [isolation.bubblewrap, "--die-with-parent", "--new-session"]
     argv += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
     argv += ["--unshare-cgroup-try"]
@@ -183,6 +227,9 @@ def bwrap_argv(isolation: Isolation) -> list[str]:
     for p in etc:
         argv += ["--ro-bind", p, p]
     argv += ["--ro-bind", str(CHILD_DIR), f"{MOUNT_ROOT}/child"]
+    if not torch:
+        for p in torch_paths():
+            argv += ["--tmpfs", p, "--remount-ro", p]
     argv += ["--dev", "/dev", "--proc", "/proc"]
     argv += ["--chdir", "/tmp", "--clearenv"]
     for name, value in _worker_env().items():
@@ -207,10 +254,12 @@ def _bootstrap(root: str) -> list[str]:
     return [sys.executable, "-I", "-c", code]
 
 
-def zygote_command(isolation: Isolation) -> tuple[list[str], dict[str, str] | None]:
-    """argv and environment of a zygote under ``isolation``."""
+def zygote_command(
+    isolation: Isolation, torch: bool = True
+) -> tuple[list[str], dict[str, str] | None]:
+    """argv and environment of a zygote under ``isolation`` (``torch``: may it use PyTorch)."""
     if isolation.bubblewrap:
-        return bwrap_argv(isolation) + ["--"] + _bootstrap(MOUNT_ROOT), None
+        return bwrap_argv(isolation, torch) + ["--"] + _bootstrap(MOUNT_ROOT), None
     if isolation.namespaces:
         # The zygote is the first process of a PID namespace: whatever becomes of it, every
         # process below it dies with it.
@@ -221,9 +270,14 @@ def zygote_command(isolation: Isolation) -> tuple[list[str], dict[str, str] | No
 
 
 def zygote_config(
-    isolation: Isolation, limits: Limits, scratch_root: str, uid: int | None = None
+    isolation: Isolation,
+    limits: Limits,
+    scratch_root: str,
+    uid: int | None = None,
+    torch: bool = True,
 ) -> dict:
-    """The first frame a zygote reads: how to confine each child (``uid``: this worker's)."""
+    """The first frame a zygote reads: how to confine each child (``uid``: this worker's;
+    without ``torch``, PyTorch is neither imported nor readable)."""
     if isolation.uid is None:
         uid = None
     elif uid is None:
@@ -233,10 +287,15 @@ def zygote_config(
         read_only.append(f"{MOUNT_ROOT}/child")
     else:
         read_only.append(str(CHILD_DIR))
+    hidden = [] if torch else list(torch_paths())
     return {
         "type": "config",
         "scratch_root": scratch_root,
         "read_only": read_only,
+        # What Landlock grants: the read-only paths with PyTorch's folders cut out.
+        "landlock_read_only": without(read_only, hidden) if hidden else read_only,
+        "torch": torch,
+        "hidden": hidden,
         "read_write": [p for p in ("/dev/null",) if os.path.exists(p)],
         "landlock": isolation.landlock_abi,
         "uid": uid,

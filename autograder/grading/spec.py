@@ -124,6 +124,9 @@ class Assignment:
     # Reference functions the exercise hands to the learner in its setup cells, by module:
     # {"autograder.reference.numpy_rnn": ("rnn_forward",)} (see autograder.grading.givens).
     givens: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # A NumPy-only exercise: its sandbox offers no PyTorch (an answer cannot call torch.nn.RNN),
+    # and neither the workers nor the grader import it.
+    numpy_only: bool = False
 
     @property
     def required(self) -> tuple[str, ...]:

@@ -19,8 +19,9 @@ STATUS_WORDS = {
     "timeout": "too slow",
     "crashed": "crashed",
     "unreadable": "unreadable",
+    "not_run": "not run (timed out above)",  # a function it calls timed out in an earlier test
 }
-NOT_RUN = "not run (timed out above)"
+NOT_RUN = STATUS_WORDS["not_run"]
 
 _CASE = re.compile(r" \(case [^()]*(?:\([^()]*\)[^()]*)*\)$")
 _CREDIT = re.compile(r"^\d+% of the credit; ")

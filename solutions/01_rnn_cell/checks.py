@@ -1,9 +1,10 @@
 """What the grader checks in 01_rnn_cell: one step, a whole sequence, the output layer.
 
 Test ids and points are those of the graded cells of rnn_cell.ipynb (the grader refuses to run
-if they disagree). Every function is compared with the NumPy reference and with PyTorch
-(nn.RNNCell, nn.RNN, nn.Linear) on fresh random inputs, edge sizes included (N = 1, T = 1,
-D = H so that a transposed weight still multiplies).
+if they disagree). Every function is compared with the NumPy reference on fresh random inputs,
+edge sizes included (N = 1, T = 1, D = H so that a transposed weight still multiplies). The
+exercise is NumPy only: neither its sandbox nor the grader imports PyTorch (the reference's
+agreement with nn.RNNCell, nn.RNN and nn.Linear is tests/test_reference_torch.py's to check).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 from autograder.grading import judges, mistakes
 from autograder.grading.inputs import label, normal, rnn_inputs
 from autograder.grading.spec import Array, Assignment, Case, Mistake, Test
-from autograder.reference import numpy_rnn, torch_rnn
+from autograder.reference import numpy_rnn
 
 CELL_SIZES = [(3, 4, 5), (1, 1, 1), (1, 5, 2), (4, 3, 3), (2, 6, 4)]  # (N, D, H)
 SEQUENCE_SIZES = [(2, 5, 3, 4), (1, 1, 1, 1), (1, 7, 2, 3), (3, 1, 4, 2), (2, 6, 3, 3)]  # N,T,D,H
@@ -185,18 +186,9 @@ OUTPUT_MISTAKES = (
     ),
 )
 
-BOTH = {
-    "NumPy reference": first(numpy_rnn.rnn_cell_forward),
-    "PyTorch nn.RNNCell": first(torch_rnn.rnn_cell_forward),
-}
-SEQUENCE = {
-    "NumPy reference": first(numpy_rnn.rnn_forward),
-    "PyTorch nn.RNN": first(torch_rnn.rnn_forward),
-}
-OUTPUT = {
-    "NumPy reference": first(numpy_rnn.output_forward),
-    "PyTorch nn.Linear": first(torch_rnn.output_forward),
-}
+CELL = {"NumPy reference": first(numpy_rnn.rnn_cell_forward)}
+SEQUENCE = {"NumPy reference": first(numpy_rnn.rnn_forward)}
+OUTPUT = {"NumPy reference": first(numpy_rnn.output_forward)}
 H_NEXT = Array("h_next", ("N", "Dh"))
 H_ALL = Array("H", ("N", "T", "Dh"))
 O_ALL = Array("O", ("N", "T", "Q"))
@@ -207,13 +199,14 @@ def build(folder):
         name="01_rnn_cell",
         notebook="rnn_cell.ipynb",
         title="Exercise 1: the RNN cell, step by step",
+        numpy_only=True,
         tests=(
             Test(
                 "test_rnn_cell_forward_shape",
                 "rnn_cell_forward",
                 1,
                 cell_cases,
-                judges.references(H_NEXT, BOTH, shape_only=True),
+                judges.references(H_NEXT, CELL, shape_only=True),
                 about="rnn_cell_forward returns an (N, Dh) array",
             ),
             Test(
@@ -221,8 +214,8 @@ def build(folder):
                 "rnn_cell_forward",
                 2,
                 cell_cases,
-                judges.references(H_NEXT, BOTH, CELL_MISTAKES),
-                about="rnn_cell_forward matches the NumPy reference and nn.RNNCell",
+                judges.references(H_NEXT, CELL, CELL_MISTAKES),
+                about="rnn_cell_forward matches the NumPy reference",
             ),
             Test(
                 "test_rnn_forward_shape",
@@ -238,7 +231,7 @@ def build(folder):
                 2,
                 sequence_cases,
                 judges.references(H_ALL, SEQUENCE, SEQUENCE_MISTAKES),
-                about="rnn_forward matches the NumPy reference and nn.RNN",
+                about="rnn_forward matches the NumPy reference",
             ),
             Test(
                 "test_output_forward",
@@ -246,7 +239,7 @@ def build(folder):
                 2,
                 output_cases,
                 judges.references(O_ALL, OUTPUT, OUTPUT_MISTAKES),
-                about="output_forward matches the NumPy reference and nn.Linear",
+                about="output_forward matches the NumPy reference",
             ),
         ),
     )

@@ -2,8 +2,10 @@
 truncated BPTT and the norms of the hidden-state gradients.
 
 Test ids and points are those of the graded cells of bptt.ipynb. Gradients are compared with
-the NumPy reference and with PyTorch's autograd; numerical_gradient with the reference's central
-differences and with the exact gradient (autograd). The forward pass is given to the learner in
+the NumPy reference; numerical_gradient with the reference's central differences and with the
+exact gradient (the derivative written out). The exercise is NumPy only: neither the sandbox nor
+the grader imports PyTorch (the reference's agreement with autograd is
+tests/test_reference_torch.py's to check). The forward pass is given to the learner in
 the notebook's setup cell, so the sandbox may import numpy_rnn.rnn_forward, and nothing else.
 """
 
@@ -12,14 +14,13 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
-import torch
 
 from autograder.grading import judges, mistakes
 from autograder.grading.child.probes import FUNCTIONS
 from autograder.grading.child.wire import Fn
 from autograder.grading.inputs import label, normal, rnn_inputs
 from autograder.grading.spec import Array, Assignment, Case, Mistake, Test, Tolerance
-from autograder.reference import numpy_rnn, torch_rnn
+from autograder.reference import numpy_rnn
 from autograder.reference.numpy_rnn import CellCache, SequenceCache
 
 CELL = (
@@ -132,13 +133,22 @@ def numpy_numerical(f, x, df):
     return numpy_rnn.numerical_gradient(FUNCTIONS[f.name](*f.params), x.copy(), df)
 
 
+def _tanh_affine_gradient(x, df, W, b):
+    y = np.tanh(x @ W + b)
+    return (df * (1 - y**2)) @ W.T
+
+
+DERIVATIVES = {
+    "tanh_affine": _tanh_affine_gradient,
+    "sin_times_square": lambda x, df: df * (np.cos(x) * x**2 + 2 * x * np.sin(x)),
+    "sum_of_cubes": lambda x, df: df * 3 * x**2,
+    "identity": lambda x, df: df * np.ones_like(x),
+}
+
+
 def exact_gradient(f, x, df):
-    """The exact gradient of sum(df * f(x)), by PyTorch's autograd."""
-    params = [torch.as_tensor(p) for p in f.params]
-    fn = FUNCTIONS[f.name](*params, xp=torch)
-    xt = torch.tensor(x, requires_grad=True)
-    (fn(xt) * torch.as_tensor(df, dtype=torch.float64)).sum().backward()
-    return xt.grad.numpy()
+    """The exact gradient of sum(df * f(x)), from each function's derivative written out."""
+    return DERIVATIVES[f.name](np.asarray(x, dtype=float), np.asarray(df, dtype=float), *f.params)
 
 
 def numpy_norms(X, h0, W_xh, W_hh, b_h):
@@ -154,22 +164,15 @@ def numpy_norms(X, h0, W_xh, W_hh, b_h):
     return np.array(norms[::-1])
 
 
-def torch_norms(X, h0, W_xh, W_hh, b_h):
-    """dL/dH_t by autograd through an nn.RNNCell holding the same weights."""
-    D, Hn = W_xh.shape
-    cell = torch.nn.RNNCell(D, Hn, dtype=torch.float64)
-    with torch.no_grad():
-        cell.weight_ih.copy_(torch.as_tensor(W_xh.T))
-        cell.weight_hh.copy_(torch.as_tensor(W_hh.T))
-        cell.bias_ih.copy_(torch.as_tensor(b_h))
-        cell.bias_hh.zero_()
-    h, states = torch.as_tensor(h0), []
-    for t in range(X.shape[1]):
-        h = cell(torch.as_tensor(X[:, t]), h)
-        h.retain_grad()
-        states.append(h)
-    states[-1].sum().backward()
-    return np.array([float(torch.linalg.norm(s.grad)) for s in states])
+def bptt_norms(X, h0, W_xh, W_hh, b_h):
+    """dL/dH_t by one backward sweep of the chain rule, dL/dH_{t-1} = (dL/dH_t) J_t."""
+    H_states, _ = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
+    dh = np.ones(H_states[:, -1].shape)
+    norms = [np.linalg.norm(dh)]
+    for t in range(H_states.shape[1] - 1, 0, -1):
+        dh = (dh * (1 - H_states[:, t] ** 2)) @ W_hh.T
+        norms.append(np.linalg.norm(dh))
+    return np.array(norms[::-1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -450,22 +453,14 @@ NUMERICAL_TOLERANCE = Tolerance(rtol=1e-6, atol=1e-8)
 
 
 def build(folder):
-    cell_refs = {
-        "NumPy reference": cell_reference(numpy_rnn),
-        "PyTorch autograd": cell_reference(torch_rnn),
-    }
-    seq_refs = {
-        "NumPy reference": sequence_reference(numpy_rnn),
-        "PyTorch autograd": sequence_reference(torch_rnn),
-    }
-    trunc_refs = {
-        "NumPy reference": sequence_reference(numpy_rnn, truncated=True),
-        "PyTorch autograd": sequence_reference(torch_rnn, truncated=True),
-    }
+    cell_refs = {"NumPy reference": cell_reference(numpy_rnn)}
+    seq_refs = {"NumPy reference": sequence_reference(numpy_rnn)}
+    trunc_refs = {"NumPy reference": sequence_reference(numpy_rnn, truncated=True)}
     return Assignment(
         name="02_bptt",
         notebook="bptt.ipynb",
         title="Exercise 2: backpropagation through time",
+        numpy_only=True,
         givens={"autograder.reference.numpy_rnn": ("rnn_forward", "rel_error")},
         tests=(
             Test(
@@ -482,7 +477,7 @@ def build(folder):
                 2,
                 step_cases,
                 judges.references(CELL, cell_refs, CELL_MISTAKES),
-                about="rnn_cell_backward matches the NumPy reference and autograd",
+                about="rnn_cell_backward matches the NumPy reference",
             ),
             Test(
                 "test_rnn_backward",
@@ -490,7 +485,7 @@ def build(folder):
                 3,
                 sequence_cases,
                 judges.references(SEQ, seq_refs, SEQUENCE_MISTAKES),
-                about="rnn_backward matches the NumPy reference and autograd",
+                about="rnn_backward matches the NumPy reference",
             ),
             Test(
                 "test_numerical_gradient",
@@ -523,7 +518,7 @@ def build(folder):
                 norm_cases,
                 judges.references(
                     Array("norms", ("T",)),
-                    {"NumPy reference": numpy_norms, "PyTorch autograd": torch_norms},
+                    {"NumPy reference": numpy_norms, "one backward sweep": bptt_norms},
                     NORM_MISTAKES,
                 ),
                 about="hidden_grad_norms matches the norms of dL/dH_t",

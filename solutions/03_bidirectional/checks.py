@@ -2,7 +2,9 @@
 bidirectional RNN.
 
 Test ids and points are those of the graded cells of bidirectional.ipynb. Outputs are compared
-with the NumPy reference and with torch.nn.RNN(bidirectional=True) (autograd for gradients).
+with the NumPy reference. The exercise is NumPy only: neither the sandbox nor the grader imports
+PyTorch (the reference's agreement with torch.nn.RNN(bidirectional=True) and autograd is
+tests/test_reference_torch.py's to check).
 The notebook gives the learner rnn_forward and rnn_backward, built on the reference, so the
 sandbox may import those (and SequenceCache, which the given rnn_backward uses).
 """
@@ -14,7 +16,7 @@ from functools import partial
 from autograder.grading import judges, mistakes
 from autograder.grading.inputs import label, normal, rnn_inputs
 from autograder.grading.spec import Array, Assignment, Case, Mistake, Test
-from autograder.reference import numpy_rnn, torch_rnn
+from autograder.reference import numpy_rnn
 
 SIZES = [(2, 5, 3, 4), (1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 2), (3, 8, 2, 5)]  # N, T, D, H
 
@@ -148,18 +150,13 @@ BACKWARD_MISTAKES = (
 
 
 def build(folder):
-    forward = {
-        "NumPy reference": forward_reference(numpy_rnn),
-        "PyTorch nn.RNN(bidirectional=True)": forward_reference(torch_rnn),
-    }
-    backward = {
-        "NumPy reference": backward_reference(numpy_rnn),
-        "PyTorch autograd": backward_reference(torch_rnn),
-    }
+    forward = {"NumPy reference": forward_reference(numpy_rnn)}
+    backward = {"NumPy reference": backward_reference(numpy_rnn)}
     return Assignment(
         name="03_bidirectional",
         notebook="bidirectional.ipynb",
         title="Exercise 3: bidirectional RNNs",
+        numpy_only=True,
         givens={"autograder.reference.numpy_rnn": ("rnn_forward", "rnn_backward", "SequenceCache")},
         tests=(
             Test(
@@ -176,7 +173,7 @@ def build(folder):
                 2,
                 forward_cases,
                 judges.references(H_BI, forward, FORWARD_MISTAKES),
-                about="birnn_forward matches the NumPy reference and nn.RNN(bidirectional=True)",
+                about="birnn_forward matches the NumPy reference",
             ),
             Test(
                 "test_birnn_backward",
@@ -184,7 +181,7 @@ def build(folder):
                 3,
                 backward_cases,
                 judges.references(GRADS, backward, BACKWARD_MISTAKES),
-                about="birnn_backward matches the NumPy reference and autograd",
+                about="birnn_backward matches the NumPy reference",
             ),
         ),
     )

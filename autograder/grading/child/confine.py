@@ -10,7 +10,12 @@ own, see :mod:`.zygote`) also gets a mount namespace of its own, in which
   and that disappears with the namespace: nothing of it is ever removed by path;
 * read-only folders it needs but could not traverse (a Python installed under ``/root``) are
   shown again, read-only, on a small tmpfs laid over the folder that blocks them, so the whole
-  standard library imports while the rest of that folder stays out of sight.
+  standard library imports while the rest of that folder stays out of sight;
+* the folders of ``config["hidden"]`` (PyTorch's, for a NumPy-only exercise) are an empty
+  read-only tmpfs.
+
+Landlock's read grant is ``config["landlock_read_only"]``: the read-only paths with the hidden
+folders cut out.
 """
 
 from __future__ import annotations
@@ -89,6 +94,10 @@ def private_mounts(config: dict, scratch: str) -> None:
     _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
     if config.get("uid") is not None:
         _expose(libc, config["read_only"])
+    for folder in config.get("hidden", []):
+        if os.path.isdir(folder):
+            _mount(libc, "tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=4k,mode=0555")
+            _mount(libc, None, folder, None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
     limits = config["limits"]
     owner = "" if config.get("uid") is None else f",uid={config['uid']},gid={config['gid']}"
     options = f"size={int(limits['scratch_mb'])}m,nr_inodes={int(limits['scratch_files'])}"
@@ -157,7 +166,8 @@ def confine(config: dict, scratch: str, timeout: float, baseline_vm: int | None)
     rules = None
     if config.get("landlock", 0) > 0:
         read_write = [scratch, *config.get("read_write", [])]
-        rules = landlock.ruleset(config["read_only"], read_write, abi=config["landlock"])
+        read_only = config.get("landlock_read_only", config["read_only"])
+        rules = landlock.ruleset(read_only, read_write, abi=config["landlock"])
     if config.get("uid") is not None:
         # Counted per real uid: meaningful only once the child has a uid of its own.
         _set(resource.RLIMIT_NPROC, int(limits["processes"]))

@@ -8,10 +8,19 @@ affects that test only, and every test starts from the same state.
 Outputs are sent case by case as they are produced, so a test that dies halfway still reports
 the cases it finished. This process runs student code, so nothing it says is trusted by the
 parent: these are claims about outputs, checked there.
+
+Once a function has timed out, the later tests that call it (directly, or through another
+graded function, as the job's ``uses`` says) are not run again: each would only wait out its
+own timeout. They end with status ``after_timeout``.
+
+For a NumPy-only exercise, ``import torch`` fails with :data:`NUMPY_ONLY` (:class:`NoTorch`);
+the sandbox hides PyTorch's files as well, so this guard is the message more than the wall
+(except at level ``rlimits``, where it is the only layer).
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
 import importlib.abc
 import importlib.util
@@ -153,6 +162,46 @@ def new_namespace() -> dict:
     return module.__dict__
 
 
+NUMPY_ONLY = "this exercise is NumPy only: torch is not available in the grader"
+_TORCH = ("torch", "functorch", "torchgen")
+
+
+class NoTorch(importlib.abc.MetaPathFinder):
+    """Refuses PyTorch's packages with :data:`NUMPY_ONLY` instead of "No module named"."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in _TORCH:
+            raise ModuleNotFoundError(NUMPY_ONLY, name=name)
+        return None
+
+
+def torch_names(source: str) -> set:
+    """The names that the import statements of ``source`` would bind to PyTorch's packages."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in _TORCH:
+                    names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in _TORCH:
+            names.update(alias.asname or alias.name for alias in node.names)
+    return names
+
+
+_REFUSED: set = set()  # names left unbound because their PyTorch import was refused
+
+
+def _explain(error: dict, exc: BaseException) -> dict:
+    """A NameError for a name whose PyTorch import was refused says why."""
+    if isinstance(exc, NameError) and getattr(exc, "name", None) in _REFUSED:
+        error["message"] = _text(f"{error['message']}: its import failed, as {NUMPY_ONLY}")
+    return error
+
+
 class StatementTimeout(BaseException):
     """Raised in a top-level statement that runs too long (not an Exception: a bare
     ``except Exception`` in the learner's code does not swallow it)."""
@@ -202,6 +251,8 @@ def run_program(program: list, ns: dict, budget: float) -> list:
                 failure = exc
             if failure is not None:
                 errors.append({"origin": origin, **describe_error(failure)})
+                if isinstance(failure, ModuleNotFoundError) and str(failure) == NUMPY_ONLY:
+                    _REFUSED.update(torch_names(source))
                 failure = None
     finally:
         signal.signal(signal.SIGALRM, previous)
@@ -240,7 +291,7 @@ def run_test(index: int, test: dict, blobs: list, ns: dict, fd: int) -> None:
         try:
             reply = _call(call, blobs, ns)
         except BaseException as exc:  # noqa: BLE001 - whatever the student's code raised
-            reply = {"error": describe_error(exc)}
+            reply = {"error": _explain(describe_error(exc), exc)}
         out_blobs: list = []
         header = {"type": "case", "test": index, "case": case}
         header["seconds"] = round(time.monotonic() - started, 4)
@@ -305,12 +356,34 @@ def _clean_up(reap_all: bool) -> None:
             return
 
 
-def run_submission(job: dict, blobs: list, out_fd: int, max_bytes: int, reap_all: bool = False):
+def _stuck(test: dict, uses: dict, timed_out: set) -> list:
+    """The functions that timed out earlier and that this test's calls reach."""
+    names = {call["name"] for call in test["calls"]}
+    reached = set(names)
+    for name in names:
+        callees = uses.get(name) if isinstance(uses, dict) else None
+        if isinstance(callees, list):
+            reached.update(str(c) for c in callees)
+    return sorted(reached & timed_out)
+
+
+def run_submission(
+    job: dict,
+    blobs: list,
+    out_fd: int,
+    max_bytes: int,
+    reap_all: bool = False,
+    numpy_only: bool = False,
+):
     """Run one job (see zygote); results go to ``out_fd`` as frames."""
     import ctypes
 
     ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     timeout = float(job["timeout"])
+    if numpy_only:
+        for name in [m for m in sys.modules if m.split(".")[0] in _TORCH]:
+            del sys.modules[name]
+        sys.meta_path.insert(0, NoTorch())
     install_modules(job.get("modules") or {})
     # Ending the process would take the remaining statements and tests with it; the isolation
     # does not depend on this (a process that dies anyway only loses its own results).
@@ -320,7 +393,13 @@ def run_submission(job: dict, blobs: list, out_fd: int, max_bytes: int, reap_all
     errors = run_program(job["program"], ns, 0.8 * timeout)
     _clean_up(reap_all)
     wire.write_frame(out_fd, {"type": "program", "errors": errors})
+    uses, timed_out = job.get("uses") or {}, set()
     for index, test in enumerate(job["tests"]):
+        stuck = _stuck(test, uses, timed_out)
+        if stuck:
+            end = {"type": "test_end", "test": index, "status": "after_timeout"}
+            wire.write_frame(out_fd, {**end, "detail": ", ".join(stuck)[:200]})
+            continue
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -341,5 +420,7 @@ def run_submission(job: dict, blobs: list, out_fd: int, max_bytes: int, reap_all
         except OSError:
             pass
         _clean_up(reap_all)
+        if status in ("timeout", "cpu"):
+            timed_out.update(call["name"] for call in test["calls"])
         end = {"type": "test_end", "test": index, "status": status, "detail": detail}
         wire.write_frame(out_fd, end)

@@ -95,8 +95,8 @@ def _identity(xp=np):
     return f
 
 
-# Each takes its parameters and an array namespace (NumPy here; the parent also builds them with
-# PyTorch to get exact gradients by autograd).
+# Each takes its parameters and an array namespace (NumPy here and in the parent, which also
+# writes out their exact derivatives: solutions/02_bptt/checks.py).
 FUNCTIONS = {
     "tanh_affine": _tanh_affine,
     "sin_times_square": _sin_times_square,

@@ -219,7 +219,10 @@ class FrameReader:
         return header, blobs
 
 
-TEST_STATUSES = frozenset({"ok", "timeout", "cpu", "killed", "signal", "exit", "garbled"})
+# "after_timeout": not run, because a function it calls timed out in an earlier test.
+TEST_STATUSES = frozenset(
+    {"ok", "timeout", "cpu", "killed", "signal", "exit", "garbled", "after_timeout"}
+)
 SMALL_FRAME = 1 << 20  # program, test_end and internal frames carry text only
 _CASE_KEYS = frozenset(
     {"type", "test", "case", "seconds", "result", "args_after", "error", "missing", "blobs"}
