@@ -213,7 +213,7 @@ def build(check: bool = False, names: list[str] | None = None) -> list[Path]:
     chosen = [a for a in assignments() if not names or a.name in names]
     unknown = set(names or ()) - {a.name for a in chosen}
     if unknown:
-        raise SystemExit(f"unknown assignment(s): {', '.join(sorted(unknown))}")
+        raise ValueError(f"unknown assignment(s): {', '.join(sorted(unknown))}")
     stale = []
     for assignment in chosen:
         text = render(parse(assignment.source))
@@ -251,7 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if a notebook is out of date")
     parser.add_argument("--release", action="store_true", help="then regenerate exercises/")
     args = parser.parse_args(argv)
-    stale = build(check=args.check, names=args.names)
+    try:
+        stale = build(check=args.check, names=args.names)
+    except ValueError as err:
+        parser.error(str(err))
     for path in stale:
         print(("out of date: " if args.check else "wrote ") + str(path.relative_to(ROOT)))
     if args.check:

@@ -30,7 +30,9 @@ def add_grade_command(subparsers) -> None:
         help="grade a class: a folder of submitted notebooks or an LMS zip",
         description=_wrap(
             "Grade submitted notebooks laid out as SUBMITTED/<student_id>/<assignment>/"
-            "<notebook>.ipynb, or collected from a Canvas or Moodle download (--zip). Each "
+            "<notebook>.ipynb, or collected from a Canvas or Moodle download (--zip), with the "
+            "checks of the course folder (--course, or the nearest folder with an "
+            "nbgrader_config.py from here upwards): its solutions/<assignment>/checks.py. Each "
             "notebook's code runs in a sandbox; its results are compared with the NumPy and "
             "PyTorch references. Writes OUT/grades.csv, OUT/feedback/<student_id>/<assignment>/"
             "<notebook>.html, OUT/summary.html and OUT/grading.json, and records the scores in "
@@ -83,7 +85,8 @@ def add_grade_command(subparsers) -> None:
         "--gradebook",
         metavar="DB",
         help="nbgrader gradebook to record the scores in: an SQLite file or a database URL "
-        "(default: the one the course's nbgrader_config.py names, .nbgrader/gradebook.db)",
+        "(default: the one the course's nbgrader_config.py names; .nbgrader/gradebook.db in "
+        "this repository)",
     )
     book.add_argument(
         "--no-gradebook", action="store_true", help="do not record the scores in a gradebook"
@@ -136,25 +139,29 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _gradebook_url(args, solutions: Path, warn) -> str | None:
-    from .gradebook import as_db_url, course_db_url
+def _gradebook_url(args) -> str | None:
+    from .gradebook import as_db_url
 
     if args.no_gradebook:
         return None
     if args.gradebook:
         return as_db_url(args.gradebook)
-    url = course_db_url(solutions.resolve().parent)
-    if url is None:
-        warn(
-            f"no nbgrader_config.py next to {solutions}: the scores are not recorded in a "
-            "gradebook (pass --gradebook DB)"
-        )
-    return url
+    return args.course_folder.db_url
+
+
+def _nbgrader_folders(args, gradebook: str | None):
+    """The course's nbgrader folders, when the scores go to the course's own gradebook: the
+    graded notebooks are then written to its autograded/ for formgrader."""
+    from .handback import Folders
+
+    course = args.course_folder
+    if gradebook is None or gradebook != course.db_url:
+        return None
+    return Folders.of(course.config, course.root)
 
 
 def run_grade(args) -> int:
     from . import engine, files, lms, sandbox
-    from .assignments import SOLUTIONS_DIR
     from .progress import Progress
 
     if args.workers is not None and args.workers < 1:
@@ -166,14 +173,10 @@ def run_grade(args) -> int:
     if args.gradebook and args.no_gradebook:
         return _fail("--gradebook and --no-gradebook contradict each other", 2)
 
-    def warn(message: str) -> None:
-        if not args.quiet:
-            print(f"warning: {message}", file=sys.stderr)
-
-    solutions = args.solutions or SOLUTIONS_DIR
+    solutions = args.solutions
     progress = None if args.quiet else Progress(sys.stderr)
     try:
-        gradebook = _gradebook_url(args, solutions, warn)
+        gradebook = _gradebook_url(args)
         options = engine.Options(
             workers=args.workers,
             limits=sandbox.Limits(timeout=args.timeout, memory_mb=args.memory),
@@ -185,6 +188,7 @@ def run_grade(args) -> int:
             resume=not args.regrade,
             summary_page=True,
             gradebook=gradebook,
+            nbgrader_folders=_nbgrader_folders(args, gradebook),
         )
         with files.OutputLock(args.out):
             submitted, intake = args.submitted, None
@@ -243,3 +247,71 @@ def _collect_zip(args, solutions: Path) -> tuple[Path, dict]:
     log = intake.log()
     log["names"] = intake.names
     return dest, log
+
+
+FEEDBACK_EXIT_CODES = """exit status:
+  0  the pages were handed back (the output lists where)
+  2  nothing was handed back: no course folder, no graded OUT, or no names for --lms
+"""
+
+
+def add_feedback_command(subparsers) -> None:
+    p = subparsers.add_parser(
+        "feedback",
+        help="hand the feedback pages of a graded OUT back: nbgrader's feedback/, LMS zips",
+        description=_wrap(
+            "Hand back the feedback pages `rnn-course grade` wrote into OUT/feedback/, in one "
+            "step: (1) into the course folder's feedback/<student>/<assignment>/, with "
+            "timestamp.txt and submission_secret.txt, the layout of `nbgrader "
+            "generate_feedback`, so that `nbgrader release_feedback ASSIGNMENT` releases them "
+            "through nbgrader's exchange; (2) when the batch came from a Canvas or Moodle "
+            "download (--zip), into OUT/feedback_canvas.zip or OUT/feedback_moodle.zip, every "
+            "page named as that platform names the learner's submission: Canvas's 'Re-upload "
+            "submissions' or Moodle's 'Upload multiple feedback files in a zip' returns them "
+            "all in one upload."
+        ),
+        epilog=FEEDBACK_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("out", type=Path, metavar="OUT", help="the output folder of rnn-course grade")
+    p.add_argument(
+        "--lms",
+        choices=("auto", "canvas", "moodle", "none"),
+        default="auto",
+        help="the upload zip to write: the platform the batch was collected from (auto, the "
+        "default), or none",
+    )
+    p.add_argument(
+        "--no-nbgrader",
+        action="store_true",
+        help="do not write the course folder's feedback/ (only the upload zip)",
+    )
+    p.set_defaults(handler=run_feedback)
+
+
+def run_feedback(args) -> int:
+    from . import files, handback
+
+    course = args.course_folder
+    folders = None if args.no_nbgrader else handback.Folders.of(course.config, course.root)
+    try:
+        with files.OutputLock(args.out):
+            done = handback.hand_back(args.out, folders, args.lms)
+    except files.Busy as err:
+        print(f"rnn-course feedback: {err}", file=sys.stderr)
+        return 5
+    except (handback.HandbackError, OSError) as err:
+        print(f"rnn-course feedback: {err}", file=sys.stderr)
+        return 2
+    if folders is not None:
+        where = folders.root / folders.feedback
+        print(
+            f"{len(done['nbgrader'])} page(s) in {where}: release them with "
+            "`nbgrader release_feedback ASSIGNMENT`"
+        )
+    lms = done.get("lms")
+    if lms:
+        print(f"{lms['pages']} page(s) in {lms['zip']}: upload it to {lms['platform'].title()}")
+        for page in lms["left_out"]:
+            print(f"warning: {page} is not in the zip: the download did not name its learner")
+    return 0

@@ -67,6 +67,9 @@ class Options:
     resume: bool = True
     summary_page: bool = False  # write OUT/summary.html
     gradebook: str | None = None  # nbgrader database URL to record the scores in; None: none
+    # The course's nbgrader folders (handback.Folders): each graded notebook is also written to
+    # autograded/ (and submitted/), where formgrader opens it; None: not written.
+    nbgrader_folders: object | None = None
 
 
 @dataclass
@@ -311,9 +314,11 @@ def _report(sub: Submission, result: RunResult | None, timeout: float) -> record
     else:
         verdicts = judge_submission(sub, result, timeout)
     notebook = Path(sub.assignment.notebook).stem
-    return record.Report(
-        sub.student, sub.assignment, notebook, verdicts, sub.notes, result, sub.seed
-    )
+    notes = list(sub.notes)
+    if sub.assignment.hand_marked and sub.path is not None:
+        cells = ", ".join(f"{c.id} ({c.points:g})" for c in sub.assignment.hand_marked)
+        notes.append(f"marked by hand by your instructor, not in the points above: {cells}")
+    return record.Report(sub.student, sub.assignment, notebook, verdicts, notes, result, sub.seed)
 
 
 def run_submissions(
@@ -501,6 +506,10 @@ def grade(
             if store is not None and key is not None:
                 store.save(report, key)
             record.write_feedback(feedback_dir, report)
+            if options.nbgrader_folders is not None and record.submitted(report):
+                from . import handback
+
+                handback.write_autograded(options.nbgrader_folders, report, submissions[index].path)
 
         reports, run_seconds, run_warnings = run_submissions(
             submissions, isolation, options, entropy, known, on_report

@@ -103,6 +103,14 @@ def _grade_cells(gb, assignment: Assignment) -> dict[str, float] | None:
     return {cell.name: float(cell.max_score) for cell in notebook.grade_cells}
 
 
+def graded_cells(assignment: Assignment) -> dict[str, float]:
+    """``{grade id: points}`` of every cell the gradebook grades: the tests and the cells
+    marked by hand."""
+    cells = {t.id: float(t.points) for t in assignment.tests}
+    cells.update({c.id: float(c.points) for c in assignment.hand_marked})
+    return cells
+
+
 def generate_assignment(config, name: str) -> str:
     """``nbgrader generate_assignment NAME --force`` in this process, with ``config`` (a course
     configuration); nbgrader's log. GradebookError when nbgrader fails."""
@@ -126,7 +134,7 @@ def ensure_assignment(db_url: str, assignment: Assignment, solutions: Path) -> b
     """Record the assignment in the gradebook unless it is there already; True if recorded."""
     from nbgrader.api import Gradebook
 
-    declared = {t.id: float(t.points) for t in assignment.tests}
+    declared = graded_cells(assignment)
     with Gradebook(db_url) as gb:
         if _grade_cells(gb, assignment) == declared:
             return False
@@ -218,6 +226,12 @@ def _record(db_url: str, reports: list[record.Report], names: dict) -> int:
                 grade = grades[row.test_id]
                 grade.auto_score = row.points
                 grade.needs_manual_grade = False
+            # A cell marked by hand keeps the points given in formgrader; until then it waits.
+            for cell in report.assignment.hand_marked:
+                grade = grades[cell.id]
+                grade.auto_score = None
+                if grade.manual_score is None:
+                    grade.needs_manual_grade = True
             count += 1
         gb.db.commit()
     return count

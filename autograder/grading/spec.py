@@ -103,7 +103,7 @@ class Test:
 
     id: str
     name: str
-    points: float
+    points: float | None  # None: the points of the graded cell ``id`` of the solution notebook
     cases: Callable[[np.random.Generator], list[Case]]
     judge: Judge
     kind: str = "call"
@@ -111,6 +111,17 @@ class Test:
     about: str = ""  # what the test checks, in one phrase, for the feedback page
 
     __test__ = False  # not a pytest test class
+
+
+@dataclass(frozen=True)
+class HandMarked:
+    """A graded cell nbgrader's formgrader marks by hand: a graded markdown or free-answer cell
+    (``kind`` "answer") or a task (``kind`` "task"). The grader records it as needing manual
+    grading; ``nbgrader export`` adds the points given in formgrader to the automatic ones."""
+
+    id: str  # the nbgrader grade id
+    points: float
+    kind: str = "answer"
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,9 @@ class Assignment:
     # Reference functions the exercise hands to the learner in its setup cells, by module:
     # {"autograder.reference.numpy_rnn": ("rnn_forward",)} (see autograder.grading.givens).
     givens: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Graded cells marked by hand, read from the solution notebook by the loader
+    # (autograder.grading.assignments), never declared in checks.py.
+    hand_marked: tuple[HandMarked, ...] = ()
     # A NumPy-only exercise: its sandbox offers no PyTorch (an answer cannot call torch.nn.RNN),
     # and neither the workers nor the grader import it.
     numpy_only: bool = False

@@ -228,13 +228,19 @@ def notes(report) -> tuple[str, ...]:
     return tuple(found)
 
 
+def student_label(report) -> str:
+    """The student as a page names them: the name the LMS gave, with the id, else the id."""
+    name = getattr(report, "name", None)
+    return f"{name} ({report.student})" if name else report.student
+
+
 def build(report) -> View:
     assignment = report.assignment
     table = rows(report)
     return View(
         title=assignment.title or assignment.name,
         assignment=assignment.name,
-        student=report.student,
+        student=student_label(report),
         notebook=report.notebook,
         points=sum(row.points for row in table),
         max_points=assignment.max_points,
