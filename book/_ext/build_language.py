@@ -1,6 +1,7 @@
 """Build the book in another language, or its message catalogues, from the same sources.
 
     python book/_ext/build_language.py gettext        # _build/gettext/**/*.pot (English messages)
+    python book/_ext/build_language.py gettext --no-execute   # the same, reading only the sources
     python book/_ext/build_language.py zh_CN [--all]  # _build/html/zh, from locale/zh_CN/*.po
 
 Both go through Jupyter Book's own Sphinx entry point with ``_config.yml`` and ``_toc.yml``, so
@@ -32,7 +33,7 @@ LANGUAGES = {
 }
 
 
-def build(language: str, force_all: bool, warningiserror: bool) -> int:
+def build(language: str, force_all: bool, warningiserror: bool, execute: bool = True) -> int:
     from jupyter_book.sphinx import build_sphinx
 
     if language == "gettext":
@@ -43,6 +44,8 @@ def build(language: str, force_all: bool, warningiserror: bool) -> int:
             # (the English build is where a failing page is an error).
             "nb_execution_raise_on_error": False,
         }
+        if not execute:  # no figure captions then: they belong to the outputs of code cells
+            overrides["nb_execution_mode"] = "off"
         doctrees = ROOT / "_build" / ".doctrees-gettext"
     else:
         spec = LANGUAGES[language]
@@ -79,9 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("language", choices=["gettext", *LANGUAGES])
     parser.add_argument("--all", action="store_true", help="re-read every page")
     parser.add_argument("-W", action="store_true", help="turn warnings into errors")
+    parser.add_argument(
+        "--no-execute", action="store_true", help="gettext only: do not run (or read cached) code"
+    )
     args = parser.parse_args(argv)
     os.chdir(ROOT)
-    return build(args.language, args.all, args.W)
+    return build(args.language, args.all, args.W, execute=not args.no_execute)
 
 
 if __name__ == "__main__":

@@ -7,15 +7,19 @@ of the build, which ``book/_ext/build_language.py`` puts in the environment vari
 ``RNN_BOOK_LANG`` of the kernels that execute the pages (unset: English).
 
 Labels with numbers are templates, filled after translation:
-``tr("the last output sees {seen} of {T} inputs").format(seen=3, T=12)``. A tuple of words (an
-example sentence) translates as a whole, since its words need not map one to one.
+``tr("the last output sees {seen} of {T} inputs").format(seen=3, T=12)``. A label made elsewhere
+from such a template (``"norm θ=1"``, a run's name in an experiment) is matched against the
+templates and translated with its values kept. A tuple of words (an example sentence) translates
+as a whole, since its words need not map one to one.
 A label with no translation raises ``KeyError`` in a translated build, so that no figure of the
 Chinese book is drawn with English words by mistake.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 
 LANGUAGE_VARIABLE = "RNN_BOOK_LANG"
 ENGLISH = "en"
@@ -67,11 +71,49 @@ ZH: dict[str | tuple[str, ...], str | tuple[str, ...]] = {
     r"norm clip: $\|g\| \leq {threshold}$": r"按范数裁剪：$\|g\| \leq {threshold}$",
     "clipped by value": "按值裁剪后",
     "clipped by norm": "按范数裁剪后",
-    # Chapter 10: the GRU's two pre-activations.
+    # Chapter 5: norms of the gradient against the distance travelled back.
+    "ρ = {rho}": "ρ = {rho}",
+    "ρ = {rho}, saturated": "ρ = {rho}，饱和",
+    "steps back, $s$": "向后传播的步数 $s$",
+    # Chapter 7: the three models learning the same task.
+    "causal CNN": "因果 CNN",
+    "dilated causal CNN": "空洞因果 CNN",
+    "RNN": "RNN",
+    "chance": "随机猜测",
+    "training step": "训练步数",
+    "test accuracy": "测试准确率",
+    # Chapter 8: a cliff, and the four clipping rules (names from book/experiments/clipping.py).
+    "loss $L(w)$": "损失 $L(w)$",
+    "recurrent weight $w$": "循环权重 $w$",
+    "none": "不裁剪",
+    "norm θ={theta}": "按范数裁剪，θ={theta}",
+    "value c=θ/√P={c}": "按值裁剪，c=θ/√P={c}",
+    "value c={c}": "按值裁剪，c={c}",
+    "update": "更新次数",
+    "loss": "损失",
+    # Chapter 9: the character RNN.
+    "NumPy loop": "NumPy 循环",
+    "PyTorch, 32 streams": "PyTorch，32 路并行",
+    "uniform guess": "均匀猜测",
+    "characters read": "已读字符数",
+    "loss per character": "每个字符的损失",
+    "{name}: unit {unit}, correlation {corr}": "{name}：第 {unit} 号单元，相关系数 {corr}",
+    "in a string": "在字符串中",
+    "in a comment": "在注释中",
+    "inside brackets": "在括号内",
+    # Chapter 10: gradients through the gated cells, and the GRU's two pre-activations.
+    "LSTM": "LSTM",
+    "GRU": "GRU",
+    "at initialisation": "初始化时",
+    "after training": "训练之后",
+    "distance $d$ (steps before the last)": "距离 $d$（距最后一步的步数）",
     r"$X_t W_x + b_x$ and $H_{t-1} W_h + b_h$  (r | z | n)": (
         r"$X_t W_x + b_x$ 和 $H_{t-1} W_h + b_h$  (r | z | n)"
     ),
 }
+
+# Chapter 11: attention weights.
+ZH.update({"source position $s$": "源位置 $s$", "output step $t$": "输出步 $t$"})
 
 # ... and the two passes of backpropagation: the same English word, another Chinese one. A label
 # whose translation depends on where it is drawn is looked up with its context, as in gettext.
@@ -115,9 +157,31 @@ def tr(text, lang: str | None = None, context: str | None = None):
     if context is not None:
         return TRANSLATIONS_IN_CONTEXT[lang][(context, text)]
     table = TRANSLATIONS[lang]
-    if text not in table:
-        raise KeyError(f"no {lang} translation for the figure label {text!r}: add it to {__name__}")
-    return table[text]
+    if text in table:
+        return table[text]
+    if isinstance(text, str):
+        for template, pattern in _templates(lang):
+            found = pattern.fullmatch(text)
+            if found:
+                return table[template].format(**found.groupdict())
+    raise KeyError(f"no {lang} translation for the figure label {text!r}: add it to {__name__}")
+
+
+@functools.cache
+def _templates(lang: str) -> list[tuple[str, re.Pattern]]:
+    """The table's templates as patterns, the most specific (most literal text) first."""
+    found = []
+    for key in TRANSLATIONS[lang]:
+        if isinstance(key, str) and re.search(r"\{\w+\}", key):
+            parts = re.split(r"\{(\w+)\}", key)
+            regex = "".join(
+                re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)"
+                for i, part in enumerate(parts)
+            )
+            literal = sum(len(part) for part in parts[::2])
+            found.append((literal, key, re.compile(regex)))
+    found.sort(key=lambda item: -item[0])
+    return [(key, pattern) for _, key, pattern in found]
 
 
 def font_settings(lang: str | None = None) -> dict:
