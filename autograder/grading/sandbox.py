@@ -144,6 +144,23 @@ def read_only_paths() -> list[str]:
     return paths
 
 
+# What the grader compares with: never readable by a submission. A checkout keeps them out of
+# Python's folders; a package installed from a wheel has them in site-packages, where they are
+# hidden the way PyTorch's folders are for a NumPy-only exercise.
+PACKAGE_SECRETS = tuple(
+    Path(__file__).resolve().parents[1] / name for name in ("reference", "data")
+)
+
+
+@functools.cache
+def installed_secrets() -> tuple[str, ...]:
+    """The package's references and data when they lie in a folder the sandbox shows (the
+    package was installed into site-packages); empty for a checkout."""
+    shown = [p.rstrip("/") + "/" for p in _python_paths()]
+    real = (os.path.realpath(p) for p in PACKAGE_SECRETS)
+    return tuple(p for p in real if os.path.isdir(p) and any(p.startswith(s) for s in shown))
+
+
 @functools.cache
 def torch_paths() -> tuple[str, ...]:
     """The folders PyTorch is installed in (its packages and its metadata), found without
@@ -230,6 +247,8 @@ def bwrap_argv(isolation: Isolation, torch: bool = True) -> list[str]:
     if not torch:
         for p in torch_paths():
             argv += ["--tmpfs", p, "--remount-ro", p]
+    for p in installed_secrets():
+        argv += ["--tmpfs", p, "--remount-ro", p]
     argv += ["--dev", "/dev", "--proc", "/proc"]
     argv += ["--chdir", "/tmp", "--clearenv"]
     for name, value in _worker_env().items():
@@ -287,7 +306,7 @@ def zygote_config(
         read_only.append(f"{MOUNT_ROOT}/child")
     else:
         read_only.append(str(CHILD_DIR))
-    hidden = [] if torch else list(torch_paths())
+    hidden = list(installed_secrets()) + ([] if torch else list(torch_paths()))
     return {
         "type": "config",
         "scratch_root": scratch_root,
@@ -512,7 +531,7 @@ def check_view(isolation: Isolation, protected) -> None:
     """Refuse to start if the sandbox would show a protected folder (solutions, output...)."""
     if not isolation.bubblewrap and not isolation.landlock_abi:
         return
-    visible = read_only_paths() + [str(CHILD_DIR)]
+    visible = without(read_only_paths() + [str(CHILD_DIR)], installed_secrets())
     bad = _forbidden(visible, [os.path.realpath(p) for p in protected])
     if bad:
         raise SandboxError(
