@@ -47,6 +47,23 @@ def _grad_norms(X, h0, W_xh, W_hh, b_h):
     return np.array(norms[::-1])
 
 
+def rnn_cell() -> dict[str, np.ndarray]:
+    values = {}
+    # test_rnn_cell_forward_values: rnn_inputs(seed=0, N=2, T=1, D=3, Dh=4)
+    X, h0, W_xh, W_hh, b_h = rnn_inputs(0, 2, 1, 3, 4)
+    values["cell_h_next"] = numpy_rnn.rnn_cell_forward(X[:, 0], h0, W_xh, W_hh, b_h)[0]
+    # test_rnn_forward_values: rnn_inputs(seed=1, N=2, T=5, D=3, Dh=4), and from h0 = 0
+    X, h0, W_xh, W_hh, b_h = rnn_inputs(1, 2, 5, 3, 4)
+    values["sequence_H"] = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)[0]
+    values["sequence_H_zero_h0"] = numpy_rnn.rnn_forward(X, 0 * h0, W_xh, W_hh, b_h)[0]
+    # test_output_forward: the states and weights drawn by default_rng(2)
+    rng = np.random.default_rng(2)
+    H_states = np.tanh(rng.standard_normal((2, 5, 4)))
+    W_hq, b_q = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    values["output_O"] = numpy_rnn.output_forward(H_states, W_hq, b_q)[0]
+    return values
+
+
 def bptt() -> dict[str, np.ndarray]:
     values = {}
     # test_rnn_cell_backward_*: one_step(seed=0, N=2, D=3, Dh=4)
@@ -86,6 +103,24 @@ def bidirectional() -> dict[str, np.ndarray]:
     dX, dh0_f, dh0_b, dparams_f, dparams_b = numpy_rnn.birnn_backward(dH, cache)
     grads = (dX, dh0_f, dh0_b, *dparams_f, *dparams_b)
     return {"birnn_H": H} | {f"birnn_{n}": g for n, g in zip(BI, grads, strict=True)}
+
+
+def _random_grads(seed, shapes, scale):
+    """05_gradient_clipping's random_grads."""
+    rng = np.random.default_rng(seed)
+    return [scale * rng.standard_normal(shape) for shape in shapes]
+
+
+def clipping() -> dict[str, np.ndarray]:
+    values = {}
+    # test_clip_grad_norm: three arrays of global norm about 11, clipped at 1
+    clipped, total = numpy_rnn.clip_grad_norm(_random_grads(0, [(3, 4), (4, 4), (4,)], 2.0), 1.0)
+    values["norm_total"] = np.asarray(total)
+    values.update({f"norm_clipped_{i}": g for i, g in enumerate(clipped)})
+    # test_clip_grad_value: two arrays clamped at 1.5
+    clipped = numpy_rnn.clip_grad_value(_random_grads(0, [(3, 4), (4,)], 2.0), 1.5)
+    values.update({f"value_clipped_{i}": g for i, g in enumerate(clipped)})
+    return values
 
 
 def _char_params(seed, V, H, scale=0.3):
@@ -154,8 +189,10 @@ def gated() -> dict[str, np.ndarray]:
 
 
 EXPECTED = {
+    "01_rnn_cell": rnn_cell,
     "02_bptt": bptt,
     "03_bidirectional": bidirectional,
+    "05_gradient_clipping": clipping,
     "06_char_rnn": char_rnn,
     "07_gated": gated,
 }

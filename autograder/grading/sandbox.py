@@ -311,8 +311,10 @@ def zygote_config(
         "type": "config",
         "scratch_root": scratch_root,
         "read_only": read_only,
-        # What Landlock grants: the read-only paths with PyTorch's folders cut out.
+        # What Landlock grants: the read-only paths with PyTorch's folders cut out, and listing
+        # (no reading) of the folders they were cut from.
         "landlock_read_only": without(read_only, hidden) if hidden else read_only,
+        "landlock_list_only": sorted({os.path.dirname(h) for h in hidden}),
         "torch": torch,
         "hidden": hidden,
         "read_write": [p for p in ("/dev/null",) if os.path.exists(p)],

@@ -12,8 +12,12 @@
 #   for a whole batch at once;
 # - run the same cell over a sequence, carrying the hidden state from step to step;
 # - add the output layer $O_t = H_t W_{hq} + b_q$ at every step;
-# - check your NumPy code against PyTorch's `nn.RNNCell` and `nn.RNN`, and know how their
-#   weights map onto the equations above.
+# - know how PyTorch's `nn.RNNCell` and `nn.RNN` store the same weights (transposed), so that
+#   you can move between the equations, papers and library code.
+#
+# **NumPy only.** Write every answer with NumPy. PyTorch is not available when your notebook is
+# graded (the grader's sandbox does not offer it), so an answer that calls `torch.nn.RNNCell`
+# gets no points; this notebook does not import PyTorch either.
 #
 # **How to work.** Fill in every cell that contains `raise NotImplementedError(...)`: replace
 # that line with your code. Then run the test cell below it. A test prints a line starting
@@ -58,12 +62,11 @@ if importlib.util.find_spec("autograder") is None:
 
 # %% [setup] id=setup_imports
 import numpy as np
-import torch
 
-from autograder.notebook_checks import check_array, rnn_inputs
+from autograder.notebook_checks import check_array, expected_values, rnn_inputs
 
 np.set_printoptions(precision=4, suppress=True)
-torch.set_default_dtype(torch.float64)
+EXPECTED = expected_values("01_rnn_cell")  # the visible tests' answers, computed once and stored
 
 # %% [markdown]
 # ## 1. One step of the cell
@@ -100,42 +103,29 @@ def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):
 
 
 # %% [markdown]
-# The first test checks the shape of the result, the second its values: once against the
-# course's NumPy reference, and once against PyTorch.
+# The first test checks the shape of the result, the second its values, against answers the
+# course's NumPy reference computed once on the same inputs and stored with the course (the
+# course's own tests check that reference against PyTorch's `nn.RNNCell` and `nn.RNN`).
 #
 # PyTorch's `nn.RNNCell` uses the same row-vector formula,
 # $h' = \tanh(x\, W_{ih}^\top + b_{ih} + h\, W_{hh}^\top + b_{hh})$, but it stores each weight
 # matrix transposed, one row per hidden unit: its `weight_ih` is our $W_{xh}^\top$
 # (`weight_ih = W_xh.T`) and its `weight_hh` is our $W_{hh}^\top$ (`weight_hh = W_hh.T`).
 # So the matrix PyTorch calls $W_{hh}$ is the transpose of ours, and it has two biases where we
-# have one. The cell below copies our weights into a PyTorch cell (second bias set to zero); read
-# it to see the mapping, which you will meet again whenever you move between papers and code.
-
-
-# %% [setup] id=setup_torch_helpers
-def torch_cell_step(x, h_prev, W_xh, W_hh, b_h):
-    """h_next computed by torch.nn.RNNCell holding our weights."""
-    D, Dh = W_xh.shape
-    cell = torch.nn.RNNCell(D, Dh, dtype=torch.float64)
-    with torch.no_grad():
-        cell.weight_ih.copy_(torch.from_numpy(W_xh.T))
-        cell.weight_hh.copy_(torch.from_numpy(W_hh.T))
-        cell.bias_ih.copy_(torch.from_numpy(b_h))
-        cell.bias_hh.zero_()
-        return cell(torch.from_numpy(x), torch.from_numpy(h_prev)).numpy()
-
-
-def torch_sequence(X, h0, W_xh, W_hh, b_h):
-    """H computed by torch.nn.RNN(batch_first=True) holding our weights."""
-    D, Dh = W_xh.shape
-    rnn = torch.nn.RNN(D, Dh, batch_first=True, dtype=torch.float64)
-    with torch.no_grad():
-        rnn.weight_ih_l0.copy_(torch.from_numpy(W_xh.T))
-        rnn.weight_hh_l0.copy_(torch.from_numpy(W_hh.T))
-        rnn.bias_ih_l0.copy_(torch.from_numpy(b_h))
-        rnn.bias_hh_l0.zero_()
-        H_all, _ = rnn(torch.from_numpy(X), torch.from_numpy(h0)[None])  # h0 as (1, N, Dh)
-        return H_all.numpy()
+# have one. Copying our weights into a PyTorch cell reads (not run here: this exercise is NumPy
+# only)
+#
+# ```python
+# cell = torch.nn.RNNCell(D, Dh, dtype=torch.float64)
+# with torch.no_grad():
+#     cell.weight_ih.copy_(torch.from_numpy(W_xh.T))  # weight_ih = W_xh.T
+#     cell.weight_hh.copy_(torch.from_numpy(W_hh.T))  # weight_hh = W_hh.T
+#     cell.bias_ih.copy_(torch.from_numpy(b_h))
+#     cell.bias_hh.zero_()                             # the second bias, which we do not have
+# ```
+#
+# and `cell(x, h_prev)` then gives your `rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h)`. You will
+# meet this mapping again whenever you move between papers and code.
 
 
 # %% [test] id=test_rnn_cell_forward_shape points=1
@@ -174,9 +164,9 @@ suspects = {
 }
 got = rnn_cell_forward(x, h0, W_xh, W_hh, b_h)
 check_array(
-    "rnn_cell_forward(...) compared with torch.nn.RNNCell",
+    "rnn_cell_forward(...)",
     got,
-    torch_cell_step(x, h0, W_xh, W_hh, b_h),
+    EXPECTED["cell_h_next"],
     axes=("N", "Dh"),
     suspects=suspects,
 )
@@ -190,9 +180,8 @@ for seed, (N, D, Dh) in enumerate(
     got = rnn_cell_forward(X[:, 0], h0, W_xh, W_hh, b_h)
     name = f"rnn_cell_forward with N={N}, D={D}, Dh={Dh}"
     check_array(name, got, numpy_rnn.rnn_cell_forward(X[:, 0], h0, W_xh, W_hh, b_h)[0])
-    check_array(name, got, torch_cell_step(X[:, 0], h0, W_xh, W_hh, b_h))
 ### END HIDDEN TESTS
-print("✓ rnn_cell_forward matches torch.nn.RNNCell")
+print("✓ rnn_cell_forward gives the expected states")
 
 # %% [markdown]
 # ## 2. A whole sequence
@@ -262,10 +251,10 @@ print("✓ rnn_forward returns an (N, T, Dh) array")
 
 # %% [test] id=test_rnn_forward_values points=2
 X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=1, N=2, T=5, D=3, Dh=4)
-expected = torch_sequence(X, h0, W_xh, W_hh, b_h)
+expected = EXPECTED["sequence_H"]
 got = rnn_forward(X, h0, W_xh, W_hh, b_h)
 suspects = {
-    "the states computed with h0 = 0": torch_sequence(X, 0 * h0, W_xh, W_hh, b_h),
+    "the states computed with h0 = 0": EXPECTED["sequence_H_zero_h0"],
     "the states computed with h0 at every step (the state is never carried)": np.tanh(
         X @ W_xh + (h0 @ W_hh)[:, None] + b_h
     ),
@@ -274,7 +263,7 @@ suspects = {
     ),
 }
 check_array(
-    "rnn_forward(...) compared with torch.nn.RNN",
+    "rnn_forward(...)",
     got,
     expected,
     axes=("N", "T", "Dh"),
@@ -290,9 +279,8 @@ for seed, (N, T, D, Dh) in enumerate(shapes, start=401):
     got = rnn_forward(X, h0, W_xh, W_hh, b_h)
     name = f"rnn_forward with N={N}, T={T}, D={D}, Dh={Dh}"
     check_array(name, got, numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)[0], axes=("N", "T", "Dh"))
-    check_array(name, got, torch_sequence(X, h0, W_xh, W_hh, b_h), axes=("N", "T", "Dh"))
 ### END HIDDEN TESTS
-print("✓ rnn_forward matches torch.nn.RNN")
+print("✓ rnn_forward gives the expected states")
 
 # %% [markdown]
 # ## 3. The output layer
@@ -304,6 +292,7 @@ print("✓ rnn_forward matches torch.nn.RNN")
 #
 # `H` has three axes, but `@` multiplies the last axis of `H` with the first of `W_hq` and keeps
 # the others, so `H @ W_hq` has shape $(N, T, Q)$ without any loop. Write `output_forward`.
+# (PyTorch's `nn.Linear` is the same map, and stores the transpose again: `weight = W_hq.T`.)
 
 
 # %% [answer] id=output_forward_impl
@@ -329,19 +318,13 @@ rng = np.random.default_rng(2)
 H_states = np.tanh(rng.standard_normal((2, 5, 4)))
 W_hq, b_q = rng.standard_normal((4, 3)), rng.standard_normal(3)
 got = output_forward(H_states, W_hq, b_q)
-linear = torch.nn.Linear(
-    4, 3, dtype=torch.float64
-)  # PyTorch again stores the transpose: weight = W_hq.T
-with torch.no_grad():
-    linear.weight.copy_(torch.from_numpy(W_hq.T))
-    linear.bias.copy_(torch.from_numpy(b_q))
-    check_array(
-        "output_forward(...) compared with torch.nn.Linear",
-        got,
-        linear(torch.from_numpy(H_states)).numpy(),
-        axes=("N", "T", "Q"),
-        suspects={"H W_hq without the bias b_q": H_states @ W_hq},
-    )
+check_array(
+    "output_forward(...)",
+    got,
+    EXPECTED["output_O"],
+    axes=("N", "T", "Q"),
+    suspects={"H W_hq without the bias b_q": H_states @ W_hq},
+)
 ### BEGIN HIDDEN TESTS
 from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
 
@@ -358,7 +341,7 @@ for seed, (N, T, Dh, Q) in enumerate(
         axes=("N", "T", "Q"),
     )
 ### END HIDDEN TESTS
-print("✓ output_forward matches torch.nn.Linear")
+print("✓ output_forward gives the expected outputs")
 
 # %% [markdown]
 # ## 4. Putting it together

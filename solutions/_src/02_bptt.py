@@ -16,6 +16,10 @@
 # - measure how the gradient shrinks or grows as it travels back in time, and relate it to the
 #   recurrent weights.
 #
+# **NumPy only.** Write every answer with NumPy. PyTorch is not available when your notebook is
+# graded (the grader's sandbox does not offer it), so an answer that calls PyTorch (autograd,
+# say) gets no points; this notebook does not import PyTorch either.
+#
 # **How to work.** Fill in every cell that contains `raise NotImplementedError(...)`, then run
 # the test cell below it. Hidden tests try other shapes and values, including $N = 1$ and
 # $T = 1$.
@@ -189,7 +193,7 @@ check_arrays(
     hints=hints,
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn, torch_rnn  # noqa: E402 - hidden tests only
+from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
 
 for seed, (N, D, Dh) in enumerate([(1, 1, 1), (1, 4, 2), (5, 2, 3), (3, 6, 6)], start=201):
     dh_next, x, h_prev, h_next, W_xh, W_hh, cache = one_step(seed, N, D, Dh)
@@ -198,9 +202,6 @@ for seed, (N, D, Dh) in enumerate([(1, 1, 1), (1, 4, 2), (5, 2, 3), (3, 6, 6)], 
     name = f"rnn_cell_backward with N={N}, D={D}, Dh={Dh}"
     check_arrays(
         name, got, dict(zip(CELL_AXES, numpy_rnn.rnn_cell_backward(dh_next, cache), strict=True))
-    )
-    check_arrays(
-        name, got, dict(zip(CELL_AXES, torch_rnn.rnn_cell_backward(dh_next, cache), strict=True))
     )
 ### END HIDDEN TESTS
 print("✓ rnn_cell_backward gives the expected gradients")
@@ -292,7 +293,7 @@ check_arrays(
     suspects={"BPTT with nothing carried back from step t+1 to step t": tuple(only_local.values())},
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn, torch_rnn  # noqa: E402 - hidden tests only
+from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
 
 shapes = [(1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 2), (3, 6, 2, 5), (2, 15, 3, 4)]
 for seed, (N, T, D, Dh) in enumerate(shapes, start=301):
@@ -304,12 +305,6 @@ for seed, (N, T, D, Dh) in enumerate(shapes, start=301):
         name,
         got,
         dict(zip(SEQ_AXES, numpy_rnn.rnn_backward(dH, cache), strict=True)),
-        axes=SEQ_AXES,
-    )
-    check_arrays(
-        name,
-        got,
-        dict(zip(SEQ_AXES, torch_rnn.rnn_backward(dH, cache), strict=True)),
         axes=SEQ_AXES,
     )
 ### END HIDDEN TESTS
@@ -520,7 +515,7 @@ for k in (1, 2, 4, 6):
         hints=hints,
     )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn, torch_rnn  # noqa: E402 - hidden tests only
+from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
 
 cases = [
     (1, 1, 1, 1, 1),
@@ -539,12 +534,6 @@ for seed, (N, T, D, Dh, k) in enumerate(cases, start=501):
         name,
         got,
         dict(zip(SEQ_AXES, numpy_rnn.rnn_backward(dH, cache, k=k), strict=True)),
-        axes=SEQ_AXES,
-    )
-    check_arrays(
-        name,
-        got,
-        dict(zip(SEQ_AXES, torch_rnn.rnn_backward(dH, cache, k=k), strict=True)),
         axes=SEQ_AXES,
     )
 ### END HIDDEN TESTS

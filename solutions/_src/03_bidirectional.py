@@ -13,6 +13,11 @@
 # - backpropagate through it, reversing time where the forward pass reversed it;
 # - say which inputs each half of the state can see.
 #
+# **NumPy only.** Write every answer with NumPy. PyTorch is not available when your notebook is
+# graded (the grader's sandbox does not offer it), so an answer that calls
+# `torch.nn.RNN(bidirectional=True)` gets no points; this notebook does not import PyTorch
+# either.
+#
 # **How to work.** Fill in every cell that contains `raise NotImplementedError(...)`, then run
 # the test cell below it. Hidden tests try other shapes and values, including $N = 1$ and
 # $T = 1$.
@@ -189,7 +194,7 @@ check_array(
     suspects=suspects,
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn, torch_rnn  # noqa: E402 - hidden tests only
+from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
 
 for seed, (N, T, D, Dh) in enumerate(
     [(1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 2), (3, 9, 2, 5)], start=201
@@ -201,12 +206,6 @@ for seed, (N, T, D, Dh) in enumerate(
         name,
         got,
         numpy_rnn.birnn_forward(X, h0_f, h0_b, params_f, params_b)[0],
-        axes=("N", "T", "2Dh"),
-    )
-    check_array(
-        name,
-        got,
-        torch_rnn.birnn_forward(X, h0_f, h0_b, params_f, params_b)[0],
         axes=("N", "T", "2Dh"),
     )
 ### END HIDDEN TESTS
@@ -309,7 +308,7 @@ check_arrays(
     hints=hints,
 )
 ### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn, torch_rnn  # noqa: E402 - hidden tests only
+from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
 
 for seed, (N, T, D, Dh) in enumerate(
     [(1, 1, 1, 1), (1, 7, 2, 3), (4, 1, 3, 2), (3, 8, 2, 5)], start=301
@@ -318,13 +317,12 @@ for seed, (N, T, D, Dh) in enumerate(
     dH = np.random.default_rng(seed + 7).standard_normal((N, T, 2 * Dh))
     got = flatten_birnn_grads(birnn_backward(dH, X, h0_f, h0_b, params_f, params_b))
     name = f"birnn_backward with N={N}, T={T}, D={D}, Dh={Dh}"
-    for module in (numpy_rnn, torch_rnn):
-        check_arrays(
-            name,
-            got,
-            expected_birnn_grads(module, dH, X, h0_f, h0_b, params_f, params_b),
-            axes=BI_AXES,
-        )
+    check_arrays(
+        name,
+        got,
+        expected_birnn_grads(numpy_rnn, dH, X, h0_f, h0_b, params_f, params_b),
+        axes=BI_AXES,
+    )
 ### END HIDDEN TESTS
 print("✓ birnn_backward gives the expected gradients")
 

@@ -15,6 +15,11 @@
 # - show on a real training run that clipping turns the sudden loss spikes of an RNN into a
 #   steady descent.
 #
+# **NumPy only.** Write both functions with NumPy. PyTorch is not available when your notebook
+# is graded (the grader's sandbox does not offer it), so a function that calls
+# `torch.nn.utils.clip_grad_norm_` gets no points. Only the experiment of section 3, which is not
+# graded, trains a PyTorch model with your function, and imports PyTorch there.
+#
 # **How to work.** Fill in every cell that contains `raise NotImplementedError(...)`, then run
 # the test cell below it. Hidden tests try other gradients: other shapes, a single array,
 # gradients that are already small, all-zero gradients, and a threshold of 0.
@@ -48,13 +53,16 @@ if importlib.util.find_spec("autograder") is None:
 # %% [setup] id=setup_imports
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
-from autograder.notebook_checks import CheckFailure, check_array, check_scalar, check_unchanged
+from autograder.notebook_checks import (
+    CheckFailure,
+    check_array,
+    check_scalar,
+    check_unchanged,
+    expected_values,
+)
 
-torch.set_num_threads(1)  # models this small train fastest on one thread
+EXPECTED = expected_values("05_gradient_clipping")  # the visible tests' answers, stored
 
 # %% [markdown]
 # ## 1. Clipping by the global norm
@@ -99,30 +107,14 @@ def clip_grad_norm(grads, max_norm):
 
 
 # %% [setup] id=setup_clip_helpers
-def torch_clip_grad_norm(grads, max_norm):
-    """What torch.nn.utils.clip_grad_norm_ does to copies of the gradients."""
-    params = [nn.Parameter(torch.zeros(np.shape(g), dtype=torch.float64)) for g in grads]
-    for p, g in zip(params, grads, strict=True):
-        p.grad = torch.tensor(np.array(g, dtype=np.float64))
-    total = nn.utils.clip_grad_norm_(params, max_norm)
-    return [p.grad.numpy() for p in params], float(total)
-
-
-def torch_clip_grad_value(grads, clip_value):
-    """What torch.nn.utils.clip_grad_value_ does to copies of the gradients."""
-    params = [nn.Parameter(torch.zeros(np.shape(g), dtype=torch.float64)) for g in grads]
-    for p, g in zip(params, grads, strict=True):
-        p.grad = torch.tensor(np.array(g, dtype=np.float64))
-    nn.utils.clip_grad_value_(params, clip_value)
-    return [p.grad.numpy() for p in params]
-
-
 def check_clipped(name, got, expected, exact=True):
     """Check a list of clipped arrays against the expected list.
 
+    The expected arrays are what torch.nn.utils.clip_grad_norm_ / clip_grad_value_ give (computed
+    once by the course's NumPy reference, which its tests check against PyTorch, and stored).
     Clipping by value copies or clamps entries, so it is checked to the last digits; clipping by
-    norm divides by the norm, and torch adds 1e-6 to it, a rounding difference that the default
-    tolerance (the grader's) lets through."""
+    norm divides by the norm plus 1e-6, a rounding difference that the default tolerance (the
+    grader's) lets through."""
     if not isinstance(got, (list, tuple)) or len(got) != len(expected):
         got_text = f"{len(got)} items" if isinstance(got, (list, tuple)) else type(got).__name__
         raise CheckFailure(f"{name} must be a list of {len(expected)} arrays, got {got_text}.")
@@ -147,16 +139,18 @@ if not isinstance(result, tuple) or len(result) != 2:
 clipped, total_norm = result
 for i, (b, g) in enumerate(zip(before, grads, strict=True)):
     check_unchanged(f"grads[{i}]", b, g)
-torch_clipped, torch_norm = torch_clip_grad_norm(before, 1.0)
 check_scalar(
     "total_norm compared with torch.nn.utils.clip_grad_norm_",
     total_norm,
-    torch_norm,
+    float(EXPECTED["norm_total"]),
     rtol=1e-12,
     hint="one norm over all the arrays together: the square root of the sum of all squared entries.",
 )
 check_clipped(
-    "clipped compared with torch.nn.utils.clip_grad_norm_", clipped, torch_clipped, exact=False
+    "clipped compared with torch.nn.utils.clip_grad_norm_",
+    clipped,
+    [EXPECTED[f"norm_clipped_{i}"] for i in range(3)],
+    exact=False,
 )
 # Gradients that are already small enough come back unchanged.
 small = random_grads(1, [(2, 3), (5,)], scale=0.1)
@@ -164,6 +158,8 @@ check_clipped(
     "clip_grad_norm(small gradients, max_norm=10)[0]", clip_grad_norm(small, 10.0)[0], small
 )
 ### BEGIN HIDDEN TESTS
+from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
+
 cases = [
     ([(1,)], 3.0, 0.5),
     ([(2, 1, 3)], 1.0, 5.0),
@@ -177,7 +173,7 @@ for seed, (shapes, scale, max_norm) in enumerate(cases, start=101):
     clipped, total_norm = clip_grad_norm(grads, max_norm)
     for i, (b, g) in enumerate(zip(before, grads, strict=True)):
         check_unchanged(f"grads[{i}]", b, g)
-    expected, expected_norm = torch_clip_grad_norm(before, max_norm)
+    expected, expected_norm = numpy_rnn.clip_grad_norm(before, max_norm)
     name = f"clip_grad_norm(shapes {shapes}, max_norm={max_norm})"
     check_scalar(f"{name}: total_norm", total_norm, expected_norm, rtol=1e-12)
     check_clipped(f"{name}: clipped", clipped, expected, exact=False)
@@ -228,9 +224,11 @@ for i, (b, g) in enumerate(zip(before, grads, strict=True)):
 check_clipped(
     "clip_grad_value(grads, 1.5) compared with torch.nn.utils.clip_grad_value_",
     clipped,
-    torch_clip_grad_value(before, 1.5),
+    [EXPECTED[f"value_clipped_{i}"] for i in range(2)],
 )
 ### BEGIN HIDDEN TESTS
+from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
+
 for seed, (shapes, scale, clip_value) in enumerate(
     [([(1,)], 3.0, 0.5), ([(2, 1, 3), (5,)], 1.0, 0.0), ([(6, 2)], 0.1, 10.0)], start=201
 ):
@@ -242,7 +240,7 @@ for seed, (shapes, scale, clip_value) in enumerate(
     check_clipped(
         f"clip_grad_value(shapes {shapes}, clip_value={clip_value})",
         clipped,
-        torch_clip_grad_value(before, clip_value),
+        numpy_rnn.clip_grad_value(before, clip_value),
     )
 ### END HIDDEN TESTS
 print("✓ clip_grad_value matches torch.nn.utils.clip_grad_value_")
@@ -262,6 +260,11 @@ print("✓ clip_grad_value matches torch.nn.utils.clip_grad_value_")
 # `clip_grad_norm_`. It plots the losses and the gradient norms.
 
 # %% [setup] id=setup_experiment
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+torch.set_num_threads(1)  # models this small train fastest on one thread
 T_RECALL = 40
 
 

@@ -15,7 +15,8 @@ own, see :mod:`.zygote`) also gets a mount namespace of its own, in which
   read-only tmpfs.
 
 Landlock's read grant is ``config["landlock_read_only"]``: the read-only paths with the hidden
-folders cut out.
+folders cut out; the folders above them (``config["landlock_list_only"]``, site-packages) may
+still be listed, so that Python's import system finds the other packages there.
 """
 
 from __future__ import annotations
@@ -167,7 +168,8 @@ def confine(config: dict, scratch: str, timeout: float, baseline_vm: int | None)
     if config.get("landlock", 0) > 0:
         read_write = [scratch, *config.get("read_write", [])]
         read_only = config.get("landlock_read_only", config["read_only"])
-        rules = landlock.ruleset(read_only, read_write, abi=config["landlock"])
+        listed = config.get("landlock_list_only", [])
+        rules = landlock.ruleset(read_only, read_write, abi=config["landlock"], list_only=listed)
     if config.get("uid") is not None:
         # Counted per real uid: meaningful only once the child has a uid of its own.
         _set(resource.RLIMIT_NPROC, int(limits["processes"]))

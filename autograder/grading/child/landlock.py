@@ -4,7 +4,9 @@ After :func:`enforce`, the process (and everything it forks) can read only below
 read-only paths, write only below the read-write ones, cannot bind or connect TCP sockets
 (ABI >= 4), and cannot signal or reach abstract UNIX sockets of processes outside its own
 Landlock domain (ABI >= 6): a submission cannot kill or talk to the grader's processes even
-when it runs under the same uid. The restriction cannot be undone.
+when it runs under the same uid. The restriction cannot be undone. Folders given as
+``list_only`` may be listed, with everything below them, but no file below them is readable
+unless another rule allows it.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def abi_version() -> int:
     return max(int(version), 0)
 
 
-def ruleset(read_only, read_write, *, abi: int) -> int:
+def ruleset(read_only, read_write, *, abi: int, list_only=()) -> int:
     """A Landlock ruleset allowing exactly these paths; returns its file descriptor.
 
     Built while the process may still open every path (before it drops its uid); paths that do
@@ -83,7 +85,7 @@ def ruleset(read_only, read_write, *, abi: int) -> int:
         err = ctypes.get_errno()
         raise OSError(err, f"landlock_create_ruleset: {os.strerror(err)}")
     try:
-        for paths, rights in ((read_only, _READ), (read_write, handled_fs)):
+        for paths, rights in ((read_only, _READ), (read_write, handled_fs), (list_only, READ_DIR)):
             for path in paths:
                 _allow(libc, fd, path, rights & handled_fs)
     except BaseException:

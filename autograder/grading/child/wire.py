@@ -454,7 +454,9 @@ def _as_data_array(obj) -> np.ndarray | None:
     """
     cls = type(obj)
     torch = sys.modules.get("torch")
-    if torch is not None and issubclass(cls, torch.Tensor):
+    # Where PyTorch is hidden, "torch" may be an empty namespace package: no Tensor in it.
+    tensor = getattr(torch, "Tensor", None) if torch is not None else None
+    if isinstance(tensor, type) and issubclass(cls, tensor):
         t = obj.detach().cpu()
         if t.is_complex():
             t = t.resolve_conj()
