@@ -74,7 +74,7 @@ def test_a_failing_notebook_gets_a_table_with_the_diagnosis_and_the_hint(checked
     rows = [line.split()[:3] for line in lines[header + 2 :] if line[:1].strip()]
     assert [r[0] for r in rows[: len(tests)]] == tests
     status = {r[0]: (r[1], r[2]) for r in rows[: len(tests)]}
-    assert status["test_rnn_cell_forward_values"] == ("0/2", "wrong")
+    assert status["test_rnn_cell_forward_values"] == ("0/2", "failed")
     assert status["test_output_forward"] == ("2/2", "passed")
     text = " ".join(out.split())
     assert (

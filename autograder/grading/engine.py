@@ -82,6 +82,7 @@ class Submission:
     problem_status: str = "unreadable"
     cases: list[list[Case]] = field(default_factory=list)
     uses: dict = field(default_factory=dict)  # which required names each definition calls
+    broken: dict = field(default_factory=dict)  # required names in a cell with a syntax error
     seed: tuple[int, int] = (0, 0)
     key: str | None = None  # what its saved result depends on (see state.submission_key)
 
@@ -204,6 +205,7 @@ def prepare(
     found = code.find_program(cells, assignment.required)
     submission.notes.extend(found.notes)
     submission.uses = found.uses
+    submission.broken = found.broken
     submission.seed = (entropy, index)
     rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(index,)))
     submission.cases = [test.cases(rng) for test in assignment.tests]
@@ -270,7 +272,19 @@ def judge_submission(submission: Submission, result: RunResult, timeout: float) 
                     f"the grader failed to judge this test ({err!r}); tell your instructor",
                 )
             )
+    verdicts = blame_syntax(assignment.tests, verdicts, submission.broken)
     return blame_callees(assignment.tests, verdicts, submission.uses)
+
+
+def blame_syntax(tests, verdicts: list[Verdict], broken: dict) -> list[Verdict]:
+    """A test whose function is missing because the cell defining it does not parse says so,
+    with the line, instead of asking the learner to keep the function's name."""
+    return [
+        Verdict(v.fraction, v.status, broken[t.name], v.details)
+        if v.status == "missing" and t.name in broken
+        else v
+        for t, v in zip(tests, verdicts, strict=True)
+    ]
 
 
 def after_timeout_text(name: str, stuck: str) -> str:
@@ -616,14 +630,14 @@ def print_summary(summary: Summary, stream=sys.stderr) -> None:
         f"{len(summary.rows)} row(s) in {summary.seconds:.1f} s (median "
         f"{summary.median_run_seconds:.2f} s per notebook run)"
     )
+    # The progress bar counts the notebooks run; say how the others were settled.
+    ran = len(summary.run_seconds)
+    head = f"graded {summary.graded} notebook(s)"
+    if summary.graded != ran:
+        head += f" ({ran} run, {summary.graded - ran} with nothing to run: missing or unreadable)"
     if summary.unchanged:
-        print(
-            f"graded {summary.graded} notebook(s) and reused {summary.unchanged} unchanged since "
-            f"the last run: {notebooks} notebook(s), {timing}",
-            file=stream,
-        )
-    else:
-        print(f"graded {notebooks} notebook(s), {timing}", file=stream)
+        head += f" and reused {summary.unchanged} unchanged since the last run"
+    print(f"{head}: {notebooks} notebook(s) in all, {timing}", file=stream)
     print(f"isolation: {summary.isolation.describe()}", file=stream)
     if summary.gradebook:
         print(

@@ -42,6 +42,8 @@ class Program:
     notes: tuple[str, ...]
     defined: frozenset[str]  # required names some kept statement binds
     uses: dict = field(default_factory=dict)  # required name -> other required names it reads
+    # required name -> why it could not be read: the syntax error of the cell that defines it
+    broken: dict = field(default_factory=dict)
 
 
 def to_python(source: str) -> str | None:
@@ -287,6 +289,7 @@ def find_program(cells: Iterable[Cell], required: Iterable[str]) -> Program:
     required = set(required)
     statements: list[_Statement] = []
     notes: list[str] = []
+    broken: dict[str, str] = {}
     for cell in cells:
         if cell.kind != "code" or not cell.source.strip():
             continue
@@ -303,6 +306,14 @@ def find_program(cells: Iterable[Cell], required: Iterable[str]) -> Program:
                 f"cell {cell.number} has a syntax error ({where}{err.msg}) and was skipped, "
                 "as Jupyter would skip it"
             )
+            line = f" on line {err.lineno}" if err.lineno else ""
+            for name in sorted(required & _named_in(code)):
+                broken.setdefault(
+                    name,
+                    f"{name} could not be read: cell {cell.number}, which defines it, has a "
+                    f"syntax error{line} ({err.msg}). Fix that line (Jupyter shows it when "
+                    "you run the cell), then submit again",
+                )
         except (ValueError, RecursionError, MemoryError) as err:
             notes.append(f"cell {cell.number} could not be read ({type(err).__name__}); skipped")
     kept = _slice(statements, required)
@@ -315,7 +326,14 @@ def find_program(cells: Iterable[Cell], required: Iterable[str]) -> Program:
     for i in kept:
         for name in statements[i].binds & required:
             uses[name] = (statements[i].reads_now | statements[i].reads_later) & required - {name}
-    return Program(snippets, tuple(notes), defined, uses)
+    return Program(snippets, tuple(notes), defined, uses, broken)
+
+
+def _named_in(code: str) -> set[str]:
+    """Names a cell that does not parse seems to define (``def f``, ``class C``, ``x =``)."""
+    return set(re.findall(r"^[ \t]*(?:(?:async[ \t]+)?def|class)[ \t]+(\w+)", code, re.M)) | set(
+        re.findall(r"^(\w+)[ \t]*(?::[^=\n]*)?=(?!=)", code, re.M)
+    )
 
 
 def prune_module(source: str, keep: Iterable[str], header: str = "") -> str:

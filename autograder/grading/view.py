@@ -13,7 +13,7 @@ from dataclasses import dataclass
 STATUS_WORDS = {
     "passed": "passed",
     "partial": "partly right",
-    "failed": "wrong",
+    "failed": "failed",
     "error": "raised an error",
     "missing": "missing",
     "timeout": "too slow",
