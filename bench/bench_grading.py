@@ -157,7 +157,7 @@ def timed(argv: list[str], cwd: Path, log: Path) -> tuple[float, Memory, int]:
 
 def run_engine(submitted: Path, out: Path, workers: int | None, gradebook: Path) -> Run:
     argv = [str(BIN / "rnn-course"), "grade", str(submitted), "--out", str(out)]
-    argv += ["--assignment", ASSIGNMENT]
+    argv += ["--assignment", ASSIGNMENT, "--course", str(ROOT)]
     if workers:
         argv += ["--workers", str(workers)]
     # A copy of the benchmark course's gradebook (it knows the assignment, as nbgrader's does),
