@@ -70,11 +70,14 @@ test: lint book
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests; the suite is broken." >&2; exit 1; fi; \
 	exit $$rc
 
-# The NumPy reference against PyTorch, then the grading engine against stock nbgrader (~4 min).
+# The NumPy reference against PyTorch, then the grading engine against stock nbgrader (~4 min),
+# then `rnn-course check` against `jupyter nbconvert --execute` for every exercise.
 bench: $(STAMP)
 	$(BIN)/python bench/bench_reference.py
 	@echo
 	$(BIN)/python bench/bench_grading.py
+	@echo
+	$(BIN)/python bench/bench_check.py
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache .hypothesis
