@@ -17,6 +17,10 @@ header lines:
     # %% [code]                      an ordinary cell the learner may edit (experiments)
     # %% [code] tags=hide-input      ... with cell tags (test cells are always tagged hide-input,
                                      so the book folds their scaffolding)
+    # %% [markdown] id=explain points=2   a written answer marked by hand (nbgrader's manually
+                                     graded answer): the model answer, replaced by "YOUR ANSWER
+                                     HERE" in the release; the question goes in the cell above
+    # %% [markdown] id=t points=3 task=true   a task marked by hand (nbgrader's task cell)
 
 Each task (an answer cell) is graded by the test cells that follow it, up to the next answer
 cell. The markdown cell that introduces the task (the last one before its answer cell) gets a
@@ -24,6 +28,10 @@ line stating those tests and their points, written here from the test cells' nbg
 ``points``, so that the notebook, nbgrader and the grader's checks.py count from one number:
 
     **Graded, 3 points:** `test_rnn_cell_forward_shape` 1, `test_rnn_cell_forward_values` 2.
+
+Cells marked by hand state their points the same way, ``**Graded by hand, 2 points:**
+`explain`.``, in the question above a written answer and at the end of a task. The grader
+records them in the gradebook for formgrader, with these points, and grades the rest.
 
 Lines before the first header (licence, lint pragmas) are not part of the notebook. The notebook
 name is the source name without its "NN_" prefix: ``01_rnn_cell.py`` becomes
@@ -49,6 +57,7 @@ ROOT = SOLUTIONS.parent
 SOURCES = SOLUTIONS / "_src"
 
 KINDS = re.compile(r"\[(setup|answer|test|code)\]")
+HAND_MARKED = ("written", "task")  # markdown cells marked by hand
 # Cell metadata jupytext itself writes when it reads a percent-format file.
 JUPYTEXT_KEYS = {"title", "incorrectly_encoded_metadata", "lines_to_next_cell", "cell_marker"}
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -89,15 +98,18 @@ def _nbgrader(kind: str, options: dict[str, str], where: str) -> dict:
     if not grade_id or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", grade_id):
         raise ValueError(f"{where}: a {kind} cell needs id=<grade id> ([A-Za-z0-9_-], <= 64)")
     meta = {
-        "grade": kind == "test",
+        "grade": kind in ("test", "written"),
         "grade_id": grade_id,
-        "locked": kind != "answer",
+        "locked": kind not in ("answer", "written"),
         "schema_version": 3,
-        "solution": kind == "answer",
-        "task": False,
+        "solution": kind in ("answer", "written"),
+        "task": kind == "task",
     }
-    if kind == "test":
-        meta["points"] = int(options["points"])
+    if kind in HAND_MARKED or kind == "test":
+        try:
+            meta["points"] = int(options["points"])
+        except (KeyError, ValueError):
+            raise ValueError(f"{where}: a {kind} cell needs points=<whole number>") from None
     return meta
 
 
@@ -114,7 +126,13 @@ def read_cells(source: Path) -> list[tuple[str, dict[str, str], str]]:
         title = cell.metadata.get("title", "")
         where = f"{source.name}, cell {index}"
         if cell.cell_type == "markdown":
-            cells.append(("markdown", {}, cell.source))
+            options = _options(cell.metadata.get("incorrectly_encoded_metadata", ""), where)
+            options |= {k: str(v) for k, v in cell.metadata.items() if k not in JUPYTEXT_KEYS}
+            if not options:
+                cells.append(("markdown", {}, cell.source))
+                continue
+            task = options.pop("task", "false").lower() in ("true", "1", "yes")
+            cells.append(("task" if task else "written", options, cell.source))
             continue
         if not title and not cells:
             continue  # licence lines and lint pragmas before the first header
@@ -136,9 +154,15 @@ def parse(source: Path) -> nbformat.NotebookNode:
     seen: set[str] = set()
     for index, (kind, options, text) in enumerate(cells):
         where = f"{source.name}, cell {index}"
-        if kind == "markdown":
+        if kind in ("markdown", *HAND_MARKED):
             cell = nbformat.v4.new_markdown_cell(text.strip("\n"))
             cell.id = f"md-{index:02d}"
+            if kind != "markdown":
+                cell.metadata["nbgrader"] = _nbgrader(kind, options, where)
+                cell.id = cell.metadata["nbgrader"]["grade_id"]
+                if cell.id in seen:
+                    raise ValueError(f"{where}: grade id {cell.id!r} is used twice")
+                seen.add(cell.id)
         else:
             cell = nbformat.v4.new_code_cell(text.strip("\n"))
             cell.id = f"code-{index:02d}"
@@ -163,12 +187,12 @@ def _points(value: float) -> str:
     return f"{value:g} point" + ("" if value == 1 else "s")
 
 
-def points_line(tests: list[tuple[str, float]]) -> str:
+def points_line(tests: list[tuple[str, float]], how: str = "Graded") -> str:
     """The line that states a task's tests and points: ``[(grade id, points), ...]``."""
     total = _points(sum(p for _, p in tests))
     if len(tests) == 1:
-        return f"**Graded, {total}:** `{tests[0][0]}`."
-    return f"**Graded, {total}:** " + ", ".join(f"`{t}` {p:g}" for t, p in tests) + "."
+        return f"**{how}, {total}:** `{tests[0][0]}`."
+    return f"**{how}, {total}:** " + ", ".join(f"`{t}` {p:g}" for t, p in tests) + "."
 
 
 def stamp_points(nb: nbformat.NotebookNode, where: str) -> None:
@@ -176,8 +200,22 @@ def stamp_points(nb: nbformat.NotebookNode, where: str) -> None:
     kinds = []
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        kind = "answer" if meta.get("solution") else "test" if meta.get("grade") else ""
-        kinds.append("markdown" if cell.cell_type == "markdown" else kind)
+        if cell.cell_type == "markdown":
+            kinds.append("hand" if meta else "markdown")
+            continue
+        kinds.append("answer" if meta.get("solution") else "test" if meta.get("grade") else "")
+    for index, kind in enumerate(kinds):
+        if kind != "hand":
+            continue
+        meta = nb.cells[index].metadata["nbgrader"]
+        line = points_line([(meta["grade_id"], meta["points"])], "Graded by hand")
+        if meta["task"]:  # the task's own text is what the learner reads
+            target = index
+        elif index and kinds[index - 1] == "markdown":  # the question above the answer
+            target = index - 1
+        else:
+            raise ValueError(f"{where}: no markdown cell asks the question {meta['grade_id']!r}")
+        nb.cells[target].source = nb.cells[target].source.rstrip("\n") + "\n\n" + line
     answers = [i for i, k in enumerate(kinds) if k == "answer"]
     tests = [i for i, k in enumerate(kinds) if k == "test"]
     if tests and (not answers or tests[0] < answers[0]):

@@ -27,7 +27,9 @@ build_notebooks = sys.modules.setdefault("build_notebooks", importlib.util.modul
 _spec.loader.exec_module(build_notebooks)
 
 NAMES = [a.name for a in build_notebooks.assignments()]
-LINE = re.compile(r"^\*\*Graded, (?P<total>[\d.]+) points?:\*\* (?P<tests>.+)\.$", re.M)
+LINE = re.compile(
+    r"^\*\*Graded(?: by hand)?, (?P<total>[\d.]+) points?:\*\* (?P<tests>.+)\.$", re.M
+)
 PART = re.compile(r"^`(?P<id>[A-Za-z0-9_-]+)`(?: (?P<points>[\d.]+))?$")
 
 
@@ -76,12 +78,18 @@ def test_every_task_states_its_tests_and_points_as_nbgrader_and_the_grader_count
         for test_id, points in tests.items():
             assert test_id not in said, f"{test_id} is stated twice"
             said[test_id] = points
-            # Next to its task: the line introduces the answer cell that the test follows.
             test_cell = cells[test_id][0]
+            if nb.cells[test_cell].cell_type == "markdown":
+                # Marked by hand: the line ends the task itself or the question above the answer.
+                assert test_cell - index in (0, 1), (test_id, index, test_cell)
+                continue
+            # Next to its task: the line introduces the answer cell that the test follows.
             between = [a for a in answers if index < a < test_cell]
             assert len(between) == 1, (test_id, index, test_cell)
     assert said == {t: p for t, (_, p) in cells.items()}
-    declared = {t.id: float(t.points) for t in assignments.load(name).tests}
+    loaded = assignments.load(name)
+    declared = {t.id: float(t.points) for t in loaded.tests}
+    declared |= {c.id: c.points for c in loaded.hand_marked}
     assert said == declared
 
 
@@ -103,3 +111,36 @@ def test_a_test_cell_that_grades_no_task_is_refused(tmp_path):
     source.write_text("# %% [markdown]\n# Hello\n\n# %% [test] id=test_x points=1\nassert True\n")
     with pytest.raises(ValueError, match="grades no task"):
         build_notebooks.parse(source)
+
+
+HAND_MARKED = """
+# %% [markdown]
+# Why does tanh saturate? Answer in two sentences.
+
+# %% [markdown] id=explain_tanh points=2
+# Its derivative 1 - tanh(a)^2 is close to 0 for large |a|.
+
+# %% [markdown] id=plot_task points=3 task=true
+# Plot the hidden states of a long sequence and say what you see.
+"""
+
+
+def test_cells_marked_by_hand_are_nbgrader_manual_cells_that_state_their_points(tmp_path):
+    source = ROOT / "solutions" / "_src" / "01_rnn_cell.py"
+    changed = tmp_path / "01_rnn_cell.py"
+    changed.write_text(source.read_text(encoding="utf-8") + HAND_MARKED, encoding="utf-8")
+    nb = build_notebooks.parse(changed)
+    meta = {
+        c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]
+        for c in nb.cells
+        if c.cell_type == "markdown" and "nbgrader" in c.metadata
+    }
+    written, task = meta["explain_tanh"], meta["plot_task"]
+    assert written["grade"] and written["solution"] and not written["task"]
+    assert written["points"] == 2 and not written["locked"]
+    assert task["task"] and task["locked"] and not task["grade"] and task["points"] == 3
+    lines = {frozenset(t.items()) for _, _, t in stated(nb)}
+    assert frozenset({("explain_tanh", 2.0)}) in lines
+    assert frozenset({("plot_task", 3.0)}) in lines
+    question = next(c for c in nb.cells if "Why does tanh saturate?" in c.source)
+    assert question.source.endswith("**Graded by hand, 2 points:** `explain_tanh`.")
