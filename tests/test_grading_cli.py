@@ -63,6 +63,10 @@ def test_every_student_gets_a_row_per_test_of_every_assignment_found(graded):
         "max_points",
         "status",
         "message",
+        "file",
+        "counted",
+        "submitted_at",
+        "late_penalty",
     ]
     pairs = {(r["student_id"], r["assignment"]) for r in rows}
     assert pairs == {

@@ -593,7 +593,7 @@ def test_csv_rows_have_the_promised_columns_and_rounded_points(tmp_path):
     record.write_csv(tmp_path / "g.csv", rows)
     text = (tmp_path / "g.csv").read_text().splitlines()
     assert text[0] == ",".join(record.COLUMNS)
-    assert text[1] == "s,01_x,x,t1,0.667,2,partial,a b"
+    assert text[1] == "s,01_x,x,t1,0.667,2,partial,a b,x.ipynb,yes,,0"
 
 
 def test_feedback_escapes_what_the_learner_wrote():

@@ -162,7 +162,11 @@ def test_the_summary_page_is_self_contained(graded):
     images = re.findall(r"<img [^>]*src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
     assert len(images) == 2  # the score histogram and the pass rates
     assert all(base64.b64decode(i).startswith(b"\x89PNG\r\n\x1a\n") for i in images)
-    assert not re.search(r"<(script|link|iframe)|url\(|(src|href)=['\"](?!data:)", page)
+    assert not re.search(r"<(script|link|iframe)|url\(|src=['\"](?!data:)", page)
+    # Its only links lead to the students' feedback pages beside it, in OUT/feedback/.
+    links = re.findall(r"href=['\"]([^'\"]*)", page)
+    assert links and all(re.fullmatch(r"feedback/\d+/01_rnn_cell/rnn_cell\.html", h) for h in links)
+    assert all((graded["out"] / h).is_file() for h in links)
     assert "http" not in page
 
 

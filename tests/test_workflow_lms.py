@@ -71,6 +71,7 @@ def test_moodle_folders_and_flattened_names_give_the_participant_id_and_names(tm
         {
             "Jane Doe_12345_assignsubmission_file_/rnn_cell.ipynb": NOTEBOOK,
             "Bob van Smith_23456_assignsubmission_file_rnn_cell.ipynb": NOTEBOOK,
+            "Jean-Luc de la Tour_34567_assignsubmission_file_/rnn_cell.ipynb": NOTEBOOK,
             "Bob van Smith_23456_assignsubmission_onlinetext_/onlinetext.html": b"<p>hi</p>",
         },
     )
@@ -80,10 +81,13 @@ def test_moodle_folders_and_flattened_names_give_the_participant_id_and_names(tm
     assert collected(dest) == {
         "12345/01_rnn_cell/rnn_cell.ipynb",
         "23456/01_rnn_cell/rnn_cell.ipynb",
+        "34567/01_rnn_cell/rnn_cell.ipynb",
     }
+    # A name is kept whole, as the LMS wrote it: no rule splits every name into first and last.
     assert intake.names == {
-        "12345": {"first_name": "Jane", "last_name": "Doe"},
-        "23456": {"first_name": "Bob van", "last_name": "Smith"},
+        "12345": {"last_name": "Jane Doe"},
+        "23456": {"last_name": "Bob van Smith"},
+        "34567": {"last_name": "Jean-Luc de la Tour"},
     }
     assert list(reasons(intake).values()) == ["not a notebook (.ipynb)"]
 

@@ -93,8 +93,11 @@ def _log(out: Path) -> dict:
 
 
 def _saved(out: Path) -> list[Path]:
+    """The entries of OUT/.state holding a judged result (an entry is written before its
+    notebook is graded, so that what was handed in is known even if the run dies)."""
     folder = out / ".state"
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+    entries = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return [p for p in entries if any(n["report"] for n in json.loads(p.read_text())["notebooks"])]
 
 
 @pytest.fixture(scope="module")

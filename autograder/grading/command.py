@@ -119,8 +119,15 @@ def add_grade_command(subparsers) -> None:
     p.add_argument("--seed", type=int, default=None, help="draw the same inputs as a past run")
     p.add_argument(
         "--regrade",
-        action="store_true",
-        help="grade every submission again, even those unchanged since the last run on OUT",
+        nargs="?",
+        const="all",
+        action="append",
+        metavar="WHO",
+        help="grade again, even if unchanged since the last run on OUT: all (the default "
+        "when WHO is left out), a student id, an assignment, or STUDENT/ASSIGNMENT; "
+        "repeatable. Without it, OUT accumulates: students graded into OUT before keep their "
+        "results, and only new or changed submissions (or those of an assignment whose checks "
+        "or solution changed) are graded",
     )
     p.add_argument(
         "-q",
@@ -185,7 +192,7 @@ def run_grade(args) -> int:
             seed=args.seed,
             progress=progress,
             resumable=True,
-            resume=not args.regrade,
+            regrade=tuple(args.regrade or ()),
             summary_page=True,
             gradebook=gradebook,
             nbgrader_folders=_nbgrader_folders(args, gradebook),

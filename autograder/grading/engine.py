@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import assignments as declarations
-from . import files, givens, record, sandbox, state
+from . import files, givens, late, record, sandbox, state, term
 from . import notebook as nbload
 from . import program as code
 from .run import Call, Job, Pool, RunResult, TestRun, WorkerError
@@ -70,6 +70,9 @@ class Options:
     # The course's nbgrader folders (handback.Folders): each graded notebook is also written to
     # autograded/ (and submitted/), where formgrader opens it; None: not written.
     nbgrader_folders: object | None = None
+    # Grade these again even if unchanged: "all", a student id, an assignment, or
+    # "STUDENT/ASSIGNMENT" (``resume=False`` is "all").
+    regrade: tuple[str, ...] = ()
 
 
 @dataclass
@@ -85,6 +88,9 @@ class Submission:
     broken: dict = field(default_factory=dict)  # required names in a cell with a syntax error
     seed: tuple[int, int] = (0, 0)
     key: str | None = None  # what its saved result depends on (see state.submission_key)
+    # Where it came from, for the term's bookkeeping (see term.Candidate).
+    candidate: term.Candidate | None = None
+    name: str | None = None  # the student's name, when the LMS gave one
 
 
 @dataclass
@@ -99,6 +105,8 @@ class Summary:
     unchanged: int = 0  # results reused from an earlier run (submission unchanged)
     gradebook: dict | None = None  # what was recorded in nbgrader's gradebook
     gradebook_error: str | None = None
+    groups: list[term.Group] = field(default_factory=list)  # every file's fate, per student
+    due: dict[str, str | None] = field(default_factory=dict)  # assignment -> due date
 
     @property
     def median_run_seconds(self) -> float:
@@ -116,33 +124,42 @@ def _visible_dirs(folder: Path) -> list[str]:
     )
 
 
-def _find_notebook(folder: Path, expected: str) -> tuple[Path | None, str]:
-    """The notebook to grade in a submission folder, and a note when it is not the expected one.
+def _find_notebooks(folder: Path, expected: str) -> tuple[list[Path], list[dict], str | None]:
+    """Every notebook in a submission folder, the expected one first; the files refused (with
+    the reason); and, when there is nothing to grade, why.
 
-    Symbolic links are not followed (one could point at the solutions): a student folder, an
-    assignment folder or a notebook that is a link gives no notebook, and the reason.
+    Symbolic links are not followed (one could point at the solutions): a student folder or an
+    assignment folder that is a link gives nothing, a notebook that is one is refused.
     """
     for part, what in ((folder.parent, "student folder"), (folder, "assignment folder")):
         if part.is_symlink():
-            return None, f"the {what} {part.name} {nbload.SYMLINK}"
-    if (folder / expected).is_symlink():
-        return None, f"{expected} {nbload.SYMLINK}"
-    if (folder / expected).is_file():
-        return folder / expected, ""
-    found = (
-        sorted(p for p in folder.glob("*.ipynb") if p.is_file() and not p.name.startswith("."))
-        if folder.is_dir()
-        else []
-    )
-    if len(found) == 1 and found[0].is_symlink():
-        return None, f"{found[0].name} {nbload.SYMLINK}"
-    if len(found) == 1:
-        note = f"graded {found[0].name}, the only notebook submitted (expected {expected})"
-        return found[0], note
+            return [], [], f"the {what} {part.name} {nbload.SYMLINK}"
+    if not folder.is_dir():
+        return [], [], f"no {expected} in the submission"
+    found, refused = [], []
+    for p in sorted(folder.iterdir(), key=lambda p: (p.name != expected, p.name)):
+        if p.name.startswith(".") or not p.name.lower().endswith(".ipynb"):
+            continue
+        if p.is_symlink():
+            refused.append({"file": p.name, "reason": f"{p.name} {nbload.SYMLINK}"})
+        elif p.is_file():
+            found.append(p)
     if found:
-        names = ", ".join(p.name for p in found)
-        return None, f"no {expected} in the submission (found {names}): submit it under its name"
-    return None, f"no {expected} in the submission"
+        return found, refused, None
+    if refused:
+        return [], refused, refused[0]["reason"]
+    return [], [], f"no {expected} in the submission"
+
+
+def _find_notebook(folder: Path, expected: str) -> tuple[Path | None, str]:
+    """The notebook to grade first in a submission folder, and a note when it is not the
+    expected one (see :func:`_find_notebooks` for all of them)."""
+    found, _, problem = _find_notebooks(folder, expected)
+    if not found:
+        return None, problem or ""
+    if found[0].name == expected:
+        return found[0], ""
+    return found[0], f"graded {found[0].name} (expected {expected})"
 
 
 def collect(submitted: Path, wanted: list[str] | None, solutions: Path):
@@ -435,6 +452,11 @@ def _settings(options: Options) -> dict:
     }
 
 
+def _regrade(scopes: tuple[str, ...], student: str, assignment: str) -> bool:
+    """Whether ``--regrade`` asks for this student's assignment to be graded again."""
+    return any(s in ("all", student, assignment, f"{student}/{assignment}") for s in scopes)
+
+
 def _reuse(
     submissions: list[Submission], store: state.Store, options: Options
 ) -> dict[int, record.Report]:
@@ -454,14 +476,298 @@ def _reuse(
         name = sub.assignment.name
         if name not in versions:
             versions[name] = state.assignment_version(options.solutions / name)
-        sub.key = state.submission_key(
-            content, name, versions[name], {**settings, "file": sub.path.name}
-        )
-        if options.resume:
+        file = sub.candidate.file if sub.candidate else sub.path.name
+        sub.key = state.submission_key(content, name, versions[name], {**settings, "file": file})
+        if sub.candidate is not None and not sub.candidate.blob:
+            sub.candidate.blob = store.keep_notebook(content)
+        if options.resume and not _regrade(options.regrade, sub.student, name):
             report = store.load(sub.student, sub.assignment, sub.key)
             if report is not None:
                 known[index] = report
     return known
+
+
+def _unique(items: list[dict]) -> list[dict]:
+    """Each file listed once, whichever run listed it (the same batch may be graded twice)."""
+    seen, out = set(), []
+    for item in items:
+        mark = (item.get("file"), item.get("source"), item.get("submitted_at"), item["reason"])
+        if mark not in seen:
+            seen.add(mark)
+            out.append(item)
+    return out
+
+
+def _plan(submitted, students, loaded, store, intake, options, warnings):
+    """Every student and assignment OUT holds after this run, with the files graded, superseded
+    and refused (:mod:`.term`): this intake's, and those graded into OUT before. Returns the
+    groups and the assignments by name (this run's and the earlier ones)."""
+    info = {
+        (f["student_id"], f["assignment"], f.get("file_name")): f
+        for f in (intake or {}).get("files", [])
+    }
+    source = (intake or {}).get("zip") or str(submitted)
+    earlier: dict[tuple[str, str], list[dict]] = {}  # versions the LMS intake left out
+    for item in (intake or {}).get("superseded", []):
+        earlier.setdefault((item["student_id"], item["assignment"]), []).append(item)
+    if len(loaded) == 1:  # a file not collected from the zip, whose name says whose it is
+        for item in (intake or {}).get("unmatched", []):
+            if item.get("student_id"):
+                key = (item["student_id"], loaded[0].name)
+                earlier.setdefault(key, []).append(
+                    {"file": item["file"], "reason": item["reason"], "refused": True}
+                )
+    entries = {(e.student, e.assignment): e for e in store.entries()} if store else {}
+    by_name = {a.name: a for a in loaded}
+    for _, name in sorted(entries):
+        if name not in by_name:
+            try:
+                by_name[name] = declarations.load(name, options.solutions)
+            except declarations.AssignmentError as err:
+                warnings.append(f"results graded earlier for {name} are left out: {err}")
+                by_name[name] = None
+    by_name = {n: a for n, a in by_name.items() if a is not None}
+    now_graded = {a.name for a in loaded}
+    groups = []
+    everyone = set(students) | {s for s, n in entries if n in by_name} | {s for s, _ in earlier}
+    for student in sorted(everyone):
+        for name, assignment in by_name.items():
+            group = term.Group(student, name)
+            new, problem, linked = [], None, False
+            if student in students and name in now_graded:
+                folder = submitted / student / name
+                paths, refused, problem = _find_notebooks(folder, assignment.notebook)
+                linked = problem is not None and nbload.SYMLINK in problem
+                if problem and not folder.is_dir() and not linked:
+                    problem = f"no submission for {name}"
+                for path in paths:
+                    meta = info.get((student, name, path.name), {})
+                    new.append(
+                        term.Candidate(
+                            path.name,
+                            path,
+                            meta.get("submitted_at") or term.file_time(folder, path),
+                            meta.get("submission_id"),
+                            bool(meta.get("late")),
+                            source,
+                        )
+                    )
+                new, group.superseded = term.latest_versions(new)
+                group.refused = [{**r, "source": source} for r in refused]
+            for item in earlier.get((student, name), []) if name in now_graded else []:
+                kept = {k: v for k, v in item.items() if k in ("file", "reason", "submitted_at")}
+                kept["source"] = source
+                if item.get("refused"):
+                    group.refused.append(kept)
+                else:
+                    group.superseded.append({**kept, "submission_id": item.get("submission_id")})
+            entry = entries.get((student, name))
+            old = []
+            if entry is not None:
+                group.superseded = entry.superseded + group.superseded
+                group.refused = entry.refused + group.refused
+                for n in entry.notebooks:
+                    meta = n.meta or {}
+                    old.append(
+                        term.Candidate(
+                            n.file,
+                            store.blob_path(n.blob) if n.blob else None,
+                            n.submitted_at,
+                            meta.get("submission_id"),
+                            bool(meta.get("lms_late")),
+                            n.source,
+                            n.blob,
+                            n.key,
+                            n.report,
+                        )
+                    )
+                same = {(c.file, c.submitted_at, c.submission_id) for c in new}
+                # The same files graded again (the same batch twice) supersede nothing.
+                old = [c for c in old if (c.file, c.submitted_at, c.submission_id) not in same]
+            group.graded, replaced = term.merge(new, old)
+            group.superseded = _unique(group.superseded + replaced)
+            group.refused = _unique(group.refused)
+            if not group.graded:
+                group.problem = problem or f"no submission for {name}"
+                group.problem_status = "unreadable" if linked else "missing"
+            groups.append(group)
+    return groups, by_name
+
+
+def _names(store, intake) -> dict[str, str]:
+    """Student id -> name, as the LMS gave it (this download's, else an earlier one's)."""
+    names = {e.student: e.name for e in (store.entries() if store else []) if e.name}
+    for student, parts in (intake or {}).get("names", {}).items():
+        full = " ".join(p for p in (parts.get("first_name"), parts.get("last_name")) if p)
+        if full:
+            names[student] = full
+    return names
+
+
+def _submissions(groups, by_name, names) -> list[Submission]:
+    submissions = []
+    for group in groups:
+        assignment = by_name[group.assignment]
+        if not group.graded:
+            sub = Submission(group.student, assignment, None)
+            sub.problem, sub.problem_status = group.problem, group.problem_status
+            sub.name = names.get(group.student)
+            submissions.append(sub)
+            continue
+        for candidate in group.graded:
+            sub = Submission(group.student, assignment, candidate.path)
+            sub.candidate, sub.name = candidate, names.get(group.student)
+            if candidate.path is None or not candidate.path.is_file():
+                sub.path = None
+                sub.problem = (
+                    f"the copy of {candidate.file} kept from an earlier run is gone: "
+                    "collect the submission again"
+                )
+                sub.problem_status = "unreadable"
+            elif candidate.file != assignment.notebook:
+                sub.notes.append(f"graded {candidate.file} (expected {assignment.notebook})")
+            submissions.append(sub)
+    return submissions
+
+
+def _saved(sub: Submission) -> state.Saved:
+    c = sub.candidate
+    return state.Saved(
+        c.file,
+        c.blob,
+        c.submitted_at,
+        {"submission_id": c.submission_id, "lms_late": c.lms_late},
+        c.source,
+    )
+
+
+def _save_entries(store, groups, submissions, known, names) -> None:
+    """Write every group's entry before grading: what is live, superseded and refused, with the
+    results already known; each result judged in this run is then saved into it."""
+    by_group: dict[tuple[str, str], list[int]] = {}
+    for index, sub in enumerate(submissions):
+        by_group.setdefault((sub.student, sub.assignment.name), []).append(index)
+    for group in groups:
+        notebooks = []
+        for index in by_group.get((group.student, group.assignment), []):
+            sub = submissions[index]
+            if sub.candidate is None or not sub.candidate.blob:
+                continue
+            saved = _saved(sub)
+            if index in known:
+                saved.key, saved.report = sub.key, state._report_data(known[index])
+            notebooks.append(saved)
+        if notebooks or group.superseded or group.refused:
+            store.save_entry(
+                state.Entry(
+                    group.student,
+                    group.assignment,
+                    notebooks,
+                    group.superseded,
+                    group.refused,
+                    names.get(group.student),
+                )
+            )
+
+
+def _late_policy(options: Options, assignments: list[str], warnings: list[str]):
+    try:
+        return late.load(options.gradebook, options.solutions.resolve().parent, assignments)
+    except late.LateError as err:
+        warnings.append(f"no late penalty applied: {err}")
+        return late.Policy()
+
+
+def _settle(groups, submissions, reports, policy) -> None:
+    """Give every report its file, time, name and lateness; mark which one counts per student
+    and assignment (the best), and list each one's other files."""
+    by_group: dict[tuple[str, str], list[record.Report]] = {}
+    for sub, report in zip(submissions, reports, strict=True):
+        c = sub.candidate
+        report.name = sub.name
+        if c is not None:
+            report.file, report.submitted_at = c.file, c.submitted_at
+        if c is not None:  # handed in: its lateness, when a due date or the LMS says one
+            report.late = policy.judge(
+                report.student,
+                report.assignment.name,
+                report.submitted_at,
+                report.points,
+                bool(c and c.lms_late),
+            )
+        by_group.setdefault((report.student, report.assignment.name), []).append(report)
+    for group in groups:
+        mine = by_group.get((group.student, group.assignment), [])
+        if not mine:
+            continue
+        chosen = term.best(mine, mine[0].assignment.notebook)
+        for report in mine:
+            report.counted = report is chosen
+        others = [
+            {
+                "file": r.file,
+                "status": "graded",
+                "points": r.final,
+                "reason": f"graded too: {r.final:g} points; the best notebook counts",
+            }
+            for r in mine
+            if r is not chosen
+        ]
+        others += [{**s, "status": "superseded"} for s in group.superseded]
+        others += [{**r, "status": "refused"} for r in group.refused]
+        chosen.others = others
+        for report in mine:
+            if report is not chosen:
+                report.others = [
+                    {
+                        "file": chosen.file,
+                        "status": "graded",
+                        "points": chosen.final,
+                        "reason": "this one counts",
+                    }
+                ]
+
+
+def _dispositions(groups, reports) -> list[dict]:
+    """Every file of the intake and of OUT's history, with what became of it (grading.json)."""
+    points = {(r.student, r.assignment.name, r.file): r for r in reports}
+    out = []
+    for group in groups:
+        for c in group.graded:
+            report = points.get((group.student, group.assignment, c.file))
+            out.append(
+                {
+                    "student_id": group.student,
+                    "assignment": group.assignment,
+                    "file": c.file,
+                    "status": "graded",
+                    "counted": bool(report and report.counted),
+                    "points": report.final if report else None,
+                    "submitted_at": c.submitted_at,
+                    "source": c.source,
+                }
+            )
+        for kind, items in (("superseded", group.superseded), ("refused", group.refused)):
+            for item in items:
+                out.append(
+                    {
+                        "student_id": group.student,
+                        "assignment": group.assignment,
+                        **item,
+                        "status": kind,
+                    }
+                )
+        if not group.graded and not group.refused:
+            out.append(
+                {
+                    "student_id": group.student,
+                    "assignment": group.assignment,
+                    "file": None,
+                    "status": group.problem_status,
+                    "reason": group.problem,
+                }
+            )
+    return out
 
 
 def grade(
@@ -487,52 +793,58 @@ def grade(
             files.remove_temporaries(out)
         isolation = _isolation(options, out)
         entropy = _entropy(options)
-        submissions = []
-        for student in students:
-            for assignment in loaded:
-                folder = submitted / student / assignment.name
-                path, note = _find_notebook(folder, assignment.notebook)
-                sub = Submission(student, assignment, path)
-                if path is None:
-                    linked = nbload.SYMLINK in note
-                    sub.problem = (
-                        note
-                        if folder.is_dir() or linked
-                        else f"no submission for {assignment.name}"
-                    )
-                    sub.problem_status = "unreadable" if linked else "missing"
-                elif note:
-                    sub.notes.append(note)
-                submissions.append(sub)
+        store = state.Store(out / STATE_DIR) if options.resumable else None
+        groups, by_name = _plan(submitted, students, loaded, store, intake, options, warnings)
+        names = _names(store, intake)
+        submissions = _submissions(groups, by_name, names)
         recorder = None
         if options.gradebook:
             from . import gradebook
 
-            recorder = gradebook.Recorder(options.gradebook, loaded, options.solutions)
-        store = state.Store(out / STATE_DIR) if options.resumable else None
+            recorder = gradebook.Recorder(
+                options.gradebook, list(by_name.values()), options.solutions
+            )
         known = _reuse(submissions, store, options) if store else {}
-        feedback_dir = out / "feedback"
+        if store is not None:
+            _save_entries(store, groups, submissions, known, names)
 
         def on_report(index: int, report: record.Report) -> None:
             # Saved before anything else: from here on, an interrupted run keeps this result.
             report.graded_at = report.graded_at or state.now()
-            key = submissions[index].key
-            if store is not None and key is not None:
-                store.save(report, key)
-            record.write_feedback(feedback_dir, report)
-            if options.nbgrader_folders is not None and record.submitted(report):
-                from . import handback
-
-                handback.write_autograded(options.nbgrader_folders, report, submissions[index].path)
+            sub = submissions[index]
+            if store is not None and sub.key is not None:
+                report.file = sub.candidate.file if sub.candidate else report.file
+                store.save(report, sub.key, _saved(sub))
 
         reports, run_seconds, run_warnings = run_submissions(
             submissions, isolation, options, entropy, known, on_report
         )
-        for index in known:
-            if not record.feedback_path(feedback_dir, reports[index]).exists():
-                record.write_feedback(feedback_dir, reports[index])
+        policy = _late_policy(options, list(by_name), warnings)
+        _settle(groups, submissions, reports, policy)
+        if options.nbgrader_folders is not None:
+            from . import handback
+
+            # The notebook that counts, once each is known (a student may hand in several).
+            for sub, report in zip(submissions, reports, strict=True):
+                if report.counted and record.submitted(report):
+                    handback.write_autograded(options.nbgrader_folders, report, sub.path)
+        feedback_dir = out / "feedback"
+        counted = [r for r in reports if r.counted]
+        for report in counted:
+            record.write_feedback(feedback_dir, report)
+        if options.nbgrader_folders is not None:
+            from . import handback
+
+            for sub, report in zip(submissions, reports, strict=True):
+                if report.counted and record.submitted(report):
+                    handback.write_autograded(options.nbgrader_folders, report, sub.path)
         rows = [row for report in reports for row in record.rows(report)]
         record.write_csv(out / "grades.csv", rows)
+        record.write_canvas(
+            out / "canvas_grades.csv",
+            counted,
+            {name: a.max_points for name, a in by_name.items()},
+        )
         summary = Summary(
             rows,
             isolation,
@@ -543,9 +855,13 @@ def grade(
             graded=len(reports) - len(known),
             unchanged=len(known),
         )
+        summary.groups = groups
+        summary.due = {name: late.iso(when) for name, when in policy.due.items()}
         if recorder is not None:
             try:
-                summary.gradebook = recorder.record(reports, (intake or {}).get("names", {}))
+                summary.gradebook = recorder.record(
+                    counted, {k: v for k, v in (intake or {}).get("names", {}).items()}
+                )
             except gradebook.GradebookError as err:
                 summary.gradebook_error = str(err)
                 summary.warnings.append(f"the gradebook was not updated: {err}")
@@ -566,6 +882,8 @@ def grade(
                 "grader_version": state.grader_version(),
                 "gradebook": summary.gradebook,
                 "intake": {k: v for k, v in (intake or {}).items() if k != "warnings"} or None,
+                "due": summary.due,
+                "files": _dispositions(groups, reports),
             },
         )
     return summary

@@ -18,6 +18,13 @@ def render(report) -> str:
     """The page for one notebook (``report`` is a :class:`.record.Report`)."""
     entropy, index = report.seed
     stamp = report.graded_at or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    from .term import page_lines
+
     return templates.render(
-        "feedback.html.j2", view=view.build(report), stamp=stamp, entropy=entropy, index=index
+        "feedback.html.j2",
+        view=view.build(report),
+        stamp=stamp,
+        entropy=entropy,
+        index=index,
+        handed_in=page_lines(report),  # the submission time, lateness, other files
     )

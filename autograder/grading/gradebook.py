@@ -203,6 +203,20 @@ def record_reports(
     return Recorder(db_url, list(assignments.values()), solutions).record(reports, names)
 
 
+def _late(submission, report: record.Report) -> None:
+    """The submission's time and extension, where nbgrader's own late handling reads them."""
+    from datetime import timedelta
+
+    from .late import parse_time
+
+    moment = parse_time(report.submitted_at)
+    if moment is not None:
+        submission.timestamp = moment.replace(tzinfo=None)
+    hours = (report.late or {}).get("extension_hours")
+    if hours:
+        submission.extension = timedelta(hours=hours)
+
+
 def _record(db_url: str, reports: list[record.Report], names: dict) -> int:
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -217,10 +231,13 @@ def _record(db_url: str, reports: list[record.Report], names: dict) -> int:
                 continue
             name = report.assignment.name
             try:
-                gb.find_submission(name, report.student)
+                submission = gb.find_submission(name, report.student)
             except MissingEntry:
-                gb.add_submission(name, report.student)
+                submission = gb.add_submission(name, report.student)
+            _late(submission, report)
             notebook = gb.find_submission_notebook(report.notebook, name, report.student)
+            # nbgrader's export subtracts this from the score, as after its own autograde.
+            notebook.late_submission_penalty = report.penalty or None
             grades = {grade.name: grade for grade in notebook.grades}
             for row in record.rows(report):
                 grade = grades[row.test_id]

@@ -15,6 +15,14 @@ groups ``student_id`` and ``file_id`` (and optionally ``first_name``, ``last_nam
 Any other LMS: ``--zip-regexp``. Every file of the zip that is not collected is reported with
 the reason (no match, not a notebook, unsafe, too big...); nothing is dropped silently.
 
+A student's name is kept as the LMS wrote it ("Jean-Luc de la Tour"; Canvas's "doejane"), never
+split into first and last names, which no rule gets right for every name. When a student has two
+versions of one notebook in the zip (the same name, or Canvas's ``rnn_cell-1.ipynb`` for a
+resubmitted ``rnn_cell.ipynb``), the latest is collected (Canvas: the larger submission id;
+otherwise the later time the zip gives the file) and the other is listed as superseded. Each
+collected file keeps its time from the zip (read as UTC) as its modification time and in the
+intake's log, from which late work is judged.
+
 The zip is untrusted. Nothing is extracted under a name taken from the archive: each collected
 file is streamed to ``<student_id>/<assignment>/<file name>``, built from validated parts; links,
 absolute paths, ``..``, encrypted members, oversized files (counted while reading, not trusted
@@ -30,6 +38,7 @@ import shutil
 import stat
 import zipfile
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 PRESETS = {
@@ -65,6 +74,7 @@ class Intake:
     collected: list[dict] = field(default_factory=list)
     unmatched: list[dict] = field(default_factory=list)
     names: dict[str, dict[str, str]] = field(default_factory=dict)  # student id -> names
+    superseded: list[dict] = field(default_factory=list)  # earlier versions, not collected
 
     def log(self) -> dict:
         """What goes into grading.json and summary.html."""
@@ -81,6 +91,7 @@ class Intake:
             "collected": len(self.collected),
             "files": self.collected,
             "unmatched": self.unmatched,
+            "superseded": self.superseded,
             "late": late,
             "warnings": warnings,
         }
@@ -158,9 +169,26 @@ def detect_format(names: list[str]) -> str:
     return winners[0]
 
 
-def _split_name(full: str) -> dict[str, str]:
-    first, _, last = full.strip().rpartition(" ")
-    return {"first_name": first, "last_name": last} if first else {"last_name": last}
+def _zip_time(info: zipfile.ZipInfo) -> datetime | None:
+    try:
+        return datetime(*info.date_time, tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _submission_id(groups: dict) -> int | None:
+    text = groups.get("submission_id") or ""
+    return int(text) if text.isdigit() else None
+
+
+def _version(file_name: str) -> str:
+    from .term import version_name
+
+    return version_name(file_name)
 
 
 def collect(
@@ -202,35 +230,41 @@ def collect(
         staging = dest.with_name(f".{dest.name}.partial")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        total = 0
+        placed, links = [], []
         for info in infos:
-            if _is_link(info) and _link_placeholder(info, plugin, fmt, assignments, staging):
-                intake.unmatched.append(
-                    {
-                        "file": info.filename,
-                        "reason": "a symbolic link, not a file: not extracted (graded 0)",
-                    }
-                )
+            if _is_link(info):
+                links.append(info)
                 continue
             try:
                 student, assignment, groups = _place(
                     names[id(info)], info, plugin, fmt, assignments
                 )
-                target = staging / student / assignment / PurePosixPath(groups["file_id"]).name
-                if target.exists():
-                    raise _Refused(
-                        f"a second {target.name} for student {student}: the first one is kept"
-                    )
+            except _Refused as why:
+                intake.unmatched.append(
+                    {"file": info.filename, "reason": str(why), **_whose(names[id(info)], plugin)}
+                )
+                continue
+            placed.append((info, student, assignment, groups))
+        total = 0
+        for info, student, assignment, groups in _latest(placed, intake):
+            target = staging / student / assignment / groups["file_id"]
+            try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 total += _extract(zf, info, target, limits, total)
             except _Refused as why:
                 intake.unmatched.append({"file": info.filename, "reason": str(why)})
                 continue
+            moment = _zip_time(info)
+            if moment is not None:
+                os.utime(target, (moment.timestamp(), moment.timestamp()))
             intake.collected.append(
                 {
                     "file": info.filename,
                     "student_id": student,
                     "assignment": assignment,
+                    "file_name": groups["file_id"],
+                    "submitted_at": _stamp(moment),
+                    "submission_id": _submission_id(groups),
                     "late": bool(groups.get("late")),
                 }
             )
@@ -238,14 +272,66 @@ def collect(
                 intake.names[student] = {
                     k: groups[k] for k in ("first_name", "last_name") if groups.get(k)
                 }
-            elif groups.get("name") and fmt == "moodle":
-                intake.names[student] = _split_name(groups["name"])
+            elif groups.get("name"):
+                intake.names[student] = {"last_name": groups["name"].strip()}
+        for info in links:
+            if _link_placeholder(info, plugin, fmt, assignments, staging):
+                intake.unmatched.append(
+                    {
+                        "file": info.filename,
+                        "reason": "a symbolic link, not a file: not extracted (graded 0)",
+                    }
+                )
+            else:
+                reason = "unsafe entry (an absolute path, '..' or a link): not extracted"
+                intake.unmatched.append({"file": info.filename, "reason": reason})
     _replace_dir(staging, dest)
     return intake
 
 
 class _Refused(Exception):
     """This file is not collected; the message says why."""
+
+
+def _whose(name: str | None, plugin) -> dict:
+    """``{"student_id": ...}`` for a file not collected whose name still says whose it is."""
+    match = re.match(plugin.named_regexp, name or "")
+    student = (match.groupdict().get("student_id") or "").strip() if match else ""
+    return {"student_id": student} if SAFE_ID.match(student) else {}
+
+
+def _latest(placed: list, intake: Intake) -> list:
+    """Of each student's versions of one notebook, the latest (the larger submission id, else
+    the later time in the zip, else the later entry); the others go to ``intake.superseded``."""
+    by_version: dict[tuple[str, str, str], list] = {}
+    for item in placed:
+        _, student, assignment, groups = item
+        by_version.setdefault((student, assignment, _version(groups["file_id"])), []).append(item)
+    kept = []
+    for versions in by_version.values():
+
+        def order(item):
+            info, _, _, groups = item
+            return (_submission_id(groups) or -1, info.date_time, placed.index(item))
+
+        ranked = sorted(versions, key=order)
+        winner = ranked[-1]
+        kept.append(winner)
+        for info, student, assignment, groups in ranked[:-1]:
+            intake.superseded.append(
+                {
+                    "file": info.filename,
+                    "student_id": student,
+                    "assignment": assignment,
+                    "file_name": groups["file_id"],
+                    "submitted_at": _stamp(_zip_time(info)),
+                    "submission_id": _submission_id(groups),
+                    "source": intake.zip,
+                    "reason": f"superseded by {winner[0].filename}: a later version of the "
+                    "same notebook",
+                }
+            )
+    return sorted(kept, key=placed.index)
 
 
 LINK_TARGET = "(a symbolic link in the zip, not followed)"

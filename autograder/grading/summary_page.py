@@ -1,6 +1,10 @@
 """Record: ``OUT/summary.html``, the instructor's view of a whole batch, in one file.
 
-Per assignment: a histogram of the scores, the pass rate of every test, and the mistakes the
+It opens with one row per student: id, name (as the LMS gave it), the points that count per
+assignment (linked to the feedback page) and in total, lateness and penalty, and a status that
+flags everyone who needs a follow-up: an error, a timeout or a crash, a refused file, a
+superseded file, a missing submission, late work. Then, per assignment (the notebook that counts
+for each student): a histogram of the scores, the pass rate of every test, and the mistakes the
 grader diagnosed most often (the same sentences the learners read in their feedback: both come
 from the reports' :mod:`.view`). The page is the Jinja2 template ``templates/summary.html.j2``,
 which escapes everything it shows. Then the
@@ -15,9 +19,13 @@ import io
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from . import files, templates, view
+from .late import describe
 from .record import submitted
+
+TROUBLE = ("error", "timeout", "crashed", "unreadable")
 
 TOP_MISTAKES = 10
 
@@ -135,14 +143,105 @@ def _assignment_section(name: str, reports: list) -> dict:
     return section
 
 
+def _flags(report, group) -> list[str]:
+    """What needs the instructor's attention in one student's assignment."""
+    flags = []
+    if report is None or not submitted(report):
+        flags.append("missing")
+    else:
+        troubles = sorted({v.status for v in report.verdicts if v.status in TROUBLE})
+        flags += troubles
+        if (report.late or {}).get("late"):
+            flags.append("late")
+    if group is not None and group.refused:
+        flags.append("refused file")
+    if group is not None and group.superseded:
+        flags.append("superseded")
+    if report is not None and any(o["status"] == "graded" for o in report.others):
+        flags.append("several notebooks")
+    return flags
+
+
+def students_table(summary) -> list[dict]:
+    """One row per student (see the module's docstring), in student id order."""
+    counted = {(r.student, r.assignment.name): r for r in summary.reports if r.counted}
+    groups = {(g.student, g.assignment): g for g in getattr(summary, "groups", [])}
+    assignments = list(dict.fromkeys(r.assignment.name for r in summary.reports))
+    maxima = {r.assignment.name: r.assignment.max_points for r in summary.reports}
+    students = sorted({r.student for r in summary.reports})
+    table = []
+    for student in students:
+        cells, flags, late, name, total = [], [], [], None, 0.0
+        for name_ in assignments:
+            report = counted.get((student, name_))
+            group = groups.get((student, name_))
+            mine = _flags(report, group)
+            flags += [f"{f} ({name_})" if len(assignments) > 1 else f for f in mine]
+            cell = {"assignment": name_, "max": maxima[name_], "points": None, "link": None}
+            if report is not None:
+                name = name or report.name
+                if submitted(report):
+                    cell["points"] = report.final
+                    total += report.final
+                    page = f"feedback/{student}/{name_}/{report.notebook}.html"
+                    cell["link"] = quote(page)
+                lateness = report.late or {}
+                if lateness.get("late"):
+                    text = (
+                        describe(lateness["seconds_late"])
+                        if lateness.get("seconds_late")
+                        else "marked late by the LMS"
+                    )
+                    if lateness.get("penalty"):
+                        text += f", −{lateness['penalty']:g}"
+                    late.append(f"{text} ({name_})" if len(assignments) > 1 else text)
+            cells.append(cell)
+        table.append(
+            {
+                "student": student,
+                "name": name or "",
+                "cells": cells,
+                "total": total,
+                "max": sum(maxima.values()),
+                "late": late,
+                "flags": flags,
+                "follow_up": bool(flags),
+            }
+        )
+    return table
+
+
 def render(summary, intake: dict | None = None) -> str:
     by_assignment: dict[str, list] = {}
     for report in summary.reports:
-        by_assignment.setdefault(report.assignment.name, []).append(report)
+        if report.counted:
+            by_assignment.setdefault(report.assignment.name, []).append(report)
+    table = students_table(summary)
+    files_count = Counter(
+        kind
+        for g in getattr(summary, "groups", [])
+        for kind, items in (
+            ("graded", g.graded),
+            ("superseded", g.superseded),
+            ("refused", g.refused),
+        )
+        for _ in items
+    )
     return templates.render(
         "summary.html.j2",
         notebooks=len(summary.reports),
         students=len({r.student for r in summary.reports}),
+        table=table,
+        assignments=list(by_assignment),
+        follow_up=sum(row["follow_up"] for row in table),
+        files_count=files_count,
+        due=getattr(summary, "due", {}),
+        others=[
+            {"student": r.student, "assignment": r.assignment.name, **o}
+            for r in summary.reports
+            if r.counted
+            for o in r.others
+        ],
         graded=summary.graded,
         unchanged=summary.unchanged,
         stamp=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
