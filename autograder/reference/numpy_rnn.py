@@ -67,6 +67,8 @@ __all__ = [
     "clip_grad_value",
     "numerical_gradient",
     "rel_error",
+    "gradient_check",
+    "gradient_check_table",
     "one_hot",
     "char_rnn_init",
     "char_rnn_loss",
@@ -744,6 +746,57 @@ def rel_error(a, b, floor: float = 1e-8) -> float:
     a = a.astype(np.float64)
     b = b.astype(np.float64)
     return float(np.max(np.abs(a - b)) / max(floor, np.max(np.abs(a) + np.abs(b))))
+
+
+def gradient_check(loss, params: Mapping, grads: Mapping, h: float = 1e-5) -> dict:
+    """Relative error of each analytic gradient against central differences of a scalar loss.
+
+    Every array of ``params`` is perturbed in place, one entry at a time, by
+    :func:`numerical_gradient`, and restored afterwards; ``loss`` must read the arrays of
+    ``params`` each time it is called (close over the dict, or over the arrays themselves).
+
+    Args:
+        loss: function of no arguments returning the scalar loss at the current values of params.
+        params: dict name -> float64 array, the point at which to differentiate.
+        grads: dict name -> array of the same shape as ``params[name]``, the gradients to check.
+        h: float > 0, the step of the central differences.
+
+    Returns:
+        dict name -> :func:`rel_error` between ``grads[name]`` and the numerical gradient, in the
+        order of ``params``.
+    """
+    missing = [name for name in params if name not in grads]
+    if missing:
+        raise ValueError(f"grads has no entry for {missing}")
+    errors = {}
+    for name, x in params.items():
+        numeric = numerical_gradient(lambda _: loss(), x, 1.0, h)
+        analytic = as_float_array(f"grads[{name!r}]", grads[name])
+        if analytic.shape != x.shape:
+            raise ValueError(
+                f"grads[{name!r}] must have the shape of params[{name!r}] = {x.shape}, "
+                f"got {analytic.shape}"
+            )
+        errors[name] = rel_error(analytic, numeric)
+    return errors
+
+
+def gradient_check_table(errors: Mapping, tol: float = 1e-6) -> str:
+    """The result of :func:`gradient_check` as a table: one row per parameter, with a verdict.
+
+    Args:
+        errors: dict name -> relative error.
+        tol: float, the largest relative error that passes.
+
+    Returns:
+        str, one line per parameter (``W_hh   3.1e-10   ok``) under a header line.
+    """
+    width = max([9, *(len(str(name)) for name in errors)])
+    lines = [f"{'parameter':<{width}}  relative error  verdict"]
+    for name, error in errors.items():
+        verdict = "ok" if error <= tol else "WRONG"
+        lines.append(f"{name!s:<{width}}  {error:14.2e}  {verdict}")
+    return "\n".join(lines)
 
 
 # A character-level language model (the capstone): one-hot characters -> RNN -> logits.

@@ -19,6 +19,13 @@ Test ids and points are those of the graded cells of char_rnn.ipynb.
   here, and the trained weights, loaded into the reference, are scored here by their
   perplexity on held-out text.
 
+* predict_gru, the prediction made before the GRU experiment, is a multiple choice read from
+  the notebook (autograder.grading.choices): the feedback explains the option chosen.
+
+The notebook's stage checks (the starting loss, the gradient-check table, one window learnt by
+heart) are the learner's own tools and are not graded: the graded test of char_rnn_loss covers
+what they check.
+
 The notebook's setup cells use char_data (the text), and char_rnn_init, clip_grad_norm and
 adagrad_step of the NumPy reference in train_numpy: the sandbox may import those.
 """
@@ -33,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.grading import judges, mistakes
+from autograder.grading import choices, judges, mistakes
 from autograder.grading import module_checks as mc
 from autograder.grading.child.wire import Rng
 from autograder.grading.compare import as_array
@@ -548,5 +555,6 @@ def build(folder):
                 kind="module",
                 about="CharRNN, trained by the grader, predicts held-out text",
             ),
+            *choices.tests(folder / "char_rnn.ipynb", r"predict_\w+"),
         ),
     )

@@ -5,6 +5,8 @@ Test ids and points are those of the graded cells of gated.ipynb. Every output i
 the NumPy reference and with PyTorch (nn.LSTM, nn.GRU and autograd through them) on inputs drawn
 here, in the parent; CharLSTM holds weights chosen here, loaded by the names the notebook lays
 out, and its report is compared with the reference module's (autograder.grading.module_checks).
+predict_forget_bias, the prediction made before the cell-state experiment, is a multiple choice
+read from the notebook (autograder.grading.choices): the feedback explains the option chosen.
 The mistakes of this assignment are written out below as wrong versions of
 the cells, each a flag away from the right computation, so that the catalogue reads as a list of
 the slips learners make with gates.
@@ -19,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder.grading import judges
+from autograder.grading import choices, judges
 from autograder.grading import module_checks as mc
 from autograder.grading.inputs import label, normal
 from autograder.grading.spec import Array, Assignment, Case, Mistake, Test
@@ -442,6 +444,7 @@ def build(folder):
                 about="gru_forward matches the NumPy reference and nn.GRU",
             ),
             CHAR_LSTM_TEST,
+            *choices.tests(folder / "gated.ipynb", r"predict_\w+"),
         ),
     )
 

@@ -4,17 +4,27 @@
 # %% [markdown]
 # # Exercise 7: gated cells, LSTM and GRU
 #
-# Companion chapter: [Gated RNNs: LSTM and GRU](../../book/chapters/10_gated_rnns.ipynb).
+# | | |
+# |---|---|
+# | **Follows** | chapter 10, [Gated RNNs: LSTM and GRU](../../book/chapters/10_gated_rnns.ipynb) |
+# | **Time** | about 2 hours 30 minutes |
+# | **Prerequisites** | [Exercise 2](../02_bptt/bptt.ipynb) (backpropagation through time), [Exercise 6](../06_char_rnn/char_rnn.ipynb) (its `CharRNN`, for section 5) |
+# | **What you will build** | an LSTM forward and backward pass in NumPy, checked against numerical gradients; a measurement of how far a gradient travels along the cell state; a GRU with PyTorch's equations; and the capstone's character model with an LSTM inside |
 #
 # **After this exercise you can**
 #
-# - run an LSTM over a batch of sequences, with the gates in PyTorch's order, and load its
-#   weights into `torch.nn.LSTM`;
+# - run a long short-term memory network (LSTM, 长短期记忆网络) over a batch of sequences, with
+#   its gates (门) in PyTorch's order, and load its weights into `torch.nn.LSTM`;
 # - backpropagate through it by hand, carrying two gradients from step to step: one on the
-#   hidden state and one on the cell state;
+#   hidden state and one on the cell state (细胞状态), and check them with the gradient check
+#   (梯度检验) of Exercise 2;
 # - see, in numbers, that the cell state passes its gradient back multiplied by the forget gate
-#   alone;
-# - run a GRU with PyTorch's equations, and say where they differ from the original paper's.
+#   (遗忘门) alone, and predict what raising that gate's bias does;
+# - run a gated recurrent unit (GRU, 门控循环单元) with PyTorch's equations, and say where they
+#   differ from the original paper's.
+#
+# Each technical term comes with its Chinese name the first time it appears; the
+# [glossary](../../book/glossary.md) lists them all.
 #
 # **How to work.** Fill in every cell that contains `raise NotImplementedError(...)`, then run
 # the test cell below it. Hidden tests try other shapes and values, including $N = 1$ and
@@ -58,7 +68,14 @@ import torch
 import torch.nn.functional as F  # noqa: F401 - yours to use in CharLSTM below
 from torch import nn
 
-from autograder.notebook_checks import CheckFailure, check_array, check_arrays, expected_values
+from autograder.handouts.gradcheck import gradient_check, gradient_check_table
+from autograder.notebook_checks import (
+    CheckFailure,
+    check_array,
+    check_arrays,
+    check_choice,
+    expected_values,
+)
 
 np.set_printoptions(precision=4, suppress=True)
 torch.set_default_dtype(torch.float64)
@@ -92,7 +109,8 @@ def gated_inputs(seed, N, T, D, Dh, blocks):
 # $$A_t = X_t W_x + H_{t-1} W_h + b \quad (N \times 4D_h),$$
 #
 # and splits it into four blocks of $D_h$ columns, **in PyTorch's order: input, forget, cell
-# candidate, output**:
+# candidate, output** (the input gate, 输入门, the forget gate, the candidate, and the output
+# gate, 输出门):
 #
 # $$I_t = \sigma(A_t^{(i)}), \quad F_t = \sigma(A_t^{(f)}), \quad
 #   G_t = \tanh(A_t^{(g)}), \quad O_t = \sigma(A_t^{(o)}).$$
@@ -321,6 +339,32 @@ GRAD_AXES = {
 }
 
 
+# %% [markdown]
+# **Check your gradients first.** Your `numerical_gradient` from Exercise 2 is given back in
+# `gradient_check`: for the scalar loss $L = \sum dH \odot H$, it nudges every entry of every
+# input of `lstm_forward` and compares the change of $L$ with your gradients, one row per
+# input. A correct backward pass agrees to about $10^{-9}$; a row above $10^{-6}$ names the
+# gradient to look at.
+
+# %% [code]
+X, h0, c0, W_x, W_h, b = lstm_case(seed=11, N=2, T=3, D=3, Dh=2)
+inputs = {"X": X, "h0": h0, "c0": c0, "W_x": W_x, "W_h": W_h, "b": b}
+dH = np.random.default_rng(12).standard_normal((2, 3, 2))
+H, C = lstm_forward(**inputs)
+grads = dict(
+    zip(["X", "h0", "c0", "W_x", "W_h", "b"], lstm_backward(dH, **inputs, H=H, C=C), strict=True)
+)
+errors = gradient_check(lambda: np.sum(dH * lstm_forward(**inputs)[0]), inputs, grads)
+print(gradient_check_table(errors))
+wrong = [name for name, error in errors.items() if not error <= 1e-6]
+if wrong:
+    raise CheckFailure(
+        f"the gradients on {', '.join(wrong)} disagree with numerical ones. If only c0 and the "
+        "weights are wrong, look at what the cell state passes back; if h0 is wrong too, at "
+        "dh_next; if everything is, at the gates' derivatives."
+    )
+print("✓ every gradient of lstm_backward agrees with central differences")
+
 # %% [test] id=test_lstm_backward points=4
 X, h0, c0, W_x, W_h, b = lstm_case(seed=2, N=2, T=4, D=3, Dh=4)
 H, C = EXPECTED["backward_H"], EXPECTED["backward_C"]  # what lstm_forward gives
@@ -362,32 +406,108 @@ for seed, (N, T, D, Dh) in enumerate([(1, 1, 1, 1), (1, 6, 2, 3), (3, 1, 4, 2), 
 print("✓ lstm_backward gives the expected gradients")
 
 # %% [markdown]
-# ### The cell state in numbers
+# ### Predict, run, explain: the cell state in numbers
 #
 # Set $W_h = 0$, so that the only road from $C_0$ to $H_T$ is the cell state itself, and put a
 # gradient on $H_T$ only. Your backward pass should then give
 # $\partial L / \partial C_0 = \partial L / \partial C_T \odot F_T \odot \cdots \odot F_1$: a
-# product of forget gates, with no weight matrix and no $\tanh'$ in it. Run the cell, then raise
-# the forget gate's bias (`b[Dh:2*Dh]`) to 3 and watch how much more of the gradient survives
-# 30 steps.
+# product of forget gates, with no weight matrix and no $\tanh'$ in it. The function below
+# measures the largest entry of $\partial L / \partial C_0$ after $T = 30$ steps, with your
+# `lstm_forward` and `lstm_backward`, for a given bias of the forget gate (`b[Dh:2*Dh]`, set to
+# the same value in every unit).
+#
+# **Before you run it**, predict what raising the forget gate's bias from 0 to 3 does to the
+# largest $|\partial L / \partial C_0|$:
+#
+# - **A.** nothing: a bias is not multiplied by anything, so it drops out of the gradient;
+# - **B.** it grows by a factor of a thousand or more, and stays below $|\partial L / \partial C_T|$;
+# - **C.** it explodes: the gradient ends far larger than $|\partial L / \partial C_T|$;
+# - **D.** it shrinks: a larger bias saturates the sigmoid, and a saturated sigmoid passes no
+#   gradient.
+
+# %% [answer] id=predict_forget_bias
+# Set predict_forget_bias to the letter of your prediction, then run the experiment below.
+predict_forget_bias = None
+### BEGIN SOLUTION
+predict_forget_bias = "B"
+### END SOLUTION
+
+# %% [test] id=test_predict_forget_bias points=1
+check_choice("predict_forget_bias", globals().get("predict_forget_bias"))
+### BEGIN HIDDEN TESTS
+WHY = {
+    "A": (
+        "The bias does not appear in the chain itself, but it sets the forget gates F_t = "
+        "sigma(... + b_f) that the chain multiplies together: every factor moves from about 0.5 "
+        "towards sigma(3) = 0.95, and over 30 steps that changes the product by orders of "
+        "magnitude."
+    ),
+    "B": (
+        "Right: dL/dC_0 is dL/dC_T times 30 forget gates. With the bias at 0 they are near 0.5, "
+        "and 0.5**30 is about 1e-9; at 3 they are near 0.95, and 0.95**30 is about 0.2. Each "
+        "gate is below 1, so the product can never exceed dL/dC_T: the cell state keeps the "
+        "gradient alive without letting it explode."
+    ),
+    "C": (
+        "Every forget gate is a sigmoid, strictly between 0 and 1, so the product of 30 of them "
+        "is below 1: the gradient on C_0 can only be smaller than the one on C_T. Explosion "
+        "needs factors above 1, like a recurrent matrix with a large singular value."
+    ),
+    "D": (
+        "What the chain passes back is the gate's value F_t, not its derivative: a sigmoid "
+        "saturated near 1 passes the gradient on almost unchanged. Saturation would stop the "
+        "gradient of the loss with respect to the bias itself, not the one along the cell state."
+    ),
+}
+print(f"predict_forget_bias = {predict_forget_bias!r}. {WHY.get(predict_forget_bias, '')}")
+assert predict_forget_bias == "B", (
+    f"predict_forget_bias is not right. {WHY.get(predict_forget_bias, '')}"
+)
+### END HIDDEN TESTS
+print("✓ predict_forget_bias is one of A, B, C, D")
+
+
+# %% [setup] id=setup_cell_state_experiment
+def cell_state_gradient(forget_bias=0.0, T=30, seed=5, Dh=4):
+    """Largest |dL/dC_0| and |dL/dC_T| when W_h = 0 and the loss is the sum of H_T, from your
+    lstm_backward, and how far it is from the product of the forget gates."""
+    X, h0, c0, W_x, W_h, b = lstm_case(seed=seed, N=1, T=T, D=3, Dh=Dh)
+    W_h = np.zeros_like(W_h)
+    b[Dh : 2 * Dh] = forget_bias
+    H, C = lstm_forward(X, h0, c0, W_x, W_h, b)
+    dH = np.zeros_like(H)
+    dH[:, -1] = 1.0
+    dc0 = lstm_backward(dH, X, h0, c0, H, C, W_x, W_h, b)[2]
+    gates = X @ W_x + b  # (N, T, 4Dh): no recurrent part when W_h = 0
+    forget = sigmoid(gates[..., Dh : 2 * Dh])
+    output = sigmoid(gates[..., 3 * Dh :])
+    dC_T = dH[:, -1] * output[:, -1] * (1 - np.tanh(C[:, -1]) ** 2)
+    chain = dC_T * forget.prod(axis=1)
+    return {
+        "dC_0": float(np.abs(dc0).max()),
+        "dC_T": float(np.abs(dC_T).max()),
+        "chain error": float(np.abs(dc0 - chain).max()),
+    }
+
 
 # %% [code]
-N, T, D, Dh = 1, 30, 3, 4
-X, h0, c0, W_x, W_h, b = lstm_case(seed=5, N=N, T=T, D=D, Dh=Dh)
-W_h = np.zeros_like(W_h)
-b[Dh : 2 * Dh] = 0.0  # try 3.0
-H, C = lstm_forward(X, h0, c0, W_x, W_h, b)
-dH = np.zeros_like(H)
-dH[:, -1] = 1.0
-dc0 = lstm_backward(dH, X, h0, c0, H, C, W_x, W_h, b)[2]
-gates = X @ W_x + b  # (N, T, 4Dh): no recurrent part when W_h = 0
-forget = sigmoid(gates[..., Dh : 2 * Dh])
-output = sigmoid(gates[..., 3 * Dh :])
-dC_T = dH[:, -1] * output[:, -1] * (1 - np.tanh(C[:, -1]) ** 2)
-product = dC_T * forget.prod(axis=1)
-print(f"largest |dL/dC_0| from lstm_backward:     {np.abs(dc0).max():.3e}")
-print(f"largest |dL/dC_T F_T ... F_1| (the chain): {np.abs(product).max():.3e}")
-print(f"largest difference between the two:       {np.abs(dc0 - product).max():.1e}")
+for forget_bias in (0.0, 3.0):
+    result = cell_state_gradient(forget_bias)
+    print(
+        f"forget bias {forget_bias:3.1f}: largest |dL/dC_0| {result['dC_0']:.2e}, "
+        f"|dL/dC_T| {result['dC_T']:.2e}, "
+        f"differs from dC_T * F_T ... F_1 by {result['chain error']:.1e}"
+    )
+
+# %% [markdown]
+# **What you will see, and why.** With the bias at 0 the forget gates hover around one half,
+# and thirty of them multiplied together leave almost nothing of the gradient (below
+# $10^{-8}$). At 3 they sit near $\sigma(3) \approx 0.95$, and a good part of the gradient
+# reaches $C_0$: a factor of a million or more above the first run, and still below
+# $|\partial L / \partial C_T|$, because every factor is below 1. The last column shows that your
+# backward pass computes exactly this product. This is why LSTMs are often initialised with a
+# forget-gate bias of 1 or more (Jozefowicz et al., 2015): the cell starts out remembering, and
+# learns to forget. Try `cell_state_gradient(forget_bias=1.0)` or `T=100`.
 
 # %% [markdown]
 # ## 3. The GRU forward pass
