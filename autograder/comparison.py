@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .i18n import _, ngettext
+
 RTOL = 1e-5
 ATOL = 1e-8
 NUMPY_ARRAY = "numpy.ndarray"
@@ -52,12 +54,16 @@ def describe(type_name: str, shape: tuple | None = None, length: int | None = No
     if type_name == "None":
         return "None"
     if type_name in ("list", "tuple") and length is not None:
-        return f"a {type_name} of {length} item{'s' if length != 1 else ''}"
+        return ngettext("a {type} of {length} item", "a {type} of {length} items", length).format(
+            type=type_name, length=length
+        )
     if type_name.startswith("numpy.") and type_name != NUMPY_ARRAY and shape == ():
-        return f"a NumPy scalar ({type_name.split('.', 1)[1]})"
-    if shape is not None:
-        return f"{article(type_name)} {type_name}" + (f" of shape {tuple(shape)}" if shape else "")
-    return f"{article(type_name)} {type_name}"
+        return _("a NumPy scalar ({dtype})").format(dtype=type_name.split(".", 1)[1])
+    if shape:
+        return _("{a} {type} of shape {shape}").format(
+            a=article(type_name), type=type_name, shape=tuple(shape)
+        )
+    return _("{a} {type}").format(a=article(type_name), type=type_name)
 
 
 def shape_text(shape, axes: Sequence[str] = ()) -> str:
@@ -152,8 +158,9 @@ def where_wrong(bad: np.ndarray, axes: Sequence[str]) -> list[str]:
             right = np.setdiff1d(np.arange(bad.shape[axis]), wrong)
             name = label.lower()
             found.append(
-                f"Along {label}: wrong at {name} = {ranges(wrong)}, right at {name} = "
-                f"{ranges(right)}."
+                _("Along {axis}: wrong at {t} = {wrong}, right at {t} = {right}.").format(
+                    axis=label, t=name, wrong=ranges(wrong), right=ranges(right)
+                )
             )
     return found
 
@@ -170,17 +177,19 @@ def patterns(got: np.ndarray, expected: np.ndarray, limit: float) -> list[str]:
     if expected_zero:
         return found
     if close(got, zero):
-        found.append("Your result is all zeros: was something never accumulated or assigned?")
+        found.append(_("Your result is all zeros: was something never accumulated or assigned?"))
         return found
     if close(got, -expected):
-        found.append("Your result is the expected one with the sign flipped.")
+        found.append(_("Your result is the expected one with the sign flipped."))
         return found
     norm = float(np.vdot(expected, expected))
     factor = float(np.vdot(got, expected)) / norm if norm > 0 else 1.0
     if abs(factor - 1) > 1e-3 and abs(factor) > 1e-3 and close(got, factor * expected):
         found.append(
-            f"Your result is the expected one times {factor:.4g}: a factor is missing or extra "
-            "(a mean instead of a sum, a batch or length size, a scale)."
+            _(
+                "Your result is the expected one times {factor}: a factor is missing or extra "
+                "(a mean instead of a sum, a batch or length size, a scale)."
+            ).format(factor=f"{factor:.4g}")
         )
         return found
     if got.ndim >= 2:
@@ -188,8 +197,10 @@ def patterns(got: np.ndarray, expected: np.ndarray, limit: float) -> list[str]:
         rows = tuple(range(got.ndim - 1))
         if np.ptp(offset, axis=rows).max() <= limit:
             found.append(
-                "The error is the same in every row: an offset along the last axis, such as a "
-                "bias added twice, left out, or of the wrong sign."
+                _(
+                    "The error is the same in every row: an offset along the last axis, such as "
+                    "a bias added twice, left out, or of the wrong sign."
+                )
             )
     return found
 
@@ -201,20 +212,32 @@ def _scalar_factor(got: float, expected: float) -> list[str]:
     ratio = got / expected
     if not ratio or not np.isfinite(ratio):
         return []
-    for value, words in ((ratio, "times"), (1 / ratio, "divided by")):
+    for value, words in (
+        (
+            ratio,
+            _(
+                "Your result is the expected one times {factor}: a factor is missing or extra "
+                "(a mean instead of a sum, a batch or length size, a scale)."
+            ),
+        ),
+        (
+            1 / ratio,
+            _(
+                "Your result is the expected one divided by {factor}: a factor is missing or "
+                "extra (a mean instead of a sum, a batch or length size, a scale)."
+            ),
+        ),
+    ):
         whole = round(value)
         if whole >= 2 and abs(value - whole) <= 1e-6 * whole:
-            return [
-                f"Your result is the expected one {words} {whole}: a factor is missing or extra "
-                "(a mean instead of a sum, a batch or length size, a scale)."
-            ]
+            return [words.format(factor=whole)]
     return []
 
 
 def _shape_advice(got_shape, expected_shape, axes) -> str:
     got_shape, expected_shape = tuple(got_shape), tuple(expected_shape)
     if len(got_shape) == len(expected_shape) == 2 and got_shape == expected_shape[::-1]:
-        return " It looks transposed: check the order of the matrix product."
+        return " " + _("It looks transposed: check the order of the matrix product.")
     if (
         axes
         and len(axes) == len(expected_shape)
@@ -223,27 +246,28 @@ def _shape_advice(got_shape, expected_shape, axes) -> str:
     ):
         size_to_axis = dict(zip(expected_shape, axes, strict=True))
         order = ", ".join(size_to_axis[s] for s in got_shape)
-        return f" Your axes look like ({order}): put them in the order ({', '.join(axes)})."
+        return " " + _("Your axes look like ({order}): put them in the order ({axes}).").format(
+            order=order, axes=", ".join(axes)
+        )
     if sorted(got_shape) == sorted(expected_shape):
-        return (
-            " It has the right sizes in another order: are two axes swapped (a transpose, or "
+        return " " + _(
+            "It has the right sizes in another order: are two axes swapped (a transpose, or "
             "the batch and time axes mixed up)?"
         )
     if int(np.prod(got_shape)) == int(np.prod(expected_shape)):
-        return " It has the right number of entries: a reshape or an axis order slip?"
+        return " " + _("It has the right number of entries: a reshape or an axis order slip?")
     if len(got_shape) == len(expected_shape) - 1:
-        return " It has one axis too few: was a sum or an index taken over an axis?"
+        return " " + _("It has one axis too few: was a sum or an index taken over an axis?")
     if len(got_shape) == len(expected_shape):
         differ = [
             i for i, (g, e) in enumerate(zip(got_shape, expected_shape, strict=True)) if g != e
         ]
         if len(differ) == 1:
             i = differ[0]
-            axis = f"axis {axes[i]}" if axes and len(axes) == len(expected_shape) else f"axis {i}"
-            return (
-                f" Only the size along {axis} differs: {got_shape[i]} instead of "
-                f"{expected_shape[i]}."
-            )
+            axis = axes[i] if axes and len(axes) == len(expected_shape) else i
+            return " " + _(
+                "Only the size along axis {axis} differs: {got} instead of {want}."
+            ).format(axis=axis, got=got_shape[i], want=expected_shape[i])
     return ""
 
 
@@ -267,23 +291,36 @@ def compare_numbers(
     expected = np.asarray(expected)
     axes = tuple(axes or ())
     if kind == "f" and arr.dtype.kind != "f":
-        holds = {"b": "booleans", "i": "integers", "u": "integers", "c": "complex numbers"}
+        holds = {
+            "b": _("booleans"),
+            "i": _("integers"),
+            "u": _("integers"),
+            "c": _("complex numbers"),
+        }
         return Finding(
             False,
             "dtype",
-            f"holds {holds.get(arr.dtype.kind, arr.dtype.kind)} (dtype {arr.dtype}), expected "
-            "floating-point numbers: was it created with an integer dtype, e.g. "
-            "np.zeros(shape, dtype=int) or np.zeros_like of an integer array?",
+            _(
+                "holds {kind} (dtype {dtype}), expected floating-point numbers: was it created "
+                "with an integer dtype, e.g. np.zeros(shape, dtype=int) or np.zeros_like of an "
+                "integer array?"
+            ).format(kind=holds.get(arr.dtype.kind, arr.dtype.kind), dtype=arr.dtype),
         )
     if kind == "i" and arr.dtype.kind not in "iu":
-        return Finding(False, "dtype", f"holds dtype {arr.dtype}, expected integers")
+        return Finding(
+            False, "dtype", _("holds dtype {dtype}, expected integers").format(dtype=arr.dtype)
+        )
     if arr.dtype.kind not in "biuf":
-        return Finding(False, "dtype", f"holds dtype {arr.dtype}, expected real numbers")
+        return Finding(
+            False, "dtype", _("holds dtype {dtype}, expected real numbers").format(dtype=arr.dtype)
+        )
     if arr.shape != expected.shape:
         return Finding(
             False,
             "shape",
-            f"has shape {shape_text(arr.shape)}, expected {shape_text(expected.shape, axes)}."
+            _("has shape {shape}, expected {expected}.").format(
+                shape=shape_text(arr.shape), expected=shape_text(expected.shape, axes)
+            )
             + _shape_advice(arr.shape, expected.shape, axes),
         )
     if arr.size == 0:
@@ -291,13 +328,15 @@ def compare_numbers(
     bad_values = ~np.isfinite(arr) & np.isfinite(expected)
     if bad_values.any():
         first = tuple(int(i) for i in np.argwhere(bad_values)[0])
-        what = "NaN" if np.isnan(arr[first]) else "infinity"
+        what = "NaN" if np.isnan(arr[first]) else _("infinity")
         return Finding(
             False,
             "nonfinite",
-            f"contains {what} ({int(bad_values.sum())} of {arr.size} entries, the first at "
-            f"{index_text(first)}) where the expected values are finite: an overflow, e.g. "
-            "exp of a large number, or a division by zero?",
+            _(
+                "contains {what} ({bad} of {size} entries, the first at {index}) where the "
+                "expected values are finite: an overflow, e.g. exp of a large number, or a "
+                "division by zero?"
+            ).format(what=what, bad=int(bad_values.sum()), size=arr.size, index=index_text(first)),
             error=float("inf"),
         )
     err, where = largest_error(arr, expected)
@@ -307,17 +346,28 @@ def compare_numbers(
     got_f, exp_f = arr.astype(np.float64), expected.astype(np.float64)
     yours, wanted = numbers_text(float(got_f[where]), float(exp_f[where]))
     relative = err / max(float(np.max(np.abs(exp_f))), np.finfo(float).tiny)
-    size = f"{number_text(err)}" + (f" (relative {relative:.1g})" if relative < 1e-3 else "")
+    size = f"{number_text(err)}" + (
+        _(" (relative {relative})").format(relative=f"{relative:.1g}") if relative < 1e-3 else ""
+    )
     if arr.ndim:
         bad = np.abs(got_f - exp_f) > limit
-        text = (
-            f"has the right shape {shape_text(arr.shape, axes)} but wrong values: "
-            f"{int(bad.sum())} of {arr.size} entries are off. Largest error {size} at "
-            f"{index_text(where)}: yours {yours}, expected {wanted}."
+        text = _(
+            "has the right shape {shape} but wrong values: {bad} of {size} entries are off. "
+            "Largest error {error} at {index}: yours {yours}, expected {expected}."
+        ).format(
+            shape=shape_text(arr.shape, axes),
+            bad=int(bad.sum()),
+            size=arr.size,
+            error=size,
+            index=index_text(where),
+            yours=yours,
+            expected=wanted,
         )
         extra = where_wrong(bad, axes) + patterns(got_f, exp_f, limit)
     else:
-        text = f"is {yours}, expected {wanted} (error {size})."
+        text = _("is {yours}, expected {expected} (error {error}).").format(
+            yours=yours, expected=wanted, error=size
+        )
         extra = _scalar_factor(float(got_f), float(exp_f))
     return Finding(False, "values", " ".join([text, *extra]), error=err)
 
@@ -342,18 +392,28 @@ def compare_array(
     """
     expected = np.asarray(expected)
     axes = tuple(axes or ())
-    want = f"a NumPy array of shape {shape_text(expected.shape, axes)}"
+    want = _("a NumPy array of shape {shape}").format(shape=shape_text(expected.shape, axes))
     if type_name == "None":
-        return Finding(False, "missing", f"is None, expected {want}: does the function return it?")
+        return Finding(
+            False,
+            "missing",
+            _("is None, expected {want}: does the function return it?").format(want=want),
+        )
     if arr is None:
-        return Finding(False, "type", f"is {described}, expected {want}")
+        return Finding(
+            False, "type", _("is {got}, expected {want}").format(got=described, want=want)
+        )
     if type_name not in accept:
         note = ""
         if arr.shape == expected.shape and arr.dtype.kind in "biuf":
             if within(arr.astype(np.float64), expected.astype(np.float64), atol, rtol):
-                note = " (its values are right: only the type is wrong)"
-        fix = " (convert it with .detach().numpy())" if type_name.startswith("torch") else ""
-        return Finding(False, "type", f"is {described}, expected {want}{fix}{note}")
+                note = _(" (its values are right: only the type is wrong)")
+        fix = _(" (convert it with .detach().numpy())") if type_name.startswith("torch") else ""
+        return Finding(
+            False,
+            "type",
+            _("is {got}, expected {want}").format(got=described, want=want) + fix + note,
+        )
     return compare_numbers(arr, expected, atol=atol, rtol=rtol, axes=axes, kind=kind)
 
 
@@ -369,15 +429,23 @@ def compare_scalar(
     """Check a returned value against one expected real number."""
     expected_arr = np.asarray(float(expected))
     if type_name == "None":
-        return Finding(False, "missing", "is None, expected a number: does the function return it?")
+        return Finding(
+            False, "missing", _("is None, expected a number: does the function return it?")
+        )
     if arr is None or arr.size != 1:
-        return Finding(False, "type", f"is {described}, expected a single number")
+        return Finding(False, "type", _("is {got}, expected a single number").format(got=described))
     if type_name.startswith("torch"):
         return Finding(
-            False, "type", f"is {described}, expected a number (use .item() to get a Python float)"
+            False,
+            "type",
+            _("is {got}, expected a number (use .item() to get a Python float)").format(
+                got=described
+            ),
         )
     if arr.dtype.kind not in "biuf":
-        return Finding(False, "dtype", f"holds dtype {arr.dtype}, expected a real number")
+        return Finding(
+            False, "dtype", _("holds dtype {dtype}, expected a real number").format(dtype=arr.dtype)
+        )
     return compare_numbers(
         arr.reshape(()).astype(np.float64), expected_arr, atol=atol, rtol=rtol, kind=""
     )
@@ -422,9 +490,10 @@ def received(obj) -> tuple[str, str, np.ndarray | None]:
     if isinstance(obj, (list, tuple)):
         return name, describe(name, length=len(obj)), arr
     if isinstance(obj, dict):
-        return name, f"a dict with keys {', '.join(map(str, list(obj)[:6]))}", arr
+        keys = ", ".join(map(str, list(obj)[:6]))
+        return name, _("a dict with keys {keys}").format(keys=keys), arr
     if isinstance(obj, (np.ndarray, np.generic)) or name.startswith("torch"):
         return name, describe(name, tuple(arr.shape) if arr is not None else None), arr
     if obj is None or isinstance(obj, bool | int | float | str):
         return name, describe(name), arr
-    return name, f"{article(name)} {name} object", arr
+    return name, _("{a} {type} object").format(a=article(name), type=name), arr

@@ -8,14 +8,19 @@ The learner repository ships no hidden tests and no reference implementations, s
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from autograder import __version__
+from autograder import __version__, i18n
+from autograder.i18n import N_, _
 
-FULL_GRADING = (
+# The visible tests' statuses (autograder.visible), shown through the catalogue.
+STATUSES = (N_("passed"), N_("failed"), N_("not written"), N_("needs the reference"), N_("not run"))
+
+FULL_GRADING = N_(
     "This checks the visible tests only, on your machine. The points, the hidden tests and "
     "the tests that compare with the course's reference implementations come from full "
     "grading: your instructor's `rnn-course grade`, or Gradescope when your course grades "
@@ -51,43 +56,78 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="time limit for the whole notebook (default: 600)",
     )
+    p.add_argument(
+        "--lang",
+        choices=i18n.LANGUAGES,
+        default="en",
+        help="language of the messages: en (default) or zh (Chinese)",
+    )
     p.set_defaults(handler=run_check)
     return parser
 
 
 def render(outcomes, shown_name: str, width: int = 100) -> str:
-    header = ("test", "points", "result")
-    cells = [(o.test_id, f"{o.points:g}", o.status) for o in outcomes]
-    widths = [max(len(header[i]), *(len(c[i]) for c in cells)) for i in range(2)]
+    header = (_("test"), _("points"), _("result"))
+    cells = [(o.test_id, f"{o.points:g}", _(o.status)) for o in outcomes]
+    size = i18n.width
+    widths = [max(size(header[i]), *(size(c[i]) for c in cells)) for i in range(2)]
 
     def line(a: str, b: str, c: str) -> str:
-        return f"{a.ljust(widths[0])}  {b.rjust(widths[1])}  {c}".rstrip()
+        return f"{a}{' ' * (widths[0] - size(a))}  {' ' * (widths[1] - size(b))}{b}  {c}".rstrip()
 
-    out = [f"notebook: {shown_name} (visible tests)", "", line(*header)]
-    out.append(line("-" * widths[0], "-" * widths[1], "-" * len(header[2])))
+    out = [_("notebook: {name} (visible tests)").format(name=shown_name), "", line(*header)]
+    out.append(line("-" * widths[0], "-" * widths[1], "-" * size(header[2])))
     for outcome, cell in zip(outcomes, cells, strict=True):
         out.append(line(*cell))
         if outcome.status == "needs the reference":
-            out.append(f"    compares with {outcome.message}, which full grading has")
+            text = _("compares with {what}, which full grading has").format(what=outcome.message)
+            out += _lines(text, width) if i18n.is_wide(text) else [f"    {text}"]
         elif outcome.message and outcome.status != "passed":
             first = outcome.message.splitlines()
             for text in first[:12]:
-                out += textwrap.wrap(
-                    text, width, initial_indent="    ", subsequent_indent="      "
-                ) or ["    "]
+                out += _lines(text, width)
     passing = sum(o.status == "passed" for o in outcomes)
     waiting = sum(o.status == "needs the reference" for o in outcomes)
-    out += ["", f"{passing} of {len(outcomes)} visible tests pass here."]
+    out += [""] + _lines(
+        _("{passing} of {tests} visible tests pass here.").format(
+            passing=passing, tests=len(outcomes)
+        ),
+        width,
+        "",
+    )
     if waiting:
-        out.append(
-            f"{waiting} test(s) compare with a reference implementation that this repository "
-            "does not ship: full grading runs them."
+        out += _lines(
+            _(
+                "{waiting} test(s) compare with a reference implementation that this repository "
+                "does not ship: full grading runs them."
+            ).format(waiting=waiting),
+            width,
+            "",
         )
-    out += [""] + textwrap.wrap(FULL_GRADING, width, break_on_hyphens=False)
+    out += [""] + _lines(_(FULL_GRADING), width, "")
     return "\n".join(out)
 
 
+def _lines(text: str, width: int, indent: str = "    ") -> list[str]:
+    """``text`` wrapped to ``width`` terminal columns (CJK characters count two)."""
+    if i18n.is_wide(text):
+        return i18n.wrap(text, width, indent, indent + "  " if indent else "") or [indent]
+    follow = indent + "  " if indent else ""
+    lines = textwrap.wrap(
+        text, width, initial_indent=indent, subsequent_indent=follow, break_on_hyphens=False
+    )
+    return lines or [indent]
+
+
 def run_check(args) -> int:
+    lang = getattr(args, "lang", "en")
+    # The notebook's kernel builds the visible tests' messages: it reads the language here.
+    os.environ["RNN_COURSE_LANG"] = lang
+    with i18n.use(lang):
+        return _run_check(args)
+
+
+def _run_check(args) -> int:
     from autograder import visible
 
     if not args.notebook.is_file():

@@ -47,6 +47,8 @@ COPIED = (
     "autograder/__init__.py",
     "autograder/__main__.py",
     "autograder/comparison.py",
+    "autograder/i18n.py",
+    "autograder/locale",
     "autograder/notebook_checks.py",
     "autograder/visible.py",
     "autograder/data",

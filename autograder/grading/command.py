@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from .. import i18n
+
 EXIT_CODES = """exit status (every other outcome is one of these, with a one-line reason):
   0    the batch was graded (whatever the scores, whatever the submissions did)
   1    the grader itself failed (a bug, a full disk...): what was graded is saved
@@ -135,6 +137,12 @@ def add_grade_command(subparsers) -> None:
         action="store_true",
         help="print nothing but errors (no progress bar, no summary); for scripts",
     )
+    p.add_argument(
+        "--lang",
+        choices=i18n.LANGUAGES,
+        default="en",
+        help="language of the feedback pages (the learners' messages): en (default) or zh",
+    )
     p.set_defaults(handler=run_grade)
 
 
@@ -168,6 +176,12 @@ def _nbgrader_folders(args, gradebook: str | None):
 
 
 def run_grade(args) -> int:
+    # The feedback pages are written (and their messages built) during the run: in --lang.
+    with i18n.use(getattr(args, "lang", None)):
+        return _run_grade(args)
+
+
+def _run_grade(args) -> int:
     from . import engine, files, lms, sandbox
     from .progress import Progress
 

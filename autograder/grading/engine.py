@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import i18n
 from . import assignments as declarations
 from . import files, givens, late, record, sandbox, state, term
 from . import notebook as nbload
@@ -456,6 +457,8 @@ def _regrade(scopes: tuple[str, ...], student: str, assignment: str) -> bool:
     """Whether ``--regrade`` asks for this student's assignment to be graded again."""
     return any(s in ("all", student, assignment, f"{student}/{assignment}") for s in scopes)
 
+        # The messages are built in the language in use (rnn-course grade --lang).
+        "lang": i18n.current_language(),
 
 def _reuse(
     submissions: list[Submission], store: state.Store, options: Options

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from .. import i18n
 from . import diagnose
 from .compare import (
     Finding,
@@ -46,27 +47,45 @@ def error_text(name: str, error: dict) -> str:
     kind, message, where = error.get("type", "Error"), error.get("message", ""), error.get("where")
     place = ""
     if where:
-        place = f" ({where['origin']}, line {where['line']}"
+        place = i18n._(" ({origin}, line {line}").format(origin=where["origin"], line=where["line"])
         place += f": `{where['code']}`)" if where.get("code") else ")"
     if kind == "NotImplementedError":
         cell = f" ({where['origin']})" if where else ""
-        return f"{name} is not written yet: it still raises NotImplementedError{cell}"
-    if kind == "SystemExit":
-        return f"{name} called sys.exit() or exit(){place}: return the result instead"
-    if kind == "ExitRefused":
-        return f"{name} called os._exit() or os.abort(){place}: return the result instead"
-    if kind == "StatementTimeout":
-        return f"{name} ran too long and was stopped{place}: is there an endless loop?"
-    if kind == "MemoryError":
-        return f"{name} ran out of memory{place}: it used more than the memory limit allows"
-    if kind == "RecursionError":
-        return f"{name} recursed too deeply{place}: does it call itself without end?"
+        return (
+            i18n._("{name} is not written yet: it still raises NotImplementedError").format(
+                name=name
+            )
+            + cell
+        )
+    texts = {
+        "SystemExit": i18n._(
+            "{name} called sys.exit() or exit(){place}: return the result instead"
+        ),
+        "ExitRefused": i18n._(
+            "{name} called os._exit() or os.abort(){place}: return the result instead"
+        ),
+        "StatementTimeout": i18n._(
+            "{name} ran too long and was stopped{place}: is there an endless loop?"
+        ),
+        "MemoryError": i18n._(
+            "{name} ran out of memory{place}: it used more than the memory limit allows"
+        ),
+        "RecursionError": i18n._(
+            "{name} recursed too deeply{place}: does it call itself without end?"
+        ),
+    }
+    if kind in texts:
+        return texts[kind].format(name=name, place=place)
     if kind == "OutputError":
-        return f"{name} returned something that cannot be graded: {message}"
+        return i18n._("{name} returned something that cannot be graded: {message}").format(
+            name=name, message=message
+        )
     missing = not_given(kind, message)
     if missing:
-        return f"{missing} is not given in this exercise: write it yourself. {name} uses it{place}"
-    text = f"{name} raised {kind}"
+        return i18n._(
+            "{missing} is not given in this exercise: write it yourself. {name} uses it{place}"
+        ).format(missing=missing, name=name, place=place)
+    text = i18n._("{name} raised {error}").format(name=name, error=kind)
     return text + (f": {message}" if message else "") + place
 
 
@@ -91,32 +110,40 @@ def not_given(kind: str, message: str) -> str | None:
 
 def ended_text(name: str, status: str, detail: str) -> str:
     """Why the process running a test stopped before reporting a case."""
-    if status == "timeout":
-        return f"{name} did not finish within {detail}: is there an endless loop?"
-    if status == "cpu":
-        return f"{name} used more CPU time than allowed: is there an endless loop?"
-    if status == "killed":
-        return f"{name} was stopped for using too much CPU time or memory"
-    if status == "exit":
-        return (
-            f"the process ended (exit code {detail}) while {name} was running: "
+    texts = {
+        "timeout": i18n._("{name} did not finish within {detail}: is there an endless loop?"),
+        "cpu": i18n._("{name} used more CPU time than allowed: is there an endless loop?"),
+        "killed": i18n._("{name} was stopped for using too much CPU time or memory"),
+        "exit": i18n._(
+            "the process ended (exit code {detail}) while {name} was running: "
             "does the code call os._exit() or exit()?"
-        )
-    if status == "signal":
-        return f"{name} crashed the process ({detail})"
-    if status == "garbled":
-        return f"{name} produced output that could not be read back ({detail})"
-    return f"{name} was not run: {detail or 'the notebook could not be run'}"
+        ),
+        "signal": i18n._("{name} crashed the process ({detail})"),
+        "garbled": i18n._("{name} produced output that could not be read back ({detail})"),
+    }
+    if status in texts:
+        return texts[status].format(name=name, detail=detail)
+    return i18n._("{name} was not run: {detail}").format(
+        name=name, detail=detail or i18n._("the notebook could not be run")
+    )
 
 
 def missing_text(name: str, kind: str) -> str:
     if kind == "value":
-        return f'{name} is not set: write your answer as {name} = "A" (a capital letter in quotes)'
-    what = "class" if kind == "module" else "function"
-    return (
-        f"{name} is not defined in the notebook: keep the {what} name (and its arguments) "
-        "given in the exercise"
-    )
+        return i18n._(
+            '{name} is not set: write your answer as {name} = "A" (a capital letter in quotes)'
+        ).format(name=name)
+    if kind == "module":
+        text = i18n._(
+            "{name} is not defined in the notebook: keep the class name (and its arguments) "
+            "given in the exercise"
+        )
+    else:
+        text = i18n._(
+            "{name} is not defined in the notebook: keep the function name (and its arguments) "
+            "given in the exercise"
+        )
+    return text.format(name=name)
 
 
 def credit(ok: Sequence[Mapping[str, bool]]) -> float:
@@ -149,7 +176,7 @@ def verdict(ok, problems: list[str], details: list[str]) -> Verdict:
         return Verdict(1.0, status, "all cases pass", tuple(details))
     message = problems[0] if problems else "wrong"
     if status == "partial":
-        message = f"{fraction:.0%} of the credit; " + message
+        message = i18n._("{percent} of the credit; ").format(percent=f"{fraction:.0%}") + message
     return Verdict(fraction, status, message, tuple(details))
 
 
@@ -174,7 +201,7 @@ def unusable(test, cases: Sequence[Case], run) -> Verdict | None:
 
 
 def _case_label(case: Case) -> str:
-    return f" (case {case.label})" if case.label else ""
+    return i18n._(" (case {label})").format(label=case.label) if case.label else ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,8 +283,11 @@ class references:  # noqa: N801 - used like a function: judges.references(...)
             if changed:
                 problems.insert(
                     0,
-                    f"{test.name} changed its argument {changed} in place: work on a copy, or "
-                    f"restore every entry you change{where}",
+                    i18n._(
+                        "{name} changed its argument {changed} in place: work on a copy, or "
+                        "restore every entry you change"
+                    ).format(name=test.name, changed=changed)
+                    + where,
                 )
                 for slot in case_ok:
                     case_ok[slot] = False
@@ -295,7 +325,7 @@ def _changed_arguments(case: Case, outcome, positions: Sequence[int]) -> str:
     changed = [
         str(p + 1) for p in positions if p >= len(after) or not _unchanged(case.args[p], after[p])
     ]
-    return f"number {', '.join(changed)}" if changed else ""
+    return i18n._("number {numbers}").format(numbers=", ".join(changed)) if changed else ""
 
 
 def _against_all(leaf, got, i: int, others: Mapping[str, list], tol: Tolerance) -> Finding:
@@ -314,13 +344,15 @@ def _against_all(leaf, got, i: int, others: Mapping[str, list], tol: Tolerance) 
 def _mistake_phrase(d: diagnose.Diagnosis, name: str, names: Sequence[str]) -> str:
     parts = list(d.parts)
     every = set(parts) == {_slot(n) for n in names}
+    says, hint = i18n._(d.mistake.says), i18n._(d.mistake.hint)
     if every:
-        subject, verb = "your output", "matches"
-    elif len(parts) == 1:
-        subject, verb = parts[0], "matches"
-    else:
-        subject, verb = ", ".join(parts[:-1]) + " and " + parts[-1], "match"
-    return f"{subject} {verb} what {name} gives with {d.mistake.says}: {d.mistake.hint}"
+        text = i18n._("your output matches what {name} gives with {says}: {hint}")
+        return text.format(name=name, says=says, hint=hint)
+    if len(parts) == 1:
+        text = i18n._("{part} matches what {name} gives with {says}: {hint}")
+        return text.format(part=parts[0], name=name, says=says, hint=hint)
+    text = i18n._("{parts} and {last} match what {name} gives with {says}: {hint}")
+    return text.format(parts=", ".join(parts[:-1]), last=parts[-1], name=name, says=says, hint=hint)
 
 
 def _with_diagnosis(problems: list[str], found, name: str, names: Sequence[str]) -> list[str]:
@@ -350,8 +382,9 @@ def answer(expected: str, choices: str = "ABCDE"):
             return Verdict(
                 0.0,
                 "failed",
-                f'{test.name} should be a string holding one letter, like "B"; it is '
-                f"{type(got).__name__ if got is not None else 'None'}",
+                i18n._(
+                    '{name} should be a string holding one letter, like "B"; it is {type}'
+                ).format(name=test.name, type=type(got).__name__ if got is not None else "None"),
             )
         letter = got.strip().strip("()'\". ").upper()
         if len(letter) != 1 or letter not in choices:
@@ -359,12 +392,18 @@ def answer(expected: str, choices: str = "ABCDE"):
             return Verdict(
                 0.0,
                 "failed",
-                f"{test.name} should be one of the letters {', '.join(choices)}; it is {shown!r}",
+                i18n._("{name} should be one of the letters {letters}; it is {value}").format(
+                    name=test.name, letters=", ".join(choices), value=repr(shown)
+                ),
             )
         if letter == expected:
-            return Verdict(1.0, "passed", f"{test.name}: right")
+            return Verdict(1.0, "passed", i18n._("{name}: right").format(name=test.name))
         return Verdict(
-            0.0, "failed", f"{test.name}: {letter} is not the right answer; reread the section"
+            0.0,
+            "failed",
+            i18n._("{name}: {letter} is not the right answer; reread the section").format(
+                name=test.name, letter=letter
+            ),
         )
 
     return judge

@@ -14,6 +14,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from .. import i18n
+from ..i18n import _
 from . import view
 
 EXIT_CODES = """exit status:
@@ -63,8 +65,18 @@ def add_check_command(subparsers) -> None:
         help="sandbox to use (default: the strongest this machine offers)",
     )
     p.add_argument("--seed", type=int, default=None, help="draw the same inputs as a past check")
+    add_lang_option(p)
     p.add_argument("--solutions", type=Path, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=run_check)
+
+
+def add_lang_option(p) -> None:
+    p.add_argument(
+        "--lang",
+        choices=i18n.LANGUAGES,
+        default="en",
+        help="language of the messages for the learner: en (default) or zh (Chinese)",
+    )
 
 
 def _fail(message: str, code: int) -> int:
@@ -73,6 +85,11 @@ def _fail(message: str, code: int) -> int:
 
 
 def run_check(args) -> int:
+    with i18n.use(getattr(args, "lang", None)):
+        return _run_check(args)
+
+
+def _run_check(args) -> int:
     from . import engine, sandbox
     from .assignments import SOLUTIONS_DIR
 
@@ -88,11 +105,11 @@ def run_check(args) -> int:
         seed=args.seed,
     )
     try:
-        how = "given with --assignment"
+        how = _("given with --assignment")
         assignment = args.assignment
         if assignment is None:
             assignment = engine.infer_assignment(args.notebook.resolve(), options.solutions)
-            how = "found from the notebook; --assignment overrides"
+            how = _("found from the notebook; --assignment overrides")
         report = engine.check(args.notebook, assignment, options)
     except engine.SetupError as err:
         return _fail(str(err), 2)
@@ -111,8 +128,12 @@ _GLUE = "\x00"
 
 
 def _wrapped(text: str, width: int, indent: str) -> list[str]:
-    """``text`` wrapped to ``width``, never inside a short (shape) or [index]."""
+    """``text`` wrapped to ``width`` columns, never inside a short (shape) or [index]; wide
+    (CJK) characters count two columns and a line may break between any two of them."""
     glued = _GROUP.sub(lambda m: m.group(0).replace(" ", _GLUE), text)
+    if i18n.is_wide(glued):
+        lines = i18n.wrap(glued.replace(_GLUE, "\u00a0"), width, indent, indent + "  ")
+        return [line.replace("\u00a0", " ") for line in lines] or [indent]
     lines = textwrap.wrap(
         glued, width, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False
     )
@@ -126,9 +147,9 @@ def explanation(row: view.Row, width: int = 100) -> list[str]:
         return []
     lines = _wrapped(row.problem, width, "    ")
     for d in row.diagnoses:
-        lines += _wrapped(f"diagnosis: {d.said}", width, "    ")
+        lines += _wrapped(_("diagnosis: {said}").format(said=d.said), width, "    ")
         if d.hint:
-            lines += _wrapped(f"hint: {d.hint}", width, "    ")
+            lines += _wrapped(_("hint: {hint}").format(hint=d.hint), width, "    ")
     return lines
 
 
@@ -136,30 +157,46 @@ def render(report, shown_name: str, how: str, width: int = 100) -> str:
     """What a learner reads: one row per test (id, points, result), each failing row followed
     by what went wrong, then the score and notes."""
     shown = view.build(report)
-    header = ("test", "points", "result")
+    header = (_("test"), _("points"), _("result"))
     cells = [(r.test_id, f"{r.points:g}/{r.max_points:g}", r.word) for r in shown.rows]
-    widths = [max(len(header[i]), *(len(c[i]) for c in cells)) for i in range(2)]
+    size = i18n.width
+    widths = [max(size(header[i]), *(size(c[i]) for c in cells)) for i in range(2)]
 
     def line(test_id: str, pts: str, word: str) -> str:
-        return f"{test_id.ljust(widths[0])}  {pts.rjust(widths[1])}  {word}".rstrip()
+        left = test_id + " " * (widths[0] - size(test_id))
+        right = " " * (widths[1] - size(pts)) + pts
+        return f"{left}  {right}  {word}".rstrip()
 
     out = _wrapped(f"{shown.title} ({shown.assignment})", width, "")
-    out += _wrapped(f"notebook: {shown_name} (assignment {how})", width, "")
-    out += ["", line(*header), line("-" * widths[0], "-" * widths[1], "-" * len(header[2]))]
+    out += _wrapped(
+        _("notebook: {name} (assignment {how})").format(name=shown_name, how=how), width, ""
+    )
+    out += ["", line(*header), line("-" * widths[0], "-" * widths[1], "-" * size(header[2]))]
     for row, cell in zip(shown.rows, cells, strict=True):
         out.append(line(*cell))
         out += explanation(row, width)
     out.append("")
-    out.append(
-        f"{shown.points:g} of {shown.max_points:g} points; {shown.passing} of "
-        f"{len(shown.rows)} tests pass."
+    out += _wrapped(
+        _("{points} of {max_points} points; {passing} of {tests} tests pass.").format(
+            points=f"{shown.points:g}",
+            max_points=f"{shown.max_points:g}",
+            passing=shown.passing,
+            tests=len(shown.rows),
+        ),
+        width,
+        "",
     )
     if shown.notes:
         out.append("")
-        out.append("Notes on running your notebook:")
+        out.append(_("Notes on running your notebook:"))
         for note in shown.notes:
-            out += textwrap.wrap(note, width, initial_indent="- ", subsequent_indent="  ")
+            if i18n.is_wide(note):
+                out += i18n.wrap(note, width, "- ", "  ")
+            else:
+                out += textwrap.wrap(note, width, initial_indent="- ", subsequent_indent="  ")
     if shown.passing < len(shown.rows):
         out.append("")
-        out.append("Change what the hints say, save the notebook and check it again.")
+        out += _wrapped(
+            _("Change what the hints say, save the notebook and check it again."), width, ""
+        )
     return "\n".join(out)

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import i18n
 from . import diagnose, judges
 from .child import probes
 from .child.wire import Returned
@@ -226,10 +227,14 @@ def _as_tensor_array(value, name: str, what: str = "a tensor") -> tuple[np.ndarr
     if isinstance(value, Returned):
         if "Tensor" in value.type or "Parameter" in value.type:
             return value.array, ""
-        return None, f"{name} is {describe(value)}, expected {what}"
+        return None, _is_expected(name, describe(value), what)
     if value is None:
-        return None, f"{name} is None, expected {what}"
-    return None, f"{name} is {describe(value)}, expected {what}"
+        return None, _is_expected(name, "None", what)
+    return None, _is_expected(name, describe(value), what)
+
+
+def _is_expected(name: str, got: str, what: str) -> str:
+    return i18n._("{name} is {got}, expected {what}").format(name=name, got=got, what=i18n._(what))
 
 
 def _output_leaves(spec: ModuleSpec, out, part: str, suffix: str) -> list[Leaf]:
@@ -242,7 +247,9 @@ def _output_leaves(spec: ModuleSpec, out, part: str, suffix: str) -> list[Leaf]:
     else:
         wanted = ", ".join(o.name for o in spec.outputs)
         for leaf in leaves:
-            leaf.problem = f"forward returned {describe(out)}, expected a tuple ({wanted})"
+            leaf.problem = i18n._("forward returned {got}, expected a tuple ({names})").format(
+                got=describe(out), names=wanted
+            )
         return leaves
     for leaf, item in zip(leaves, items, strict=True):
         leaf.value, leaf.problem = _as_tensor_array(item, leaf.name)
@@ -254,7 +261,9 @@ def read_report(spec: ModuleSpec, case: Case, report) -> tuple[list[Leaf], str]:
     stops the whole case (not a module, parameters laid out otherwise), or ""."""
     request = case.extra["options"]
     if not isinstance(report, dict) or "layout" not in report:
-        return [], f"could not be run (the grader received {describe(report)})"
+        return [], i18n._("could not be run (the grader received {got})").format(
+            got=describe(report)
+        )
     wanted = {n: tuple(np.shape(w)) for n, w in request["weights"].items()}
     problem = layout_problem(report.get("layout"), wanted, spec.layout_hint)
     if problem:
@@ -262,7 +271,7 @@ def read_report(spec: ModuleSpec, case: Case, report) -> tuple[list[Leaf], str]:
     results = report.get("results")
     ops = request["ops"]
     if not isinstance(results, list) or len(results) != len(ops):
-        return [], "could not be run (the grader received an incomplete report)"
+        return [], i18n._("could not be run (the grader received an incomplete report)")
     leaves: list[Leaf] = []
     for part, index, phrase, t in case.extra["reads"]:
         result, op = results[index], ops[index]
@@ -276,11 +285,17 @@ def read_report(spec: ModuleSpec, case: Case, report) -> tuple[list[Leaf], str]:
                 leaf.t = t
         elif op["op"] == "backward":
             got = [
-                Leaf("input gradient", f"the gradient with respect to {spec.inputs[i]}")
+                Leaf(
+                    "input gradient",
+                    i18n._("the gradient with respect to {name}").format(name=spec.inputs[i]),
+                )
                 for i, x in enumerate(op["inputs"])
                 if isinstance(x, np.ndarray) and x.dtype.kind == "f"
             ]
-            got += [Leaf("weight gradients", f"the gradient of {n}") for n in wanted]
+            got += [
+                Leaf("weight gradients", i18n._("the gradient of {name}").format(name=n))
+                for n in wanted
+            ]
             if not error:
                 grads = result.get("inputs") or []
                 floats = [
@@ -294,13 +309,18 @@ def read_report(spec: ModuleSpec, case: Case, report) -> tuple[list[Leaf], str]:
                 for leaf, value in zip(got, values, strict=True):
                     leaf.value, leaf.problem = _as_tensor_array(value, leaf.name, "a gradient")
                     if value is None:
-                        leaf.problem = (
-                            f"{leaf.name} is None: no gradient reached it (is it used in forward, "
+                        leaf.problem = i18n._(
+                            "{name} is None: no gradient reached it (is it used in forward, "
                             "without .detach() or torch.no_grad()?)"
-                        )
+                        ).format(name=leaf.name)
         else:
             got = [
-                Leaf("training steps", f"{n} after {SGD_STEPS} SGD steps on model.parameters()")
+                Leaf(
+                    "training steps",
+                    i18n._("{name} after {steps} SGD steps on model.parameters()").format(
+                        name=n, steps=SGD_STEPS
+                    ),
+                )
                 for n in wanted
             ]
             params = result.get("params") if not error else None
@@ -317,44 +337,48 @@ def read_report(spec: ModuleSpec, case: Case, report) -> tuple[list[Leaf], str]:
 def _op_error(error: str, op: dict, spec: ModuleSpec) -> str:
     error = error[: probes.MAX_ERROR]
     if error.startswith("NotImplementedError"):
-        return "forward is not written yet: it still raises NotImplementedError"
-    return f"raised {error} ({_call_text(op, spec)})"
+        return i18n._("forward is not written yet: it still raises NotImplementedError")
+    return i18n._("raised {error} ({call})").format(error=error, call=_call_text(op, spec))
 
 
 def _call_text(op: dict, spec: ModuleSpec) -> str:
     shapes = ", ".join(
         shape_text(np.shape(x)) if isinstance(x, np.ndarray) else "None" for x in op["inputs"]
     )
-    what = {"forward": "forward", "backward": "backward", "sgd": "SGD steps"}[op["op"]]
-    return f"{what} on inputs of shapes {shapes}"
+    what = {"forward": "forward", "backward": "backward", "sgd": i18n._("SGD steps")}[op["op"]]
+    return i18n._("{what} on inputs of shapes {shapes}").format(what=what, shapes=shapes)
 
 
 def layout_problem(got, wanted: dict, hint: str) -> str:
     """What is wrong with the learner's parameters, or "" when they are laid out as documented."""
     if got is None:
-        return (
+        return i18n._(
             "is not an nn.Module: write class ...(nn.Module) and call super().__init__() first "
             "in __init__"
         )
     if not isinstance(got, dict):
-        return "could not be run (the grader received no layout)"
+        return i18n._("could not be run (the grader received no layout)")
     got = {str(k): tuple(v) if isinstance(v, (tuple, list)) else v for k, v in got.items()}
     if got == wanted:
         return ""
     missing = [f"{n} {shape_text(s)}" for n, s in wanted.items() if n not in got]
     extra = [f"{n} {shape_text(s)}" for n, s in got.items() if n not in wanted][:6]
     wrong = [
-        f"{n} has shape {shape_text(got[n])}, expected {shape_text(s)}"
+        i18n._("{name} has shape {shape}, expected {expected}").format(
+            name=n, shape=shape_text(got[n]), expected=shape_text(s)
+        )
         for n, s in wanted.items()
         if n in got and got[n] != s
     ]
     parts = []
     if missing:
-        parts.append("missing " + ", ".join(missing))
+        parts.append(i18n._("missing {names}").format(names=", ".join(missing)))
     if extra:
-        parts.append("unexpected " + ", ".join(extra))
+        parts.append(i18n._("unexpected {names}").format(names=", ".join(extra)))
     parts.extend(wrong)
-    return "does not have the parameters the exercise lays out (" + "; ".join(parts) + f"): {hint}"
+    return i18n._("does not have the parameters the exercise lays out ({problems}): {hint}").format(
+        problems="; ".join(parts), hint=i18n._(hint)
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,10 +401,10 @@ def _causality_note(leaves: list[Leaf], spec: ModuleSpec) -> str:
         if leaf.value is None or full[:, : leaf.t].shape != leaf.value.shape:
             continue
         if not np.allclose(full[:, : leaf.t], leaf.value, rtol=TOLERANCE.rtol, atol=TOLERANCE.atol):
-            return (
-                f"its {first.name} for the first {leaf.t} steps change when the later steps of "
-                f"{spec.inputs[spec.sequence]} are there too: step t may read inputs up to t only"
-            )
+            return i18n._(
+                "its {name} for the first {t} steps change when the later steps of {input} are "
+                "there too: step t may read inputs up to t only"
+            ).format(name=first.name, t=leaf.t, input=spec.inputs[spec.sequence])
     return ""
 
 
@@ -405,7 +429,7 @@ class values:  # noqa: N801 - used like a function: module_checks.values(...)
         problems: list[str] = []
         per_case = []
         for case, outcome in zip(cases, run.cases, strict=True):
-            where = f" (case {case.label})" if case.label else ""
+            where = judges._case_label(case)
             expected, _ = read_report(spec, case, reference_report(spec, case))
             case_ok = {leaf.part: False for leaf in expected}
             ok.append(case_ok)
@@ -477,7 +501,9 @@ class values:  # noqa: N801 - used like a function: module_checks.values(...)
 
 
 def _phrase(d: diagnose.Diagnosis) -> str:
-    return f"gives what it would with {d.mistake.says}: {d.mistake.hint}"
+    return i18n._("gives what it would with {says}: {hint}").format(
+        says=i18n._(d.mistake.says), hint=i18n._(d.mistake.hint)
+    )
 
 
 def wrong_module(spec: ModuleSpec, model_class: Callable) -> Callable:
@@ -542,7 +568,7 @@ class trained:  # noqa: N801 - used like a function: module_checks.trained(...)
         ok: list[dict[str, bool]] = []
         problems: list[str] = []
         for case, outcome in zip(cases, run.cases, strict=True):
-            where = f" (case {case.label})" if case.label else ""
+            where = judges._case_label(case)
             ok.append({"learns": False})
             if outcome is None:
                 problems.append(judges.ended_text(test.name, run.status, run.detail) + where)
@@ -564,24 +590,32 @@ def _score_training(training: Training, case: Case, report) -> str:
     spec = training.spec
     wanted = {n: tuple(np.shape(w)) for n, w in case.extra["options"]["weights"].items()}
     if not isinstance(report, dict) or "layout" not in report:
-        return f"could not be trained (the grader received {describe(report)})"
+        return i18n._("could not be trained (the grader received {got})").format(
+            got=describe(report)
+        )
     problem = layout_problem(report.get("layout"), wanted, spec.layout_hint)
     if problem:
         return problem
     results = report.get("results")
     result = results[0] if isinstance(results, list) and len(results) == 1 else None
     if not isinstance(result, dict):
-        return "could not be trained (the grader received an incomplete report)"
+        return i18n._("could not be trained (the grader received an incomplete report)")
     if "error" in result:
-        return f"raised {str(result['error'])[: probes.MAX_ERROR]} while the grader trained it"
+        return i18n._("raised {error} while the grader trained it").format(
+            error=str(result["error"])[: probes.MAX_ERROR]
+        )
     params = result.get("params")
     weights = {}
     for name, shape in wanted.items():
         value, bad = _as_tensor_array(params.get(name) if isinstance(params, dict) else None, name)
         if value is None or tuple(value.shape) != shape or value.dtype.kind != "f":
-            return f"returned no trained {name} of shape {shape_text(shape)} ({bad or 'wrong'})"
+            return i18n._("returned no trained {name} of shape {shape} ({problem})").format(
+                name=name, shape=shape_text(shape), problem=bad or i18n._("wrong")
+            )
         if not np.all(np.isfinite(value)):
-            return "has NaN or infinite weights after the grader's training: check the forward"
+            return i18n._(
+                "has NaN or infinite weights after the grader's training: check the forward"
+            )
         weights[name] = value
     model = build_reference(spec, case.args[0], weights).eval()
     with torch.no_grad():
@@ -589,4 +623,6 @@ def _score_training(training: Training, case: Case, report) -> str:
     good = (
         value >= training.threshold if training.better == "higher" else value <= training.threshold
     )
-    return "" if good else training.message.format(value=value, threshold=training.threshold)
+    if good:
+        return ""
+    return i18n._(training.message).format(value=value, threshold=training.threshold)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..i18n import _
+
 STATUS_WORDS = {
     "passed": "passed",
     "partial": "partly right",
@@ -23,8 +25,9 @@ STATUS_WORDS = {
 }
 NOT_RUN = STATUS_WORDS["not_run"]
 
-_CASE = re.compile(r" \(case [^()]*(?:\([^()]*\)[^()]*)*\)$")
-_CREDIT = re.compile(r"^\d+% of the credit; ")
+# "(case N=2, T=3)" and the share of credit, in every language of the message catalogue.
+_CASE = re.compile(r" \((?:case|用例) [^()]*(?:\([^()]*\)[^()]*)*\)$")
+_CREDIT = re.compile(r"^\d+%[^;；]{0,24}[;；] ?")
 _GUFUNC = re.compile(
     r"matmul: Input operand (\d) has a mismatch in its core dimension (\d), with gufunc "
     r"signature \(n\?,k\),\(k,m\?\)->\(n\?,m\?\) \(size (\d+) is different from (\d+)\)"
@@ -97,7 +100,7 @@ _CODE = re.compile(r"line \d+: `([^`]*)`\)")
 
 def _sizes(text: str) -> dict[str, int]:
     """The sizes a case label states, "(case N=3, D=4, Dh=5)" -> {"N": 3, "D": 4, "Dh": 5}."""
-    label = re.search(r"\(case ([^()]*)\)", text)
+    label = re.search(r"\((?:case|用例) ([^()]*)\)", text)
     found = re.findall(r"\b([A-Za-z]\w*)=(\d+)", label.group(1)) if label else []
     return {k: int(v) for k, v in found}
 
@@ -119,7 +122,7 @@ def readable_error(text: str) -> str:
     match = _GUFUNC.search(text)
     if not match:
         return text
-    operand, _, size, other = match.groups()
+    operand, _axis, size, other = match.groups()
     left, right = (int(other), int(size)) if operand == "1" else (int(size), int(other))
     code = _CODE.search(text)
     products = _PRODUCT.findall(code.group(1)) if code else []
@@ -132,10 +135,10 @@ def readable_error(text: str) -> str:
                 fitting.append((a, b))
         products = fitting
     if len(products) != 1:
-        words = (
-            f"matmul: in a product A @ B the columns of A ({left}) do not match the rows of B "
-            f"({right})"
-        )
+        words = _(
+            "matmul: in a product A @ B the columns of A ({left}) do not match the rows of B "
+            "({right})"
+        ).format(left=left, right=right)
         return text[: match.start()] + words + text[match.end() :]
     a, b = products[0]
     shapes = [_operand(n, sizes) for n in (a, b)]
@@ -147,12 +150,12 @@ def readable_error(text: str) -> str:
         )
     else:
         named = f"`{a} @ {b}`"
-    words = (
-        f"matmul: in {named}, the columns of {a} ({left}) do not match the rows of {b} ({right})"
-    )
+    words = _(
+        "matmul: in {product}, the columns of {a} ({left}) do not match the rows of {b} ({right})"
+    ).format(product=named, a=a, b=b, left=left, right=right)
     bases = [n.removesuffix(".T") for n in (a, b) if n.endswith(".T") and n[:-2] in AXES]
     for base in bases:
-        words += f"; {base} is ({', '.join(AXES[base])}), without .T"
+        words += _("; {name} is ({axes}), without .T").format(name=base, axes=", ".join(AXES[base]))
     return text[: match.start()] + words + text[match.end() :]
 
 
@@ -160,14 +163,15 @@ def split_diagnosis(detail: str, hints) -> Diagnosis:
     """A diagnosis line as (what it matches, what to change), split where the catalogue's hint
     begins: never at the first ": ", which a mistake's own name may contain."""
     for hint in sorted(hints, key=len, reverse=True):
-        if hint and detail.endswith(": " + hint):
-            return Diagnosis(detail[: -len(hint) - 2], hint)
+        for colon in (": ", "："):
+            if hint and detail.endswith(colon + hint):
+                return Diagnosis(detail[: -len(hint) - len(colon)], hint)
     return Diagnosis(detail, "")
 
 
 def _hints(test) -> list[str]:
     mistakes = getattr(getattr(test, "judge", None), "mistakes", ()) or ()
-    return [m.hint for m in mistakes if getattr(m, "hint", "")]
+    return [_(m.hint) for m in mistakes if getattr(m, "hint", "")]
 
 
 def _problem(message: str, details) -> str:
@@ -190,26 +194,27 @@ def rows(report) -> tuple[Row, ...]:
     timed_out: set[str] = set()
     for test, verdict in zip(report.assignment.tests, report.verdicts, strict=True):
         got = points(test.points, verdict)
-        word = STATUS_WORDS.get(verdict.status, verdict.status)
+        word = _(STATUS_WORDS.get(verdict.status, verdict.status))
         if verdict.status == "passed":
-            out.append(Row(test.id, test.about, got, test.points, verdict.status, word, ""))
+            out.append(Row(test.id, _(test.about), got, test.points, verdict.status, word, ""))
             continue
         details = [d for d in dict.fromkeys(verdict.details) if d]
         problem = _problem(verdict.message, details)
         if verdict.status == "timeout" and test.name in timed_out:
-            word, problem = NOT_RUN, f"{test.name} timed out in an earlier test"
+            word = _(NOT_RUN)
+            problem = _("{name} timed out in an earlier test").format(name=test.name)
         elif verdict.status == "timeout":
             timed_out.add(test.name)
         else:
             key = _core(problem)
             if key in seen_errors:
-                problem = f"the same problem as {seen_errors[key]} above"
+                problem = _("the same problem as {test} above").format(test=seen_errors[key])
             else:
                 seen_errors[key] = test.id
         hints = _hints(test)
         diagnoses = tuple(split_diagnosis(d, hints) for d in details)
         out.append(
-            Row(test.id, test.about, got, test.points, verdict.status, word, problem, diagnoses)
+            Row(test.id, _(test.about), got, test.points, verdict.status, word, problem, diagnoses)
         )
     return tuple(out)
 
@@ -219,11 +224,16 @@ def notes(report) -> tuple[str, ...]:
     if report.result is not None:
         for error in report.result.program_errors:
             where = error.get("where") or {}
-            line = f", line {where['line']}" if where.get("line") else ""
+            line = _(", line {line}").format(line=where["line"]) if where.get("line") else ""
             code = f" (`{where['code']}`)" if where.get("code") else ""
             found.append(
-                f"{error.get('origin', 'a cell')}{line}{code} raised {error.get('type')}: "
-                f"{readable_error(str(error.get('message', '')))}"
+                _("{origin}{line}{code} raised {error}: {message}").format(
+                    origin=error.get("origin", _("a cell")),
+                    line=line,
+                    code=code,
+                    error=error.get("type"),
+                    message=readable_error(str(error.get("message", ""))),
+                )
             )
     return tuple(found)
 
@@ -238,7 +248,7 @@ def build(report) -> View:
     assignment = report.assignment
     table = rows(report)
     return View(
-        title=assignment.title or assignment.name,
+        title=_(assignment.title) or assignment.name,
         assignment=assignment.name,
         student=student_label(report),
         notebook=report.notebook,

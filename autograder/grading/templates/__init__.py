@@ -12,6 +12,17 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from ...i18n import _, current_language
+
+
+def translated(message: str, **values) -> Markup:
+    """``message`` from the catalogue, escaped, with ``values`` put in (escaped unless Markup)."""
+    return Markup(escape(_(message))).format(**values)
+
+
+def strong(text) -> Markup:
+    return Markup("<strong>{}</strong>").format(text)
+
 
 def code(text) -> Markup:
     """Escape ``text`` and show its `backquoted` spans as <code>."""
@@ -30,6 +41,9 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["code"] = code
+    env.filters["strong"] = strong
+    env.globals["t"] = translated
+    env.globals["lang"] = current_language
     return env
 
 

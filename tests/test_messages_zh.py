@@ -1,0 +1,231 @@
+"""The learner's messages in Chinese (``--lang zh``): one gettext catalogue, complete, with the
+glossary's terms, and the English output left as it was."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_file
+from babel.messages.pofile import read_po
+
+from autograder import i18n
+
+ROOT = Path(__file__).resolve().parents[1]
+# Every module and template that builds a message for a learner.
+SOURCES = [
+    "autograder/comparison.py",
+    "autograder/grading/judges.py",
+    "autograder/grading/diagnose.py",
+    "autograder/grading/module_checks.py",
+    "autograder/grading/view.py",
+    "autograder/grading/learner.py",
+    "autograder/grading/feedback.py",
+    "autograder/learner_cli.py",
+]
+TEMPLATES = ["autograder/grading/templates/feedback.html.j2"]
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "t": None}
+
+
+def used_in_code() -> set[str]:
+    """The msgids of every ``_()``, ``N_()``, ``ngettext()`` call and template ``t()``."""
+    found: set[str] = set()
+    for path in SOURCES:
+        for _line, msg, _comments, _context in extract_from_file(
+            "python", ROOT / path, keywords=KEYWORDS
+        ):
+            found.update([msg] if isinstance(msg, str) else [m for m in msg if m])
+    for path in TEMPLATES:
+        for _line, msg, _comments, _context in extract_from_file(
+            "jinja2.ext:babel_extract", ROOT / path, keywords=KEYWORDS
+        ):
+            found.update([msg] if isinstance(msg, str) else [m for m in msg if m])
+    return found
+
+
+def declared() -> set[str]:
+    """Words declared outside the code and looked up where they are shown: each assignment's
+    title, tests' descriptions, mistakes' names and hints, training messages, layout hints."""
+    from autograder.grading import assignments, view
+
+    found = set(view.STATUS_WORDS.values()) | {"a tensor", "a gradient"}
+    for folder in sorted((ROOT / "solutions").glob("0*")):
+        assignment = assignments.load(folder.name)
+        found.add(assignment.title)
+        for test in assignment.tests:
+            found.add(test.about)
+            judge = test.judge
+            for mistake in getattr(judge, "mistakes", ()) or ():
+                found.update([mistake.says, mistake.hint])
+            spec = getattr(judge, "spec", None)
+            if spec is not None:
+                found.add(spec.layout_hint)
+            training = getattr(judge, "training", None)
+            if training is not None:
+                found.add(training.message)
+    return {m for m in found if m}
+
+
+def catalogue():
+    with i18n.catalogue_path("zh").open("rb") as f:
+        return read_po(f, locale="zh", domain=i18n.DOMAIN)
+
+
+GLOSSARY_ROW = re.compile(r"^\| ([^|]+?) \| ([^|]+?) \|", re.M)
+# Glossary terms as they appear in messages (the entry without its parenthesis), and the
+# looser English forms the messages use for some of them.
+ALSO = {
+    "hidden state": ["hidden-state", "hidden states"],
+    "backpropagation through time": ["BPTT"],
+}
+
+
+# A glossary word used in another sense: the computer's memory, not the RNN's (记忆).
+OTHER_SENSE = {"memory": re.compile(r"out of memory|CPU time or memory")}
+CODE = re.compile(r"\S*[._=()\[\]]\S*")
+
+
+def glossary() -> dict[str, str]:
+    text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    terms = {}
+    for english, chinese in GLOSSARY_ROW.findall(text):
+        if english in ("English", "---"):
+            continue
+        english = re.sub(r"\s*\(.*?\)", "", english).strip()
+        chinese = re.sub(r"[（(].*?[）)]", "", chinese).strip()
+        terms[english] = chinese
+    return terms
+
+
+def test_the_chinese_catalogue_is_complete_and_nothing_in_it_is_fuzzy():
+    catalog = catalogue()
+    entries = [m for m in catalog if m.id]
+    assert entries
+    untranslated = [
+        m.id for m in entries if not (m.string if isinstance(m.string, str) else all(m.string))
+    ]
+    fuzzy = [m.id for m in entries if m.fuzzy]
+    assert not untranslated, untranslated[:10]
+    assert not fuzzy, fuzzy[:10]
+    assert not catalog.fuzzy
+
+
+def test_every_message_the_code_and_the_checks_use_is_in_the_catalogue():
+    ids = {m.id if isinstance(m.id, str) else m.id[0] for m in catalogue() if m.id}
+    missing = sorted((used_in_code() | declared()) - ids - {"a {type} of {length} items"})
+    assert not missing, missing[:20]
+
+
+def test_placeholders_survive_translation():
+    field = re.compile(r"\{(\w*)[^{}]*\}")
+    for m in catalogue():
+        if not m.id:
+            continue
+        ids = [m.id] if isinstance(m.id, str) else list(m.id)
+        strings = [m.string] if isinstance(m.string, str) else list(m.string)
+        wanted = set().union(*(field.findall(i) for i in ids)) - {"a"}
+        for s in strings:
+            assert set(field.findall(s)) <= wanted | {"a"}, (m.id, s)
+            assert wanted <= set(field.findall(s)), (m.id, s)
+
+
+def test_glossary_terms_in_the_chinese_catalogue_use_the_glossary_s_chinese():
+    terms = glossary()
+    assert terms["hidden state"] == "隐藏状态" and terms["gradient clipping"] == "梯度裁剪"
+    checked = 0
+    for m in catalogue():
+        if not m.id or not isinstance(m.id, str):
+            continue
+        words = CODE.sub(" ", m.id)  # self.decoder, nn.RNN, dh_next stay code, untranslated
+        for english, chinese in terms.items():
+            forms = [english, *ALSO.get(english, [])]
+            if english in OTHER_SENSE and OTHER_SENSE[english].search(m.id):
+                continue
+            if any(re.search(rf"\b{re.escape(f)}\b", words, re.I) for f in forms):
+                checked += 1
+                assert chinese in m.string, (english, chinese, m.id, m.string)
+    assert checked >= 10
+
+
+def test_chinese_is_used_inside_the_block_only_and_english_stays_as_it_was():
+    import numpy as np
+
+    from autograder.comparison import compare_numbers
+
+    english = compare_numbers(np.zeros((2, 3)), np.ones((2, 3)), axes=("N", "Dh")).message
+    with i18n.use("zh"):
+        chinese = compare_numbers(np.zeros((2, 3)), np.ones((2, 3)), axes=("N", "Dh")).message
+    assert english.startswith("has the right shape (N, Dh) = (2, 3) but wrong values")
+    assert "Your result is all zeros" in english
+    assert chinese.startswith("形状 (N, Dh) = (2, 3) 正确，但数值不对") and "全为零" in chinese
+    assert compare_numbers(np.zeros((2, 3)), np.ones((2, 3))).message.startswith("has the right")
+
+
+def test_wrap_counts_wide_characters_twice_and_never_starts_a_line_with_a_comma():
+    text = (
+        "你的输出与 rnn_cell_forward 在“漏掉了偏置 b_h”时给出的结果一致：在 tanh 内部加上 b_h，" * 3
+    )
+    lines = i18n.wrap(text, 40, "    ", "      ")
+    assert len(lines) > 3
+    assert all(i18n.width(line) <= 40 for line in lines)
+    assert all(not line.strip().startswith(("，", "：", "。")) for line in lines)
+    assert "".join(line.strip() for line in lines).replace(" ", "") == text.replace(" ", "")
+
+
+@pytest.fixture(scope="module")
+def bias_left_out(tmp_path_factory):
+    """Exercise 1's solution with the bias b_h left out of rnn_cell_forward."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "solutions" / "01_rnn_cell" / "rnn_cell.ipynb", as_version=4)
+    done = 0
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "def rnn_cell_forward(" in cell.source:
+            old = "np.tanh(x @ W_xh + h_prev @ W_hh + b_h)"
+            assert old in cell.source
+            cell.source = cell.source.replace(old, "np.tanh(x @ W_xh + h_prev @ W_hh)")
+            done += 1
+    assert done == 1
+    path = tmp_path_factory.mktemp("zh") / "rnn_cell.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _check(notebook: Path, lang: str) -> str:
+    from autograder.grading import engine, learner
+
+    with i18n.use(lang):
+        report = engine.check(notebook, "01_rnn_cell", engine.Options(workers=1, seed=7))
+        return learner.render(report, notebook.name, learner._("given with --assignment"), 80)
+
+
+def test_check_in_chinese_names_the_mistake_at_80_columns(bias_left_out):
+    text = _check(bias_left_out, "zh")
+    print(text)
+    assert all(i18n.width(line) <= 80 for line in text.splitlines()), text
+    flat = "".join(line.strip() for line in text.splitlines())
+    assert "练习 1：逐步实现 RNN 单元" in text
+    assert "诊断：" in text and "漏掉了偏置b_h" in flat.replace(" ", "")
+    assert "提示：" in text and "在tanh内部加上b_h" in flat.replace(" ", "")
+    assert "测试" in text and "得分" in text
+
+
+def test_check_in_english_is_unchanged_by_the_catalogue(bias_left_out):
+    text = _check(bias_left_out, "en")
+    flat = " ".join(text.split())
+    assert (
+        "diagnosis: your output matches what rnn_cell_forward gives with the bias b_h left out"
+        in flat
+    )
+    assert "hint: add b_h inside the tanh" in flat and "4 of 8 points; 3 of 5 tests pass." in flat
+    assert not i18n.is_wide(text)
+
+
+if __name__ == "__main__":  # print the msgids the Chinese catalogue lacks, for translators
+    held = {m.id if isinstance(m.id, str) else m.id[0] for m in catalogue() if m.id}
+    for msgid in sorted(used_in_code() | declared()):
+        if msgid not in held and msgid != "a {type} of {length} items":
+            print(repr(msgid))
+    sys.exit(0)
