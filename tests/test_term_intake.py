@@ -51,9 +51,7 @@ def _grade(archive: Path, out: Path, db: Path, *extra: str) -> subprocess.Comple
     command = [RNN_COURSE, "grade", "--zip", str(archive), "--assignment", ASSIGNMENT]
     command += ["--out", str(out), "--gradebook", str(db), "--seed", "11", "--workers", "2"]
     env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
-    return subprocess.run(
-        [*command, *extra], capture_output=True, text=True, timeout=600, env=env
-    )
+    return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=600, env=env)
 
 
 def _rows(out: Path) -> list[dict]:
@@ -185,9 +183,7 @@ def test_every_file_of_the_intake_is_graded_superseded_or_refused(term_run):
         short = collected.get(name, re.sub(r"^[^_]+_(LATE_)?\d+_\d+_", "", name))
         assert name in accounted or short in accounted, name
     refused = [f for f in files if f["status"] == "refused"]
-    assert [(f["student_id"], f["file"]) for f in refused] == [
-        ("1004", "kimmo_1004_506_notes.pdf")
-    ]
+    assert [(f["student_id"], f["file"]) for f in refused] == [("1004", "kimmo_1004_506_notes.pdf")]
     assert refused[0]["reason"] == "not a notebook (.ipynb)"
 
 
@@ -203,9 +199,7 @@ def test_the_summary_opens_with_a_per_student_table_that_flags_follow_ups(term_r
     page = (term_run["out"] / "summary.html").read_text(encoding="utf-8")
     table = page.split('<table class="students">', 1)[1].split("</table>", 1)[0]
     assert page.index('<table class="students">') < page.index("<h2>Exercise")
-    rows = {
-        re.search(r"<code>(\d+)</code>", r).group(1): r for r in table.split("<tr")[2:]
-    }
+    rows = {re.search(r"<code>(\d+)</code>", r).group(1): r for r in table.split("<tr")[2:]}
     assert set(rows) == {"1001", "1002", "1003", "1004", "1005"}
     assert 'class="follow"' not in rows["1001"] and ">ok<" in rows["1001"]
     assert "<td>doejane</td>" in rows["1001"]  # the name Canvas gave

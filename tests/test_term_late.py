@@ -72,7 +72,12 @@ def late_run(tmp_path_factory):
     (course / "nbgrader_config.py").write_text(CONFIG.format(root=str(course), db=db))
     (course / "extensions.csv").write_text("student_id,assignment,hours\ns03,01_rnn_cell,48\n")
     due = _run(
-        str(BIN / "nbgrader"), "db", "assignment", "add", ASSIGNMENT, f"--duedate={DUE}",
+        str(BIN / "nbgrader"),
+        "db",
+        "assignment",
+        "add",
+        ASSIGNMENT,
+        f"--duedate={DUE}",
         cwd=course,
     )
     assert due.returncode == 0, due.stderr[-2000:]
@@ -93,8 +98,17 @@ def late_run(tmp_path_factory):
             os.utime(path, (_at(moment),) * 2)
     out = root / "out"
     result = _run(
-        str(BIN / "rnn-course"), "grade", str(submitted), "--out", str(out),
-        "--course", str(course), "--seed", "3", "--workers", "2",
+        str(BIN / "rnn-course"),
+        "grade",
+        str(submitted),
+        "--out",
+        str(out),
+        "--course",
+        str(course),
+        "--seed",
+        "3",
+        "--workers",
+        "2",
         cwd=root,
     )
     export = course / "export.csv"

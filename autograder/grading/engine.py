@@ -946,7 +946,8 @@ def check(notebook: Path, assignment: str | None = None, options: Options = Opti
 
 
 def print_summary(summary: Summary, stream=sys.stderr) -> None:
-    notebooks = len({(r.student_id, r.assignment) for r in summary.rows})
+    # One report per notebook graded (a learner may hand in several) or per missing one.
+    notebooks = len(summary.reports) or len({(r.student_id, r.assignment) for r in summary.rows})
     timing = (
         f"{len(summary.rows)} row(s) in {summary.seconds:.1f} s (median "
         f"{summary.median_run_seconds:.2f} s per notebook run)"

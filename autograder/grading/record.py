@@ -203,7 +203,8 @@ def write_log(path: Path, summary, entropy: int, limits, extra: dict | None = No
         },
         "seed": str(entropy),
         "limits": asdict(limits),
-        "notebooks": len({(r.student_id, r.assignment) for r in summary.rows}),
+        "notebooks": len(summary.reports)
+        or len({(r.student_id, r.assignment) for r in summary.rows}),
         "rows": len(summary.rows),
         "seconds": round(summary.seconds, 3),
         "median_run_seconds": round(summary.median_run_seconds, 4),

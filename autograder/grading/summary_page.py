@@ -3,7 +3,8 @@
 It opens with one row per student: id, name (as the LMS gave it), the points that count per
 assignment (linked to the feedback page) and in total, lateness and penalty, and a status that
 flags everyone who needs a follow-up: an error, a timeout or a crash, a refused file, a
-superseded file, a missing submission, late work. Then, per assignment (the notebook that counts
+superseded file, a missing submission, a notebook without any of the code asked for, several
+notebooks, late work. Then, per assignment (the notebook that counts
 for each student): a histogram of the scores, the pass rate of every test, and the mistakes the
 grader diagnosed most often (the same sentences the learners read in their feedback: both come
 from the reports' :mod:`.view`). The page is the Jinja2 template ``templates/summary.html.j2``,
@@ -151,6 +152,8 @@ def _flags(report, group) -> list[str]:
     else:
         troubles = sorted({v.status for v in report.verdicts if v.status in TROUBLE})
         flags += troubles
+        if all(v.status == "missing" for v in report.verdicts):
+            flags.append("no code found")  # handed in, but none of the names asked for
         if (report.late or {}).get("late"):
             flags.append("late")
     if group is not None and group.refused:
