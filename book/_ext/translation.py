@@ -3,6 +3,9 @@
 Display maths (``$$ ... $$``, ``{math}`` and amsmath blocks) is the same in every language, so it
 is kept out of the message catalogues: translators never copy it, and it cannot drift.
 
+Glued values (``{glue:text}`key```) in a translated paragraph show the page's values: Sphinx
+parses each translation as a document of its own, where myst-nb would find no glue data.
+
 Every page links to the same page in the other language.
 
 The English site is ``_build/html/`` and each translation sits in a folder inside it
@@ -32,6 +35,48 @@ class MathIsNotAMessage(SphinxTransform):
 
 # language -> (folder inside the English site, name of the language in itself)
 DEFAULT_SITES = {"en": ("", "English"), "zh_CN": ("zh", "中文")}
+
+
+def share_glue_data_with_translations() -> None:
+    """Let a translated paragraph's glue roles read the glue data of the page it belongs to.
+
+    myst-nb looks glued values up in the document being parsed. Each translation is parsed by
+    Sphinx's Locale transform as a small document of its own, with no glue data, so its
+    ``{glue:text}`` roles would render empty. The page's own roles are resolved first (while the
+    page is parsed), so a successful lookup records the page's glue data, and a failed lookup
+    in a translation of the same page falls back to it.
+    """
+    from myst_nb.core.variables import RetrievalError, VariableOutput
+    from myst_nb.ext.glue import directives, roles, utils
+
+    original = utils.retrieve_glue_data
+    if getattr(original, "shares_with_translations", False):
+        return
+
+    def retrieve_glue_data(document, key):
+        env = getattr(document.settings, "env", None)
+        pages = env.temp_data.setdefault("glue_data_of_page", {}) if env is not None else {}
+        try:
+            found = original(document, key)
+        except RetrievalError:
+            page = pages.get(getattr(env, "docname", None))
+            if page is None or key not in page[0]:
+                raise
+            data, renderer = page
+            return VariableOutput(
+                data=data[key]["data"],
+                metadata=data[key].get("metadata", {}),
+                nb_renderer=renderer,
+                vtype="glue",
+            )
+        if env is not None:
+            renderer = document["nb_renderer"]
+            pages[env.docname] = (renderer.renderer.nb_client.glue_data, renderer)
+        return found
+
+    retrieve_glue_data.shares_with_translations = True
+    for module in (utils, roles, directives):
+        module.retrieve_glue_data = retrieve_glue_data
 
 
 def site_of(language: str | None) -> str:
@@ -73,6 +118,7 @@ def add_language_links(
 
 def setup(app: Sphinx) -> dict:
     app.add_transform(MathIsNotAMessage)
+    share_glue_data_with_translations()
     app.add_config_value("language_sites", DEFAULT_SITES, "html")
     app.connect("html-page-context", add_language_links)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
