@@ -113,9 +113,11 @@ def use(lang: str | None) -> Iterator[None]:
 
 
 def width(text: str) -> int:
-    """Columns ``text`` takes on a terminal (wide characters count two)."""
+    """Columns ``text`` takes on a terminal (wide characters count two; "\x00", a space that
+    :func:`wrap` must not break at, counts one)."""
     from wcwidth import wcswidth
 
+    text = text.replace("\x00", " ")
     n = wcswidth(text)
     return n if n >= 0 else sum(max(0, _char_width(c)) for c in text)
 
@@ -131,11 +133,13 @@ def is_wide(text: str) -> bool:
     return any(unicodedata.east_asian_width(c) in "WF" for c in text)
 
 
-# A token that may not be split: a run of non-space narrow characters (a word, a shape glued by
-# the caller), one wide character, or spaces.
-_TOKEN = re.compile(
-    r"\s+|[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]|[^\s\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]+"
+# A token that may not be split: characters joined by "\x00", spaces, one wide character (with the opening brackets before
+# it, which must not end a line), or a run of other non-space characters (a word, a shape glued
+# by the caller).
+_WIDE = (
+    "\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
 )
+_TOKEN = re.compile(rf"\S*\x00\S*|\s+|[(\[“‘（《「]*[{_WIDE}]|[^\s{_WIDE}]+")
 # Punctuation that must not start a line (Chinese typesetting's 避头 rule).
 _NO_LINE_START = set("，。、；：？！）》」』】,.;:?!)]")
 
@@ -145,8 +149,9 @@ def wrap(
 ) -> list[str]:
     """``text`` wrapped to ``columns`` terminal columns, wide characters counted as two.
 
-    Breaks between words and between any two CJK characters, never before closing punctuation;
-    a word longer than a line is cut.
+    Breaks between words and between any two CJK characters, never before closing punctuation
+    nor at a "\x00" (the caller's unbreakable space, shown as a space); a word longer than a
+    line is cut.
     """
     lines: list[str] = []
     line, used = initial_indent, width(initial_indent)
@@ -171,4 +176,4 @@ def wrap(
         line, used, fresh = line + token, used + size, False
     if not fresh:
         lines.append(line.rstrip())
-    return lines
+    return [line.replace("\x00", " ") for line in lines]

@@ -193,27 +193,49 @@ def bias_left_out(tmp_path_factory):
     return path
 
 
-def _check(notebook: Path, lang: str) -> str:
-    from autograder.grading import engine, learner
+def _report(notebook: Path, lang: str):
+    from autograder.grading import engine
 
     with i18n.use(lang):
-        report = engine.check(notebook, "01_rnn_cell", engine.Options(workers=1, seed=7))
-        return learner.render(report, notebook.name, learner._("given with --assignment"), 80)
+        return engine.check(notebook, "01_rnn_cell", engine.Options(workers=1, seed=7))
 
 
-def test_check_in_chinese_names_the_mistake_at_80_columns(bias_left_out):
-    text = _check(bias_left_out, "zh")
+@pytest.fixture(scope="module")
+def reports(bias_left_out):
+    return {lang: _report(bias_left_out, lang) for lang in ("zh", "en")}
+
+
+def _table(report, lang: str) -> str:
+    from autograder.grading import learner
+
+    with i18n.use(lang):
+        return learner.render(report, "rnn_cell.ipynb", learner._("given with --assignment"), 80)
+
+
+def test_check_in_chinese_names_the_mistake_at_80_columns(reports):
+    text = _table(reports["zh"], "zh")
     print(text)
     assert all(i18n.width(line) <= 80 for line in text.splitlines()), text
-    flat = "".join(line.strip() for line in text.splitlines())
+    flat = "".join(text.split())
     assert "练习 1：逐步实现 RNN 单元" in text
-    assert "诊断：" in text and "漏掉了偏置b_h" in flat.replace(" ", "")
-    assert "提示：" in text and "在tanh内部加上b_h" in flat.replace(" ", "")
-    assert "测试" in text and "得分" in text
+    assert "诊断：" in text and "漏掉了偏置b_h" in flat
+    assert "提示：" in text and "在tanh内部加上b_h" in flat
+    assert "测试" in text and "得分" in text and "数值不对" in text
+    assert "(用例" in text
 
 
-def test_check_in_english_is_unchanged_by_the_catalogue(bias_left_out):
-    text = _check(bias_left_out, "en")
+def test_the_feedback_page_in_chinese_names_the_mistake(reports):
+    from autograder.grading import feedback
+
+    with i18n.use("zh"):
+        page = feedback.render(reports["zh"])
+    assert '<html lang="zh">' in page
+    assert "需要修改的地方" in page and "漏掉了偏置 b_h" in page and "在 tanh 内部加上 b_h" in page
+    assert "部分正确" in page or "未通过" in page
+
+
+def test_check_in_english_is_unchanged_by_the_catalogue(reports):
+    text = _table(reports["en"], "en")
     flat = " ".join(text.split())
     assert (
         "diagnosis: your output matches what rnn_cell_forward gives with the bias b_h left out"
@@ -221,6 +243,11 @@ def test_check_in_english_is_unchanged_by_the_catalogue(bias_left_out):
     )
     assert "hint: add b_h inside the tanh" in flat and "4 of 8 points; 3 of 5 tests pass." in flat
     assert not i18n.is_wide(text)
+    from autograder.grading import feedback
+
+    page = feedback.render(reports["en"])
+    assert '<html lang="en">' in page and "What to change" in page
+    assert "<strong>Change:</strong> add b_h inside the tanh" in page
 
 
 if __name__ == "__main__":  # print the msgids the Chinese catalogue lacks, for translators

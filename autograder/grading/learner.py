@@ -132,8 +132,7 @@ def _wrapped(text: str, width: int, indent: str) -> list[str]:
     (CJK) characters count two columns and a line may break between any two of them."""
     glued = _GROUP.sub(lambda m: m.group(0).replace(" ", _GLUE), text)
     if i18n.is_wide(glued):
-        lines = i18n.wrap(glued.replace(_GLUE, "\u00a0"), width, indent, indent + "  ")
-        return [line.replace("\u00a0", " ") for line in lines] or [indent]
+        return i18n.wrap(glued, width, indent, indent + "  ") or [indent]
     lines = textwrap.wrap(
         glued, width, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False
     )
