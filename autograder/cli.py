@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from autograder import __version__, course
+from autograder import __version__, course, publish
 from autograder.gradescope import add_gradescope_command
 from autograder.grading.command import add_feedback_command, add_grade_command
 from autograder.grading.learner import add_check_command
@@ -73,4 +73,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if getattr(args, "solutions", None) is None:
         args.solutions = args.course_folder.source
+    if args.command == "publish" and not _is_checkout(args.course_folder):
+        print(
+            f"rnn-course publish: the learner repository is written from the course repository "
+            f"the package runs from ({publish.REPO}), with its solutions/: run it in that "
+            f"folder or pass --course {publish.REPO}",
+            file=sys.stderr,
+        )
+        return 2
     return args.handler(args)
+
+
+def _is_checkout(found: course.Course) -> bool:
+    """Whether ``found`` is the repository this package runs from (what publish copies)."""
+    return found.root.resolve() == publish.REPO.resolve()

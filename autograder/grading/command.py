@@ -333,6 +333,12 @@ def run_feedback(args) -> int:
     lms = done.get("lms")
     if lms:
         print(f"{lms['pages']} page(s) in {lms['zip']}: upload it to {lms['platform'].title()}")
-        for page in lms["left_out"]:
-            print(f"warning: {page} is not in the zip: the download did not name its learner")
+        left = lms["left_out"]
+        if left:
+            shown = ", ".join(left[:3]) + (f" and {len(left) - 3} more" if len(left) > 3 else "")
+            print(
+                f"warning: {len(left)} page(s) not in the zip, of learners the download did not "
+                f"name (graded from a folder): {shown}",
+                file=sys.stderr,
+            )
     return 0

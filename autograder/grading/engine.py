@@ -450,6 +450,8 @@ def _settings(options: Options) -> dict:
         "limits": asdict(options.limits),
         "seed": options.seed,
         "max_notebook_mb": options.max_notebook_mb,
+        # The messages are built in the language in use (rnn-course grade --lang).
+        "lang": i18n.current_language(),
     }
 
 
@@ -457,8 +459,6 @@ def _regrade(scopes: tuple[str, ...], student: str, assignment: str) -> bool:
     """Whether ``--regrade`` asks for this student's assignment to be graded again."""
     return any(s in ("all", student, assignment, f"{student}/{assignment}") for s in scopes)
 
-        # The messages are built in the language in use (rnn-course grade --lang).
-        "lang": i18n.current_language(),
 
 def _reuse(
     submissions: list[Submission], store: state.Store, options: Options
@@ -959,7 +959,9 @@ def print_summary(summary: Summary, stream=sys.stderr) -> None:
         head += f" ({ran} run, {summary.graded - ran} with nothing to run: missing or unreadable)"
     if summary.unchanged:
         head += f" and reused {summary.unchanged} unchanged since the last run"
-    print(f"{head}: {notebooks} notebook(s) in all, {timing}", file=stream)
+    if notebooks != summary.graded:
+        head += f": {notebooks} notebook(s) in all"
+    print(f"{head}, {timing}", file=stream)
     print(f"isolation: {summary.isolation.describe()}", file=stream)
     if summary.gradebook:
         print(
