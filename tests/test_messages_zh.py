@@ -256,3 +256,37 @@ if __name__ == "__main__":  # print the msgids the Chinese catalogue lacks, for 
         if msgid not in held and msgid != "a {type} of {length} items":
             print(repr(msgid))
     sys.exit(0)
+
+
+def test_the_learner_repository_s_check_speaks_chinese_too():
+    """``rnn-course check --lang zh`` of the learner repository (visible tests only)."""
+    from types import SimpleNamespace
+
+    from autograder import learner_cli
+
+    outcomes = [
+        SimpleNamespace(test_id="test_rnn_cell_forward", points=2, status="passed", message=""),
+        SimpleNamespace(
+            test_id="test_rnn_forward", points=2, status="failed", message="rnn_forward: wrong"
+        ),
+    ]
+    english = learner_cli.render(outcomes, "rnn_cell.ipynb", 80)
+    with i18n.use("zh"):
+        chinese = learner_cli.render(outcomes, "rnn_cell.ipynb", 80)
+    assert "1 of 2 visible tests pass here." in english and "failed" in english
+    assert "本地 2 项可见测试中 1 项通过。" in chinese and "未通过" in chinese and "测试" in chinese
+    assert all(i18n.width(line) <= 80 for line in chinese.splitlines()), chinese
+    parser = learner_cli.build_parser()
+    assert parser.parse_args(["check", "x.ipynb", "--lang", "zh"]).lang == "zh"
+    assert parser.parse_args(["check", "x.ipynb"]).lang == "en"
+
+
+def test_check_and_grade_take_lang():
+    from autograder import cli
+
+    parser = cli.build_parser()
+    assert parser.parse_args(["check", "x.ipynb", "--lang", "zh"]).lang == "zh"
+    assert parser.parse_args(["check", "x.ipynb"]).lang == "en"
+    assert parser.parse_args(["grade", "sub", "--out", "o", "--lang", "zh"]).lang == "zh"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["check", "x.ipynb", "--lang", "fr"])
