@@ -269,3 +269,43 @@ def test_a_change_to_the_assignment_regrades_its_submissions(tmp_path):
     solution = solutions / ASSIGNMENT / "rnn_cell.ipynb"
     solution.write_bytes(solution.read_bytes().replace(b'"cells"', b'"cells" ', 1))
     assert reuse()[1] == {}
+
+
+def test_a_learner_of_an_earlier_download_is_regraded_from_outs_copy(tmp_path):
+    """The notebook of a learner absent from today's download is graded again from the copy OUT
+    kept when the assignment changes, and reused while it does not."""
+    solutions = tmp_path / "solutions"
+    shutil.copytree(
+        subs.SOLUTIONS / ASSIGNMENT,
+        solutions / ASSIGNMENT,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    assignment = assignments.load(ASSIGNMENT, solutions)
+    options = engine.Options(solutions=solutions, resumable=True)
+    store = state.Store(tmp_path / "out" / ".state")
+    first = tmp_path / "first"
+    subs.write(subs.solution(ASSIGNMENT), first / "early" / ASSIGNMENT / "rnn_cell.ipynb")
+    later = tmp_path / "later"
+    subs.write(subs.solution(ASSIGNMENT), later / "late" / ASSIGNMENT / "rnn_cell.ipynb")
+
+    def plan(submitted: Path, students: list[str]):
+        groups, by_name = engine._plan(submitted, students, [assignment], store, None, options, [])
+        submissions = engine._submissions(groups, by_name, {})
+        known = engine._reuse(submissions, store, options)
+        engine._save_entries(store, groups, submissions, known, {})
+        return submissions, known
+
+    submissions, known = plan(first, ["early"])
+    assert [s.student for s in submissions] == ["early"] and known == {}
+    verdicts = [Verdict(1.0, "passed", "all cases pass") for _ in assignment.tests]
+    report = record.Report("early", assignment, "rnn_cell", verdicts, [], None, (1, 0))
+    store.save(report, submissions[0].key, engine._saved(submissions[0]))
+    submissions, known = plan(later, ["late"])
+    early = next(i for i, s in enumerate(submissions) if s.student == "early")
+    assert submissions[early].path == store.blob_path(submissions[early].candidate.blob)
+    assert early in known  # unchanged: reused, not graded again
+    checks = solutions / ASSIGNMENT / "checks.py"
+    checks.write_text(checks.read_text() + "\n# changed\n")
+    submissions, known = plan(later, ["late"])
+    early = next(i for i, s in enumerate(submissions) if s.student == "early")
+    assert submissions[early].path.is_file() and early not in known  # graded again
