@@ -37,10 +37,14 @@ def add_grade_command(subparsers) -> None:
             "nbgrader_config.py from here upwards): its solutions/<assignment>/checks.py. Each "
             "notebook's code runs in a sandbox; its results are compared with the NumPy and "
             "PyTorch references. Writes OUT/grades.csv, OUT/feedback/<student_id>/<assignment>/"
-            "<notebook>.html, OUT/summary.html and OUT/grading.json, and records the scores in "
+            "<notebook>.html, OUT/summary.html (one row per student first), OUT/canvas_grades.csv "
+            "(Canvas's gradebook import) and OUT/grading.json, and records the scores in "
             "nbgrader's gradebook. Each result is saved as soon as it is graded: an interrupted "
             "run loses nothing, and running the same command again grades only the submissions "
-            "that are new or changed."
+            "that are new or changed. OUT accumulates: a later download (late work, "
+            "resubmissions) adds to what OUT holds; the latest submission of a student wins, "
+            "several notebooks are each graded and the best counts, and late work is judged by "
+            "nbgrader's due date, extensions and LateSubmissionPlugin (see the instructor guide)."
         ),
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
