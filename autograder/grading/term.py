@@ -208,7 +208,8 @@ def page_lines(report) -> list[str]:
         elif other["status"] == "graded":
             lines.append(f"You also handed in {name}: {other['reason']}.")
         elif other["status"] == "superseded":
-            lines.append(f"{name}: {other['reason']}.")
+            when = f" handed in {other['submitted_at']}" if other.get("submitted_at") else ""
+            lines.append(f"{name}{when}: {other['reason']}.")
         else:
             lines.append(f"{name} was not graded: {other['reason']}.")
     return lines
