@@ -105,6 +105,17 @@ def add_grade_command(subparsers) -> None:
         help=f"notebooks graded in parallel (default: the number of CPUs, {os.cpu_count()})",
     )
     p.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run the notebooks on a Dask cluster: its scheduler's address (tcp://host:8786), "
+        "or local:N for N worker processes on this machine. Each Dask worker grades in the "
+        "same sandbox as a local run; inputs, comparisons, grades and saved results stay "
+        "here, so --seed, resuming and atomic writes work as without it, and the jobs of a "
+        "worker that dies are graded by the others. Needs the packages of the 'cluster' "
+        "extra (dask, distributed) here and on the workers, with this same course package "
+        "(--workers does not apply: each Dask worker thread runs one notebook at a time)",
+    )
+    p.add_argument(
         "--timeout",
         type=float,
         default=20.0,
@@ -191,6 +202,13 @@ def _run_grade(args) -> int:
 
     if args.workers is not None and args.workers < 1:
         return _fail("--workers must be at least 1", 2)
+    if args.dask is not None:
+        from .dask_pool import parse_local
+
+        try:
+            parse_local(args.dask)
+        except ValueError as err:
+            return _fail(str(err), 2)
     if args.timeout <= 0 or args.memory < 64:
         return _fail("--timeout must be > 0 and --memory >= 64", 2)
     if (args.submitted is None) == (args.zip is None):
@@ -204,6 +222,7 @@ def _run_grade(args) -> int:
         gradebook = _gradebook_url(args)
         options = engine.Options(
             workers=args.workers,
+            dask=args.dask,
             limits=sandbox.Limits(timeout=args.timeout, memory_mb=args.memory),
             isolation=args.isolation,
             solutions=solutions,

@@ -74,6 +74,8 @@ class Options:
     # Grade these again even if unchanged: "all", a student id, an assignment, or
     # "STUDENT/ASSIGNMENT" (``resume=False`` is "all").
     regrade: tuple[str, ...] = ()
+    # Run the jobs on this Dask cluster (a scheduler address, or "local:N"); None: here.
+    dask: str | None = None
 
 
 @dataclass
@@ -372,9 +374,14 @@ def run_submissions(
     # The workers warm up (NumPy and PyTorch imported once each) while the jobs are prepared.
     size = min(options.workers or os.cpu_count() or 1, len(runnable))
     try:
-        # Workers without PyTorch for NumPy-only exercises, with it for the others.
-        kinds = {not submissions[i].assignment.numpy_only for i in runnable}
-        pool = Pool(isolation, limits, size, kinds).start() if runnable else None
+        if runnable and options.dask:
+            from .dask_pool import DaskPool
+
+            pool = DaskPool(options.dask, isolation, limits).start()
+        else:
+            # Workers without PyTorch for NumPy-only exercises, with it for the others.
+            kinds = {not submissions[i].assignment.numpy_only for i in runnable}
+            pool = Pool(isolation, limits, size, kinds).start() if runnable else None
     except sandbox.SandboxError as err:
         raise GraderError(str(err)) from None
     jobs = []
@@ -882,6 +889,7 @@ def grade(
                 "graded": summary.graded,
                 "unchanged": summary.unchanged,
                 "workers": options.workers or os.cpu_count() or 1,
+                "dask": options.dask,
                 "grader_version": state.grader_version(),
                 "gradebook": summary.gradebook,
                 "intake": {k: v for k, v in (intake or {}).items() if k != "warnings"} or None,
