@@ -1,6 +1,6 @@
 """What the grader checks in 01_rnn_cell: one step, a whole sequence, the output layer.
 
-Test ids and points are those of the graded cells of rnn_cell.ipynb (the grader refuses to run
+Test ids are the grade ids of the graded cells of rnn_cell.ipynb (the grader refuses to run
 if they disagree). Every function is compared with the NumPy reference on fresh random inputs,
 edge sizes included (N = 1, T = 1, D = H so that a transposed weight still multiplies). The
 exercise is NumPy only: neither its sandbox nor the grader imports PyTorch (the reference's
@@ -204,7 +204,7 @@ def build(folder):
             Test(
                 "test_rnn_cell_forward_shape",
                 "rnn_cell_forward",
-                1,
+                None,
                 cell_cases,
                 judges.references(H_NEXT, CELL, shape_only=True),
                 about="rnn_cell_forward returns an (N, Dh) array",
@@ -212,7 +212,7 @@ def build(folder):
             Test(
                 "test_rnn_cell_forward_values",
                 "rnn_cell_forward",
-                2,
+                None,
                 cell_cases,
                 judges.references(H_NEXT, CELL, CELL_MISTAKES),
                 about="rnn_cell_forward matches the NumPy reference",
@@ -220,7 +220,7 @@ def build(folder):
             Test(
                 "test_rnn_forward_shape",
                 "rnn_forward",
-                1,
+                None,
                 sequence_cases,
                 judges.references(H_ALL, SEQUENCE, shape_only=True),
                 about="rnn_forward returns an (N, T, Dh) array",
@@ -228,7 +228,7 @@ def build(folder):
             Test(
                 "test_rnn_forward_values",
                 "rnn_forward",
-                2,
+                None,
                 sequence_cases,
                 judges.references(H_ALL, SEQUENCE, SEQUENCE_MISTAKES),
                 about="rnn_forward matches the NumPy reference",
@@ -236,7 +236,7 @@ def build(folder):
             Test(
                 "test_output_forward",
                 "output_forward",
-                2,
+                None,
                 output_cases,
                 judges.references(O_ALL, OUTPUT, OUTPUT_MISTAKES),
                 about="output_forward matches the NumPy reference",

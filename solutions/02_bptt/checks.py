@@ -1,7 +1,7 @@
 """What the grader checks in 02_bptt: the backward pass of a step, BPTT, finite differences,
 truncated BPTT and the norms of the hidden-state gradients.
 
-Test ids and points are those of the graded cells of bptt.ipynb. Gradients are compared with
+Test ids are the grade ids of the graded cells of bptt.ipynb. Gradients are compared with
 the NumPy reference; numerical_gradient with the reference's central differences and with the
 exact gradient (the derivative written out). The exercise is NumPy only: neither the sandbox nor
 the grader imports PyTorch (the reference's agreement with autograd is
@@ -466,7 +466,7 @@ def build(folder):
             Test(
                 "test_rnn_cell_backward_shapes",
                 "rnn_cell_backward",
-                1,
+                None,
                 step_cases,
                 judges.references(CELL, cell_refs, shape_only=True),
                 about="rnn_cell_backward returns five gradients of the right shapes",
@@ -474,7 +474,7 @@ def build(folder):
             Test(
                 "test_rnn_cell_backward_values",
                 "rnn_cell_backward",
-                2,
+                None,
                 step_cases,
                 judges.references(CELL, cell_refs, CELL_MISTAKES),
                 about="rnn_cell_backward matches the NumPy reference",
@@ -482,7 +482,7 @@ def build(folder):
             Test(
                 "test_rnn_backward",
                 "rnn_backward",
-                3,
+                None,
                 sequence_cases,
                 judges.references(SEQ, seq_refs, SEQUENCE_MISTAKES),
                 about="rnn_backward matches the NumPy reference",
@@ -490,7 +490,7 @@ def build(folder):
             Test(
                 "test_numerical_gradient",
                 "numerical_gradient",
-                2,
+                None,
                 numerical_cases,
                 judges.references(
                     Array("grad"),
@@ -506,7 +506,7 @@ def build(folder):
             Test(
                 "test_rnn_backward_truncated",
                 "rnn_backward_truncated",
-                2,
+                None,
                 truncated_cases,
                 judges.references(SEQ, trunc_refs, TRUNCATED_MISTAKES),
                 about="rnn_backward_truncated matches the reference's truncated BPTT",
@@ -514,7 +514,7 @@ def build(folder):
             Test(
                 "test_hidden_grad_norms",
                 "hidden_grad_norms",
-                2,
+                None,
                 norm_cases,
                 judges.references(
                     Array("norms", ("T",)),

@@ -1,7 +1,7 @@
 """What the grader checks in 03_bidirectional: the forward and backward passes of a
 bidirectional RNN.
 
-Test ids and points are those of the graded cells of bidirectional.ipynb. Outputs are compared
+Test ids are the grade ids of the graded cells of bidirectional.ipynb. Outputs are compared
 with the NumPy reference. The exercise is NumPy only: neither the sandbox nor the grader imports
 PyTorch (the reference's agreement with torch.nn.RNN(bidirectional=True) and autograd is
 tests/test_reference_torch.py's to check).
@@ -162,7 +162,7 @@ def build(folder):
             Test(
                 "test_birnn_forward_shape",
                 "birnn_forward",
-                1,
+                None,
                 forward_cases,
                 judges.references(H_BI, forward, shape_only=True),
                 about="birnn_forward returns an (N, T, 2Dh) array",
@@ -170,7 +170,7 @@ def build(folder):
             Test(
                 "test_birnn_forward_values",
                 "birnn_forward",
-                2,
+                None,
                 forward_cases,
                 judges.references(H_BI, forward, FORWARD_MISTAKES),
                 about="birnn_forward matches the NumPy reference",
@@ -178,7 +178,7 @@ def build(folder):
             Test(
                 "test_birnn_backward",
                 "birnn_backward",
-                3,
+                None,
                 backward_cases,
                 judges.references(GRADS, backward, BACKWARD_MISTAKES),
                 about="birnn_backward matches the NumPy reference",

@@ -1,6 +1,6 @@
 """What the grader checks in 04_sequence_types: four PyTorch models of different shapes.
 
-Test ids and points are those of the graded cells of sequence_types.ipynb. The notebook lays
+Test ids are the grade ids of the graded cells of sequence_types.ipynb. The notebook lays
 out each class's parameters (``self.rnn = nn.RNN(...)``, ``self.head = nn.Linear(...)``...), so
 the grader can choose the weights (see :mod:`autograder.grading.module_checks`):
 
@@ -558,8 +558,9 @@ def encoder_decoder_training(rng):
 
 
 def build(folder):
-    def test(test_id, name, points, cases, judge, about):
-        return Test(test_id, name, points, cases, judge, kind="module", about=about)
+    def test(test_id, name, cases, judge, about):
+        # The points are the graded cell's, read from the notebook (its source states them).
+        return Test(test_id, name, None, cases, judge, kind="module", about=about)
 
     return Assignment(
         name="04_sequence_types",
@@ -569,7 +570,6 @@ def build(folder):
             test(
                 "test_many_to_one_shape",
                 "ManyToOne",
-                1,
                 many_to_one_cases,
                 mc.values(MANY_TO_ONE, MANY_TO_ONE_MISTAKES),
                 "ManyToOne, holding the grader's weights, gives the reference's logits, "
@@ -578,7 +578,6 @@ def build(folder):
             test(
                 "test_many_to_one_trains",
                 "ManyToOne",
-                2,
                 many_to_one_training,
                 mc.trained(MANY_TO_ONE_TRAINS),
                 "ManyToOne learns the sum-sign task",
@@ -586,7 +585,6 @@ def build(folder):
             test(
                 "test_many_to_many_aligned_shape",
                 "ManyToManyAligned",
-                1,
                 aligned_cases,
                 mc.values(ALIGNED, ALIGNED_MISTAKES),
                 "ManyToManyAligned, holding the grader's weights, gives the reference's logits "
@@ -595,7 +593,6 @@ def build(folder):
             test(
                 "test_many_to_many_aligned_trains",
                 "ManyToManyAligned",
-                2,
                 aligned_training,
                 mc.trained(ALIGNED_TRAINS),
                 "ManyToManyAligned learns the went-up task",
@@ -603,7 +600,6 @@ def build(folder):
             test(
                 "test_one_to_many_shape",
                 "OneToMany",
-                1,
                 one_to_many_cases,
                 mc.values(ONE_TO_MANY, ONE_TO_MANY_MISTAKES),
                 "OneToMany, holding the grader's weights, generates the reference's sequences",
@@ -611,7 +607,6 @@ def build(folder):
             test(
                 "test_one_to_many_trains",
                 "OneToMany",
-                2,
                 one_to_many_training,
                 mc.trained(ONE_TO_MANY_TRAINS),
                 "OneToMany learns arithmetic sequences",
@@ -619,7 +614,6 @@ def build(folder):
             test(
                 "test_encoder_decoder_shape",
                 "EncoderDecoder",
-                1,
                 encoder_decoder_cases,
                 mc.values(ENCODER_DECODER, ENCODER_DECODER_MISTAKES),
                 "EncoderDecoder, holding the grader's weights, gives the reference's logits",
@@ -627,7 +621,6 @@ def build(folder):
             test(
                 "test_encoder_decoder_trains",
                 "EncoderDecoder",
-                3,
                 encoder_decoder_training,
                 mc.trained(ENCODER_DECODER_TRAINS),
                 "EncoderDecoder learns to reverse digits",

@@ -1,6 +1,6 @@
 """What the grader checks in 05_gradient_clipping: clipping by the global norm and by value.
 
-Test ids and points are those of the graded cells of gradient_clipping.ipynb. Results are
+Test ids are the grade ids of the graded cells of gradient_clipping.ipynb. Results are
 compared with the NumPy reference, and the gradients passed in must come back unchanged. The
 functions are NumPy only: neither the sandbox nor the grader imports PyTorch (the reference's
 agreement with torch.nn.utils.clip_grad_norm_ / clip_grad_value_ is tests/test_reference_torch.py's
@@ -121,7 +121,7 @@ def build(folder):
             Test(
                 "test_clip_grad_norm",
                 "clip_grad_norm",
-                3,
+                None,
                 norm_cases,
                 judges.references(
                     (ListOf("clipped"), Scalar("total_norm")),
@@ -136,7 +136,7 @@ def build(folder):
             Test(
                 "test_clip_grad_value",
                 "clip_grad_value",
-                2,
+                None,
                 value_cases,
                 judges.references(
                     ListOf("clipped"), value_refs, VALUE_MISTAKES, tol=EXACT, unchanged_args=(0,)

@@ -1,7 +1,7 @@
 """What the grader checks in 06_char_rnn: the char-RNN's loss and gradients, training it,
 sampling from it, and the same model in PyTorch.
 
-Test ids and points are those of the graded cells of char_rnn.ipynb.
+Test ids are the grade ids of the graded cells of char_rnn.ipynb.
 
 * char_rnn_loss is compared with the NumPy reference and with autograd through the reference's
   PyTorch CharRNN holding the same weights;
@@ -510,7 +510,7 @@ def build(folder):
             Test(
                 "test_char_rnn_loss",
                 "char_rnn_loss",
-                4,
+                None,
                 loss_cases,
                 judges.references(LOSS, loss_refs, LOSS_MISTAKES),
                 about="char_rnn_loss: the loss, all five gradients and h_last",
@@ -518,7 +518,7 @@ def build(folder):
             Test(
                 "test_numpy_char_rnn_learns",
                 "train_numpy",
-                2,
+                None,
                 training_cases,
                 judges.properties([("held-out loss", _held_out)]),
                 about="trained with your char_rnn_loss, the model predicts held-out text",
@@ -526,7 +526,7 @@ def build(folder):
             Test(
                 "test_sample",
                 "sample",
-                2,
+                None,
                 sample_cases,
                 judges.references(
                     Array("samples", ("n",), kind="i"),
@@ -539,7 +539,7 @@ def build(folder):
             Test(
                 "test_char_rnn_module_shapes",
                 "CharRNN",
-                2,
+                None,
                 module_cases,
                 mc.values(CHAR_SPEC, CHAR_MISTAKES),
                 kind="module",
@@ -549,7 +549,7 @@ def build(folder):
             Test(
                 "test_char_rnn_perplexity",
                 "CharRNN",
-                3,
+                None,
                 perplexity_cases,
                 mc.trained(CHAR_PERPLEXITY),
                 kind="module",

@@ -1,7 +1,7 @@
 """What the grader checks in 07_gated: the LSTM forward and backward passes, the GRU forward,
 and CharLSTM, the capstone's character model with an nn.LSTM.
 
-Test ids and points are those of the graded cells of gated.ipynb. Every output is compared with
+Test ids are the grade ids of the graded cells of gated.ipynb. Every output is compared with
 the NumPy reference and with PyTorch (nn.LSTM, nn.GRU and autograd through them) on inputs drawn
 here, in the parent; CharLSTM holds weights chosen here, loaded by the names the notebook lays
 out, and its report is compared with the reference module's (autograder.grading.module_checks).
@@ -414,7 +414,7 @@ def build(folder):
             Test(
                 "test_lstm_forward_shape",
                 "lstm_forward",
-                1,
+                None,
                 forward_cases,
                 judges.references(STATES, states, shape_only=True),
                 about="lstm_forward returns H and C, both (N, T, Dh)",
@@ -422,7 +422,7 @@ def build(folder):
             Test(
                 "test_lstm_forward_values",
                 "lstm_forward",
-                3,
+                None,
                 forward_cases,
                 judges.references(STATES, states, FORWARD_MISTAKES),
                 about="lstm_forward matches the NumPy reference and nn.LSTM",
@@ -430,7 +430,7 @@ def build(folder):
             Test(
                 "test_lstm_backward",
                 "lstm_backward",
-                4,
+                None,
                 backward_cases,
                 judges.references(GRADS, grads, BACKWARD_MISTAKES),
                 about="lstm_backward matches the NumPy reference and autograd through nn.LSTM",
@@ -438,7 +438,7 @@ def build(folder):
             Test(
                 "test_gru_forward",
                 "gru_forward",
-                3,
+                None,
                 gru_cases,
                 judges.references(GRU_STATES, gru, GRU_MISTAKES),
                 about="gru_forward matches the NumPy reference and nn.GRU",
@@ -544,7 +544,7 @@ def char_lstm_cases(rng):
 CHAR_LSTM_TEST = Test(
     "test_char_lstm",
     "CharLSTM",
-    2,
+    None,
     char_lstm_cases,
     mc.values(CHAR_LSTM_SPEC, CHAR_LSTM_MISTAKES),
     kind="module",
