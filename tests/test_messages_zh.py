@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = [
     "autograder/comparison.py",
     "autograder/grading/judges.py",
+    "autograder/grading/compare.py",
     "autograder/grading/diagnose.py",
     "autograder/grading/module_checks.py",
     "autograder/grading/view.py",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import comparison
+from .. import comparison, i18n
 from ..comparison import NUMPY_ARRAY, Finding, largest_error, shape_text
 from .child.wire import Opaque, Returned
 from .spec import Array, ListOf, Scalar, Tolerance
@@ -44,11 +44,11 @@ def describe(got) -> str:
     if isinstance(got, Returned):
         return comparison.describe(got.type, tuple(got.array.shape))
     if isinstance(got, Opaque):
-        return f"{comparison.article(got.type)} {got.type} object"
+        return i18n._("{a} {type} object").format(a=comparison.article(got.type), type=got.type)
     if isinstance(got, (list, tuple)):
         return comparison.describe(type(got).__name__, length=len(got))
     if isinstance(got, dict):
-        return f"a dict with keys {', '.join(map(str, list(got)[:6]))}"
+        return i18n._("a dict with keys {keys}").format(keys=", ".join(map(str, list(got)[:6])))
     return comparison.describe(type(got).__name__)
 
 
@@ -138,12 +138,15 @@ def received_leaves(template, got, expected) -> list:
     if isinstance(template, tuple):
         if not isinstance(got, (tuple, list)):
             raise StructureError(
-                f"returned {describe(got)}, expected a tuple of {len(template)} values "
-                f"({_names(template)})"
+                i18n._("returned {got}, expected a tuple of {n} values ({names})").format(
+                    got=describe(got), n=len(template), names=_names(template)
+                )
             )
         if len(got) != len(template):
             raise StructureError(
-                f"returned {len(got)} values, expected {len(template)}: ({_names(template)})"
+                i18n._("returned {got} values, expected {n}: ({names})").format(
+                    got=len(got), n=len(template), names=_names(template)
+                )
             )
         return [
             x
@@ -153,19 +156,23 @@ def received_leaves(template, got, expected) -> list:
     if isinstance(template, dict):
         if not isinstance(got, dict):
             raise StructureError(
-                f"returned {describe(got)} where a dict with keys {', '.join(template)} was "
-                "expected"
+                i18n._("returned {got} where a dict with keys {keys} was expected").format(
+                    got=describe(got), keys=", ".join(template)
+                )
             )
         return [got.get(key) for key in template]
     if isinstance(template, ListOf):
         if not isinstance(got, (list, tuple)):
             raise StructureError(
-                f"{template.name} is {describe(got)}, expected a list of {len(expected)} arrays"
+                i18n._("{name} is {got}, expected a list of {n} arrays").format(
+                    name=template.name, got=describe(got), n=len(expected)
+                )
             )
         if len(got) != len(expected):
             raise StructureError(
-                f"{template.name} has {len(got)} arrays, expected {len(expected)} "
-                "(one per gradient given)"
+                i18n._("{name} has {got} arrays, expected {n} (one per gradient given)").format(
+                    name=template.name, got=len(got), n=len(expected)
+                )
             )
         return list(got)
     return [got]
