@@ -429,6 +429,34 @@ def test_chinese_figures_are_drawn_again(page):
     )
 
 
+def glued_values(html: str) -> list[str]:
+    return re.findall(r'<span class="pasted-text">([^<]*)</span>', article(html))
+
+
+WALL_CLOCK = re.compile(r"\b\d+(?:\.\d+)?\s*(?:s|ms|seconds?)\b")
+
+
+def printed_outputs(html: str) -> list[str]:
+    """The text the code cells printed, in page order, wall-clock times left out."""
+    blocks = re.findall(
+        r'<div class="cell_output docutils container">(.*?)</div>\s*</div>', html, re.S
+    )
+    texts = [re.sub(r"<[^>]+>", "", b).strip() for b in blocks if "<pre" in b]
+    return [WALL_CLOCK.sub("(time)", t) for t in texts]
+
+
+@pytest.mark.parametrize("page", [p for p in book_pages() if p.startswith("book/chapters/")])
+def test_chinese_page_shows_the_same_numbers(page):
+    """Same code, same outputs: the glued numbers in the translated prose and what the cells
+    print are those of the English page."""
+    english, chinese = built(HTML, page), built(ZH_HTML, page)
+    # Chinese word order may put them in another order within a sentence.
+    assert sorted(glued_values(chinese)) == sorted(glued_values(english)), (
+        f"{page}: glued values differ"
+    )
+    assert printed_outputs(chinese) == printed_outputs(english), f"{page}: printed output differs"
+
+
 LANGUAGE_LINK = re.compile(r'<a class="language-switch-link" href="([^"]+)" hreflang="([^"]+)"')
 
 
