@@ -58,11 +58,11 @@ class BundleError(Exception):
 # The bundle
 
 
-def _requirements(pins: Path) -> list[str]:
+def _requirements(pins: Path, repo: Path = REPO) -> list[str]:
     """The pinned versions (requirements.txt) of the course package's own dependencies."""
     import tomllib
 
-    meta = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    meta = tomllib.loads((repo / "pyproject.toml").read_text(encoding="utf-8"))
     wanted = set()
     for spec in meta["project"]["dependencies"]:
         name = spec.split(";")[0]
@@ -166,8 +166,10 @@ def build_bundle(
     timeout: float = 20.0,
     memory: int = 1024,
     visibility: str = "visible",
+    repo: Path = REPO,
 ) -> list[str]:
-    """Write the autograder zip for ``assignment`` to ``out``; the names it holds."""
+    """Write the autograder zip for ``assignment`` to ``out``; the names it holds. The course
+    package's sources and pins come from ``repo`` (a checkout of the course repository)."""
     from autograder.grading import assignments as declarations
 
     solutions = Path(solutions or declarations.SOLUTIONS_DIR)
@@ -181,13 +183,13 @@ def build_bundle(
         declarations.load(assignment, solutions)
     except declarations.AssignmentError as err:
         raise BundleError(str(err)) from None
-    pins = REPO / "requirements.txt"
+    pins = repo / "requirements.txt"
     if not pins.is_file():
         raise BundleError(f"{pins} is missing: the bundle pins its requirements from it")
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-            _add_text(archive, "setup.sh", setup_sh(_requirements(pins)), executable=True)
+            _add_text(archive, "setup.sh", setup_sh(_requirements(pins, repo)), executable=True)
             _add_text(
                 archive,
                 "run_autograder",
@@ -197,10 +199,10 @@ def build_bundle(
             _add_text(
                 archive,
                 "requirements.txt",
-                "\n".join([TORCH, *_requirements(pins)]) + "\n",
+                "\n".join([TORCH, *_requirements(pins, repo)]) + "\n",
             )
             for part in PACKAGE_PARTS:
-                _add_tree(archive, REPO / part, f"course/{part}")
+                _add_tree(archive, repo / part, f"course/{part}")
             _add_tree(archive, solutions / assignment, f"solutions/{assignment}")
             names = archive.namelist()
         os.replace(tmp, out)
@@ -426,6 +428,15 @@ def add_gradescope_command(subparsers) -> None:
     p.set_defaults(handler=run_gradescope)
 
 
+def _package_sources(args) -> Path:
+    """Where the bundle takes the course package from: the course folder when it is a checkout
+    of the course repository (its own sources), else the checkout this package runs from."""
+    folder = getattr(args, "course_folder", None)
+    if folder is not None and all((folder.root / p).exists() for p in PACKAGE_PARTS):
+        return folder.root
+    return REPO
+
+
 def run_gradescope(args) -> int:
     if args.timeout <= 0 or args.memory < 64:
         print("rnn-course gradescope: --timeout must be > 0 and --memory >= 64", file=sys.stderr)
@@ -438,6 +449,7 @@ def run_gradescope(args) -> int:
             args.timeout,
             args.memory,
             args.visibility,
+            _package_sources(args),
         )
     except BundleError as err:
         print(f"rnn-course gradescope: {err}", file=sys.stderr)

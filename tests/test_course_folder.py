@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -150,6 +151,22 @@ def test_a_wheel_installed_elsewhere_releases_and_grades_a_copied_course(install
     with Gradebook(f"sqlite:///{course / '.nbgrader' / 'gradebook.db'}") as gb:
         recorded = {s.student.id: s.score for s in gb.assignment_submissions(ASSIGNMENT)}
     assert recorded == scores
+
+    # A Gradescope bundle needs the package's sources: a clone of the course repository has them.
+    refused = run(installed, "gradescope", ASSIGNMENT, "--out", "bundle.zip", cwd=course)
+    assert refused.returncode == 2 and "requirements.txt" in refused.stderr
+    for part in (*PACKAGE_PARTS, "requirements.txt"):
+        if (ROOT / part).is_dir():
+            shutil.copytree(ROOT / part, course / part, ignore=shutil.ignore_patterns("__*"))
+        else:
+            (course / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ROOT / part, course / part)
+    bundled = run(installed, "gradescope", ASSIGNMENT, "--out", "bundle.zip", cwd=course)
+    assert bundled.returncode == 0, bundled.stderr
+    with zipfile.ZipFile(course / "bundle.zip") as bundle:
+        checks = bundle.read(f"solutions/{ASSIGNMENT}/checks.py")
+        assert "course/autograder/grading/engine.py" in bundle.namelist()
+    assert checks == (course / "solutions" / ASSIGNMENT / "checks.py").read_bytes()
 
 
 def test_outside_a_course_folder_every_command_says_how_to_name_one(tmp_path):
