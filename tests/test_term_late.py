@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -150,6 +150,13 @@ def test_nbgrader_export_has_the_timestamps_and_the_penalties(late_run):
         assert float(row["score"]) == 8.0 - penalty
         assert row["timestamp"].startswith("2026-03-0")
         assert row["duedate"].startswith("2026-03-01 12:00:00")
+    # The extension of extensions.csv is in the gradebook, where nbgrader's own late rules read it.
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{late_run['course'] / 'gradebook.db'}") as gb:
+        assert gb.find_submission(ASSIGNMENT, "s03").extension == timedelta(hours=48)
+        assert gb.find_submission(ASSIGNMENT, "s03").total_seconds_late == 0
+        assert gb.find_submission(ASSIGNMENT, "s02").total_seconds_late == 36 * 3600
 
 
 def test_the_page_the_summary_and_the_canvas_export_show_the_penalty(late_run):
