@@ -325,6 +325,10 @@ print("✓ rnn_backward gives the expected gradients")
 # Write `numerical_gradient`. It changes one entry of `x` at a time, **in place**, calls
 # `f(x)` (which reads the modified `x`), and puts the entry back exactly as it was.
 # `np.ndindex(x.shape)` walks over all the indices of an array of any shape.
+#
+# This check becomes a habit: Exercises 6 and 7 give your `numerical_gradient` back, in
+# `autograder.handouts.gradcheck`, with `gradient_check`, which runs it over every parameter of
+# a loss and prints one row of relative error per parameter.
 
 
 # %% [answer] id=numerical_gradient_impl

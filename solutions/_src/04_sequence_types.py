@@ -4,7 +4,12 @@
 # %% [markdown]
 # # Exercise 4: four shapes of recurrent model, in PyTorch
 #
-# Companion chapter: [Types of RNN](../../book/chapters/06_rnn_types.ipynb).
+# | | |
+# |---|---|
+# | **Follows** | chapter 6, [Types of RNN](../../book/chapters/06_rnn_types.ipynb) |
+# | **Time** | about 2 hours |
+# | **Prerequisites** | [Exercise 1](../01_rnn_cell/rnn_cell.ipynb) (the RNN cell); PyTorch's `nn.Module`, `nn.RNN` and `nn.Linear` |
+# | **What you will build** | the four shapes of recurrent model as PyTorch modules (many to one, many to many aligned, one to many, encoder–decoder), each trained on a small task in seconds, and an experiment on how sequence length hurts a plain RNN |
 #
 # **After this exercise you can**
 #
@@ -626,7 +631,33 @@ print("✓ EncoderDecoder reverses at least 80% of the digit sequences exactly")
 # The recurrent layer is the same everywhere; what differs is **where the inputs enter and which
 # states are read out**: all states (aligned tagging), the last one (classification), a state set
 # from one input and then fed its own outputs (generation), or a final state handed from one RNN
-# to another (encoder–decoder). Try, for instance, the many-to-one model on longer sequences
-# (`T=50`) and watch it struggle: Exercise 5 looks at why.
+# to another (encoder–decoder).
 #
+# **Experiment: longer sequences.** The cell below trains a fresh `ManyToOne` on the sum-sign
+# task of section 1 with sequences of `T` steps, with the budget of section 1 (300 steps), and
+# returns its accuracy on new sequences. Section 1's test printed the accuracy for $T = 12$;
+# the cell runs $T = 50$. Change the argument to try other lengths (each run takes a few
+# seconds per 10 steps of length).
+#
+# **What you will see:** the accuracy at $T = 50$ is well below the one at $T = 12$ (by ten
+# points or more). The label depends on every input equally, so the gradient from the last
+# state must reach inputs 50 steps back, and through a plain RNN it shrinks on the way:
+# [Exercise 5](../05_gradient_clipping/gradient_clipping.ipynb) looks at why.
+
+
+# %% [setup] id=setup_length_experiment
+def many_to_one_at_length(T, steps=300, seed=0):
+    """Accuracy on new sequences of a fresh ManyToOne trained on sum-sign sequences of T steps."""
+    torch.manual_seed(seed)
+    model = ManyToOne(input_size=1, hidden_size=32, num_classes=2)
+    train(model, lambda n, g: sum_sign_batch(n, g, T=T), classification_loss, steps, seed=seed)
+    X, y = sum_sign_batch(2000, torch.Generator().manual_seed(seed + 1), T=T)
+    with torch.no_grad():
+        return (model(X).argmax(dim=-1) == y).float().mean().item()
+
+
+# %% [code]
+print(f"ManyToOne on sequences of T = 50 steps: accuracy {many_to_one_at_length(T=50):.1%}")
+
+# %% [markdown]
 # Next: [Exercise 5](../05_gradient_clipping/gradient_clipping.ipynb).
