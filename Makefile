@@ -71,13 +71,16 @@ test: lint book
 	exit $$rc
 
 # The NumPy reference against PyTorch, then the grading engine against stock nbgrader (~4 min),
-# then `rnn-course check` against `jupyter nbconvert --execute` for every exercise.
+# then `rnn-course check` against `jupyter nbconvert --execute` for every exercise, then the Dask
+# backend's throughput against its worker count beside the local engine's (~2 min).
 bench: $(STAMP)
 	$(BIN)/python bench/bench_reference.py
 	@echo
 	$(BIN)/python bench/bench_grading.py
 	@echo
 	$(BIN)/python bench/bench_check.py
+	@echo
+	$(BIN)/python bench/bench_dask.py
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache .hypothesis
