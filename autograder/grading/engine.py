@@ -351,7 +351,11 @@ def _report(sub: Submission, result: RunResult | None, timeout: float) -> record
     notes = list(sub.notes)
     if sub.assignment.hand_marked and sub.path is not None:
         cells = ", ".join(f"{c.id} ({c.points:g})" for c in sub.assignment.hand_marked)
-        notes.append(f"marked by hand by your instructor, not in the points above: {cells}")
+        notes.append(
+            i18n._("marked by hand by your instructor, not in the points above: {cells}").format(
+                cells=cells
+            )
+        )
     return record.Report(sub.student, sub.assignment, notebook, verdicts, notes, result, sub.seed)
 
 
