@@ -81,6 +81,10 @@ def late_run(tmp_path_factory):
         cwd=course,
     )
     assert due.returncode == 0, due.stderr[-2000:]
+    # On the roster, never hands anything in: listed as missing, with the roster's name.
+    roster = [str(BIN / "nbgrader"), "db", "student", "add", "s05"]
+    added = _run(*roster, "--first-name=Ada", "--last-name=Lovelace", cwd=course)
+    assert added.returncode == 0, added.stderr[-2000:]
     submitted = root / "submitted"
     right = subs.solution(ASSIGNMENT)
     when = {
@@ -130,7 +134,8 @@ def test_the_penalty_follows_the_due_date_the_extension_and_the_plugin(late_run)
     assert late_run["result"].returncode == 0, late_run["result"].stderr
     rows = list(csv.DictReader(open(late_run["out"] / "grades.csv", encoding="utf-8")))
     penalties = {r["student_id"]: float(r["late_penalty"]) for r in rows}
-    assert penalties == EXPECTED
+    assert penalties == {**EXPECTED, "s05": 0.0}
+    assert {r["status"] for r in rows if r["student_id"] == "s05"} == {"missing"}
     stamps = {r["student_id"]: r["submitted_at"] for r in rows}
     assert stamps["s02"] == "2026-03-03 00:00:00 UTC"
     assert stamps["s04"] == "2026-03-01 13:00:00 UTC"  # from the file's time
@@ -142,7 +147,8 @@ def test_nbgrader_export_has_the_timestamps_and_the_penalties(late_run):
     assert late_run["exported"].returncode == 0, late_run["exported"].stderr[-2000:]
     rows = list(csv.DictReader(open(late_run["export"], encoding="utf-8")))
     by_student = {r["student_id"]: r for r in rows}
-    assert set(by_student) == set(EXPECTED)
+    assert set(by_student) == {*EXPECTED, "s05"}
+    assert float(by_student["s05"]["score"]) == 0 and by_student["s05"]["timestamp"] == ""
     for student, penalty in EXPECTED.items():
         row = by_student[student]
         assert float(row["late_submission_penalty"]) == penalty
@@ -165,8 +171,11 @@ def test_the_page_the_summary_and_the_canvas_export_show_the_penalty(late_run):
     table = summary.split('<table class="students">', 1)[1].split("</table>", 1)[0]
     row = next(r for r in table.split("<tr") if "<code>s02</code>" in r)
     assert "1 day 12 h, −2" in row and "late" in row
+    absent = next(r for r in table.split("<tr") if "<code>s05</code>" in r)
+    assert "<td>Ada Lovelace</td>" in absent and ">missing<" in absent and "follow" in absent
     canvas = {r["ID"]: r for r in csv.DictReader(open(out / "canvas_grades.csv"))}
     assert float(canvas["s02"][ASSIGNMENT]) == 6.0 and float(canvas["s03"][ASSIGNMENT]) == 8.0
+    assert canvas["s05"]["Student"] == "Ada Lovelace" and float(canvas["s05"][ASSIGNMENT]) == 0
     page = (out / "feedback/s02/01_rnn_cell/rnn_cell.html").read_text(encoding="utf-8")
     assert "late penalty" in page.lower() and "2026-03-03 00:00:00 UTC" in page
 

@@ -512,10 +512,11 @@ def _unique(items: list[dict]) -> list[dict]:
     return out
 
 
-def _plan(submitted, students, loaded, store, intake, options, warnings):
+def _plan(submitted, students, loaded, store, intake, options, warnings, roster=()):
     """Every student and assignment OUT holds after this run, with the files graded, superseded
-    and refused (:mod:`.term`): this intake's, and those graded into OUT before. Returns the
-    groups and the assignments by name (this run's and the earlier ones)."""
+    and refused (:mod:`.term`): this intake's, those graded into OUT before, and the students of
+    the gradebook's roster (missing until they hand something in). Returns the groups and the
+    assignments by name (this run's and the earlier ones)."""
     info = {
         (f["student_id"], f["assignment"], f.get("file_name")): f
         for f in (intake or {}).get("files", [])
@@ -544,6 +545,7 @@ def _plan(submitted, students, loaded, store, intake, options, warnings):
     now_graded = {a.name for a in loaded}
     groups = []
     everyone = set(students) | {s for s, n in entries if n in by_name} | {s for s, _ in earlier}
+    everyone |= set(roster)
     for student in sorted(everyone):
         for name, assignment in by_name.items():
             group = term.Group(student, name)
@@ -606,6 +608,19 @@ def _plan(submitted, students, loaded, store, intake, options, warnings):
                 group.problem_status = "unreadable" if linked else "missing"
             groups.append(group)
     return groups, by_name
+
+
+def _roster(options: Options, warnings: list[str]) -> dict[str, str]:
+    """The gradebook's students (id -> name), so that those who handed nothing in are listed."""
+    if not options.gradebook:
+        return {}
+    from . import gradebook
+
+    try:
+        return gradebook.roster(options.gradebook)
+    except Exception as err:  # noqa: BLE001 - SQLAlchemy, nbgrader: say it, grade on
+        warnings.append(f"the gradebook's students could not be read: {err}")
+        return {}
 
 
 def _names(store, intake) -> dict[str, str]:
@@ -808,8 +823,11 @@ def grade(
         isolation = _isolation(options, out)
         entropy = _entropy(options)
         store = state.Store(out / STATE_DIR) if options.resumable else None
-        groups, by_name = _plan(submitted, students, loaded, store, intake, options, warnings)
-        names = _names(store, intake)
+        roster = _roster(options, warnings)
+        groups, by_name = _plan(
+            submitted, students, loaded, store, intake, options, warnings, roster
+        )
+        names = {**{k: v for k, v in roster.items() if v}, **_names(store, intake)}
         submissions = _submissions(groups, by_name, names)
         recorder = None
         if options.gradebook:

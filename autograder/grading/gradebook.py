@@ -203,6 +203,18 @@ def record_reports(
     return Recorder(db_url, list(assignments.values()), solutions).record(reports, names)
 
 
+def roster(db_url: str) -> dict[str, str]:
+    """The students nbgrader's gradebook knows (``nbgrader db student add/import``): id -> name
+    ("" when it has none). Empty when the gradebook does not exist yet."""
+    if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).is_file():
+        return {}
+    from nbgrader.api import Gradebook
+
+    _nbgrader()
+    with Gradebook(db_url) as gb:
+        return {s.id: " ".join(n for n in (s.first_name, s.last_name) if n) for s in gb.students}
+
+
 def _late(submission, report: record.Report) -> None:
     """The submission's time and extension, where nbgrader's own late handling reads them."""
     from datetime import timedelta
