@@ -243,3 +243,17 @@ def test_a_test_without_points_takes_its_cells_points():
     loaded = assignments.check_against_solution(unstated, folder)
     assert {t.id: t.points for t in loaded.tests} == assignments.graded_cells(folder / NOTEBOOK)
     assert loaded.max_points == declared.max_points == 8
+
+
+def test_check_finds_the_course_from_the_notebook_when_the_working_directory_has_none(tmp_path):
+    course = copy_course(tmp_path / "course")
+    notebook = course / "submitted" / "correct" / ASSIGNMENT / NOTEBOOK
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    found = run(BIN / "rnn-course", "check", notebook, "--seed", "2", cwd=elsewhere)
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert "8 of 8 points" in found.stdout
+    lost = elsewhere / NOTEBOOK
+    shutil.copy(notebook, lost)
+    refused = run(BIN / "rnn-course", "check", lost, cwd=elsewhere)
+    assert refused.returncode == 2 and "no course folder" in refused.stderr
