@@ -14,6 +14,9 @@
   :mod:`.files` makes every write atomic and locks the output folder, :mod:`.state` saves each
   result as it is judged so that an interrupted batch resumes;
 * :mod:`.lms` collects a Canvas or Moodle download into the submissions layout (intake);
+* :mod:`.term` decides, across every download graded into one output folder, which files are
+  graded, superseded or refused and which notebook counts (select), and :mod:`.late` judges
+  late work by nbgrader's due dates, extensions and late-submission plugin;
 * :mod:`.spec` holds the types that ``solutions/<NN_topic>/checks.py`` declare tests with,
   :mod:`.assignments` loads those declarations, :mod:`.inputs` draws their inputs and
   :mod:`.mistakes` computes the wrong versions their catalogues name;
