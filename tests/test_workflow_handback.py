@@ -226,6 +226,15 @@ def test_one_zip_returns_every_page_named_as_the_platform_names_submissions(
     if lms == "moodle":
         page = (out / "feedback" / "12345" / ASSIGNMENT / "rnn_cell.html").read_text()
         assert "Jean-Luc de la Tour (12345)" in page
+    # A later batch from a folder into the same OUT: the platform's learners keep their names.
+    later = run(RNN_COURSE, "grade", "submitted", "--out", out, "--no-gradebook", cwd=course)
+    assert later.returncode == 0, later.stderr
+    upload.unlink()
+    again = run(RNN_COURSE, "feedback", out, "--no-nbgrader", cwd=course)
+    assert again.returncode == 0, again.stderr
+    assert "2 page(s) not in the zip" in again.stderr  # ada's and bob's, from the folder
+    with zipfile.ZipFile(upload) as z:
+        assert set(z.namelist()) == set(expected.values())
 
 
 def test_feedback_needs_a_graded_output_folder(course, tmp_path):

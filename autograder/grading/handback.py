@@ -154,12 +154,14 @@ class Identity:
 
 
 def identities(out: Path) -> tuple[str | None, dict[tuple[str, str], Identity]]:
-    """(the platform, {(student id, assignment): identity}) read from the file names of the
-    zip the batch was collected from; (None, {}) when it was graded from a folder."""
+    """(the platform, {(student id, assignment): identity}) of the learners who came through
+    a Canvas or Moodle download: read from the file names of the downloads in grading.json, and
+    from what OUT keeps of earlier batches (OUT/.state: each student's LMS name and submission
+    id), so that a later batch from a folder loses none; (None, {}) when none came that way."""
     try:
         log = json.loads((Path(out) / "grading.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None, {}
+        log = {}
     intakes = log.get("intakes") or [log.get("intake")]
     platform, found = None, {}
     for intake in intakes:
@@ -175,7 +177,36 @@ def identities(out: Path) -> tuple[str | None, dict[tuple[str, str], Identity]]:
             found[key] = Identity(
                 match["name"], match["student_id"], match.groupdict().get("submission_id")
             )
+    kept = _kept_identities(Path(out) / ".state")
+    if platform is None and kept:
+        platform = "canvas" if any(i.submission_id for i in kept.values()) else "moodle"
+    for key, identity in kept.items():
+        if platform == "canvas" and not identity.submission_id:
+            continue
+        found.setdefault(key, identity)
     return platform, found
+
+
+def _kept_identities(folder: Path) -> dict[tuple[str, str], Identity]:
+    """The LMS identities OUT/.state keeps: a student's name as the LMS gave it, with the
+    submission id of their latest notebook (Canvas); nothing for students graded from a
+    folder. Files that cannot be read are passed over (they are the grader's cache)."""
+    found = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            name, student = saved.get("name"), str(saved["student"])
+            ids = [
+                str(n["meta"]["submission_id"])
+                for n in saved.get("notebooks", [])
+                if isinstance(n.get("meta"), dict) and n["meta"].get("submission_id")
+            ]
+            latest = max(ids, key=int) if ids else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if name and lms.SAFE_ID.match(student):
+            found[(student, str(saved.get("assignment")))] = Identity(str(name), student, latest)
+    return found
 
 
 def _safe(text: str) -> str:
