@@ -19,10 +19,12 @@ results of submissions that did not change.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -366,12 +368,13 @@ def run_submissions(
     entropy: int,
     known: dict[int, record.Report] | None = None,
     on_report: Callable[[int, record.Report], None] | None = None,
+    pool: Pool | None = None,
 ) -> tuple[list[record.Report], list[float], list[str]]:
     """Prepare, run and judge: the core shared by ``grade`` (a folder of submissions) and a
     one-notebook ``check``. Each result is judged as soon as it arrives, while the workers run
     the next submissions, and handed to ``on_report`` (with its index) at once. Submissions
     whose report is ``known`` (by index) are not run again. Returns the reports (in the order
-    given), the run times, warnings."""
+    given), the run times, warnings. ``pool``: workers the caller already started."""
     limits = options.limits
     known = known or {}
     runnable = [i for i, sub in enumerate(submissions) if i not in known and sub.path is not None]
@@ -385,9 +388,17 @@ def run_submissions(
         else:
             # Workers without PyTorch for NumPy-only exercises, with it for the others.
             kinds = {not submissions[i].assignment.numpy_only for i in runnable}
-            pool = Pool(isolation, limits, size, kinds).start() if runnable else None
+            if pool is not None and not runnable:
+                pool.close()
+                pool = None
+            elif pool is None:
+                pool = Pool(isolation, limits, size, kinds).start() if runnable else None
     except sandbox.SandboxError as err:
         raise GraderError(str(err)) from None
+    # Meanwhile this process pays PyTorch's first optimiser step (seconds), which judging the
+    # nn.Module exercises needs; NumPy-only exercises never import it.
+    torch_needed = any(not submissions[i].assignment.numpy_only for i in runnable)
+    warming = _warm_torch_in_background() if torch_needed else None
     jobs = []
     try:
         for index in runnable:
@@ -414,6 +425,8 @@ def run_submissions(
             pool.wait()
         except WorkerError as err:
             raise GraderError(str(err)) from None
+        if warming is not None:
+            warming.join()
         with pool:
             warnings.extend(pool.warnings)
             for done, (index, result) in enumerate(pool.map(jobs), start=1):
@@ -438,6 +451,21 @@ def run_submissions(
             if on_report:
                 on_report(index, reports[index])
     return [reports[i] for i in range(len(submissions))], run_seconds, warnings
+
+
+def _warm_torch() -> None:
+    import torch
+
+    layer = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.Adam(layer.parameters())
+    layer(torch.zeros(1, 2)).sum().backward()
+    optimizer.step()
+
+
+def _warm_torch_in_background() -> threading.Thread:
+    thread = threading.Thread(target=_warm_torch, daemon=True)
+    thread.start()
+    return thread
 
 
 def _forget_values(result: RunResult) -> None:
@@ -965,14 +993,36 @@ def check(notebook: Path, assignment: str | None = None, options: Options = Opti
     notebook = Path(notebook).resolve()
     if assignment is None:
         assignment = infer_assignment(notebook, options.solutions)
+    isolation = _isolation(options, notebook.parent / ".rnn-course-check")
+    # The worker starts while the declaration loads (which imports PyTorch for the nn.Module
+    # exercises): of the kind its source names; a wrong guess costs a restart, never isolation.
+    torch = not _says_numpy_only(options.solutions / assignment / "checks.py")
+    dask = getattr(options, "dask", None)
+    pool = None if dask else Pool(isolation, options.limits, 1, {torch}).start()
     try:
         loaded = declarations.load(assignment, options.solutions)
     except declarations.AssignmentError as err:
+        if pool is not None:
+            pool.close()
         raise SetupError(str(err)) from None
-    isolation = _isolation(options, notebook.parent / ".rnn-course-check")
     sub = Submission("you", loaded, notebook)
-    reports, _, _ = run_submissions([sub], isolation, options, _entropy(options))
+    reports, _, _ = run_submissions([sub], isolation, options, _entropy(options), pool=pool)
     return reports[0]
+
+
+def _says_numpy_only(checks: Path) -> bool:
+    """Whether a declaration's source passes ``numpy_only=True`` (read, not run)."""
+    try:
+        tree = ast.parse(checks.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return any(
+        isinstance(node, ast.keyword)
+        and node.arg == "numpy_only"
+        and isinstance(node.value, ast.Constant)
+        and node.value.value is True
+        for node in ast.walk(tree)
+    )
 
 
 def print_summary(summary: Summary, stream=sys.stderr) -> None:

@@ -489,9 +489,9 @@ class Pool:
         done: queue.Queue = queue.Queue(maxsize=len(self.workers))
         count = 0
         for key, job in jobs:
-            if job.torch not in todo:
-                raise WorkerError("a job needs a kind of worker this pool did not start")
-            todo[job.torch].put((key, job))
+            # A job of a kind this pool did not start goes to another worker, which restarts
+            # as the kind the job needs (see Worker.run).
+            todo.get(job.torch, next(iter(todo.values()))).put((key, job))
             count += 1
 
         def serve(worker: Worker) -> None:
