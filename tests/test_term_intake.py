@@ -309,3 +309,18 @@ def test_a_learner_of_an_earlier_download_is_regraded_from_outs_copy(tmp_path):
     submissions, known = plan(later, ["late"])
     early = next(i for i, s in enumerate(submissions) if s.student == "early")
     assert submissions[early].path.is_file() and early not in known  # graded again
+
+
+def test_a_file_in_a_submission_folder_that_is_no_notebook_is_refused_with_the_reason(tmp_path):
+    folder = tmp_path / "submitted" / "ada" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    (folder / "answers.pdf").write_bytes(b"%PDF")
+    (folder / "timestamp.txt").write_text("2026-03-01 10:00:00.000000 UTC\n")  # nbgrader's own
+    (folder / ".DS_Store").write_bytes(b"")
+    found, refused, problem = engine._find_notebooks(folder, "rnn_cell.ipynb")
+    assert found == [] and problem == "no rnn_cell.ipynb in the submission"
+    assert refused == [{"file": "answers.pdf", "reason": "not a notebook (.ipynb)"}]
+    subs.write(subs.solution(ASSIGNMENT), folder / "my work.ipynb")
+    found, refused, problem = engine._find_notebooks(folder, "rnn_cell.ipynb")
+    assert [p.name for p in found] == ["my work.ipynb"] and problem is None
+    assert [r["file"] for r in refused] == ["answers.pdf"]

@@ -143,7 +143,11 @@ def _find_notebooks(folder: Path, expected: str) -> tuple[list[Path], list[dict]
         return [], [], f"no {expected} in the submission"
     found, refused = [], []
     for p in sorted(folder.iterdir(), key=lambda p: (p.name != expected, p.name)):
-        if p.name.startswith(".") or not p.name.lower().endswith(".ipynb"):
+        if p.name.startswith(".") or p.name == "timestamp.txt":  # hidden, nbgrader's own
+            continue
+        if not p.name.lower().endswith(".ipynb"):
+            if p.is_file() or p.is_symlink():
+                refused.append({"file": p.name, "reason": "not a notebook (.ipynb)"})
             continue
         if p.is_symlink():
             refused.append({"file": p.name, "reason": f"{p.name} {nbload.SYMLINK}"})
@@ -151,9 +155,10 @@ def _find_notebooks(folder: Path, expected: str) -> tuple[list[Path], list[dict]
             found.append(p)
     if found:
         return found, refused, None
-    if refused:
-        return [], refused, refused[0]["reason"]
-    return [], [], f"no {expected} in the submission"
+    linked = [r for r in refused if nbload.SYMLINK in r["reason"]]
+    if linked:
+        return [], refused, linked[0]["reason"]
+    return [], refused, f"no {expected} in the submission"
 
 
 def _find_notebook(folder: Path, expected: str) -> tuple[Path | None, str]:
