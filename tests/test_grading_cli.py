@@ -139,7 +139,12 @@ def test_a_declaration_that_disagrees_with_its_notebook_stops_the_run(tmp_path):
     solutions = tmp_path / "solutions"
     shutil.copytree(subs.SOLUTIONS / "01_rnn_cell", solutions / "01_rnn_cell")
     notebook = solutions / "01_rnn_cell" / "rnn_cell.ipynb"
-    notebook.write_text(notebook.read_text().replace('"points": 2', '"points": 5'))
+    # The points come from the notebook; a graded cell that checks.py does not test cannot.
+    text = notebook.read_text()
+    assert text.count('"grade_id": "test_output_forward"') == 1
+    notebook.write_text(
+        text.replace('"grade_id": "test_output_forward"', '"grade_id": "test_other"')
+    )
     (tmp_path / "sub" / "s" / "01_rnn_cell").mkdir(parents=True)
     result = _grade(tmp_path / "sub", "--out", tmp_path / "out", "--solutions", solutions)
     assert result.returncode == 2 and "disagrees with rnn_cell.ipynb" in result.stderr
