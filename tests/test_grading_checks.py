@@ -50,9 +50,17 @@ def test_a_declaration_that_disagrees_with_its_notebook_is_refused(tmp_path):
 
     folder = tmp_path / "05_gradient_clipping"
     shutil.copytree(SOLUTIONS / "05_gradient_clipping", folder)
-    notebook = folder / "gradient_clipping.ipynb"
-    notebook.write_text(notebook.read_text().replace('"points": 3', '"points": 4'))
-    with pytest.raises(assignments.AssignmentError, match="worth 4 points in the notebook but 3"):
+    # checks.py takes its points from the notebook; one that states other points is refused.
+    with open(folder / "checks.py", "a", encoding="utf-8") as f:
+        f.write(
+            "\n\n_declared = build\n\n\n"
+            "def build(folder):\n"
+            "    import dataclasses\n\n"
+            "    assignment = _declared(folder)\n"
+            "    first = dataclasses.replace(assignment.tests[0], points=4)\n"
+            "    return dataclasses.replace(assignment, tests=(first, *assignment.tests[1:]))\n"
+        )
+    with pytest.raises(assignments.AssignmentError, match="worth 3 points in the notebook but 4"):
         assignments.load("05_gradient_clipping", tmp_path)
     with pytest.raises(assignments.AssignmentError, match="unknown assignment"):
         assignments.load("99_nothing", tmp_path)
