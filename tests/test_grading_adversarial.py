@@ -361,10 +361,20 @@ def test_disruptive_attack_is_named_in_the_message(short_batch, assignment, atta
 @pytest.mark.parametrize("assignment", subs.ASSIGNMENTS)
 def test_passive_attacks_ran_to_the_end_and_were_judged_as_wrong(main_batch, assignment):
     """The attack code raised nothing (else the status would be "error" where the baseline's is
-    not), and the wrong result that followed it was judged wrong, as in the baseline."""
+    not), and the wrong result that followed it was judged wrong, as in the baseline. In a
+    NumPy-only exercise the attacks that import torch are refused, with the reason."""
     for attack in ["monkeypatch_numpy", "monkeypatch_torch", "ipython_hooks", "seed_rng"]:
         rows = _target_rows(main_batch, attack, assignment)
         baseline = _target_rows(main_batch, "baseline", assignment)
+        if "torch" in subs.ATTACKS[attack] and engine.declarations.load(assignment).numpy_only:
+            # Refused where it runs: a graded function raises the reason; a value it computes
+            # (00) is never set. Either way nothing of the attack ran.
+            assert len(rows) == len(baseline), (attack, rows)
+            for row, base in zip(rows, baseline, strict=True):
+                assert row["status"] in (base["status"], "missing") or (
+                    row["status"] == "error" and "NumPy only" in row["message"]
+                ), (attack, row)
+            continue
         assert [r["status"] for r in rows] == [r["status"] for r in baseline], (attack, rows)
 
 
