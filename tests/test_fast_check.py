@@ -284,3 +284,19 @@ def test_a_timeout_skips_only_the_tests_that_reach_the_stuck_function():
     ]
     assert [run.detail for run in result.tests[1:3]] == ["f", "f"]
     assert result.tests[3].cases[0].result == 7
+
+
+def test_the_worker_kind_read_from_checks_py_is_the_declared_one():
+    """rnn-course check starts its worker before checks.py runs, of the kind its source names."""
+    from autograder.grading import assignments
+
+    for name in assignments.known():
+        hint = engine._says_numpy_only(assignments.SOLUTIONS_DIR / name / "checks.py")
+        assert hint == assignments.load(name).numpy_only, name
+
+
+def test_a_timeout_reaches_the_callers_of_callers():
+    from autograder.grading.run import reaches
+
+    uses = {"a": {"b"}, "b": {"c"}, "c": set(), "d": {"d", "a"}}
+    assert reaches(uses) == {"a": ["b", "c"], "b": ["c"], "c": [], "d": ["a", "b", "c"]}
