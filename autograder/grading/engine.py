@@ -1001,9 +1001,10 @@ def check(notebook: Path, assignment: str | None = None, options: Options = Opti
     isolation = _isolation(options, notebook.parent / ".rnn-course-check")
     # The worker starts while the declaration loads (which imports PyTorch for the nn.Module
     # exercises): of the kind its source names; a wrong guess costs a restart, never isolation.
-    torch = not _says_numpy_only(options.solutions / assignment / "checks.py")
-    dask = getattr(options, "dask", None)
-    pool = None if dask else Pool(isolation, options.limits, 1, {torch}).start()
+    checks = options.solutions / assignment / "checks.py"
+    torch = not _says_numpy_only(checks)
+    early = checks.is_file() and not getattr(options, "dask", None)
+    pool = Pool(isolation, options.limits, 1, {torch}).start() if early else None
     try:
         loaded = declarations.load(assignment, options.solutions)
     except declarations.AssignmentError as err:
