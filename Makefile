@@ -72,7 +72,7 @@ test: lint book
 
 # The NumPy reference against PyTorch, then the grading engine against stock nbgrader (~4 min),
 # then `rnn-course check` against `jupyter nbconvert --execute` for every exercise, then the Dask
-# backend's throughput against its worker count beside the local engine's (~2 min).
+# backend's throughput against its worker count beside the local engine's (~3 min).
 bench: $(STAMP)
 	$(BIN)/python bench/bench_reference.py
 	@echo

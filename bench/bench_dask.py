@@ -11,7 +11,8 @@ distinct student ids) is graded with the same ``--seed`` by:
   sandboxes warmed (a small batch graded first, untimed) before the timed run: on a real
   cluster they stay up from one batch to the next. The cluster's start-up is reported apart.
 
-Throughput is notebooks per second of wall time. Every run must give the same grades.csv (the
+Each figure is the faster of two runs (other processes on a shared machine only ever slow a
+run down). Throughput is notebooks per second of wall time. Every run must give the same grades.csv (the
 bench stops otherwise). The sizing estimate divides the one-worker Dask throughput by its one
 core: notebooks per hour per core for this exercise's checks. A cluster of C cores grades about
 C times that when the machine that runs the command keeps up (it prepares and judges every
@@ -37,6 +38,7 @@ import submissions
 from autograder.grading import engine
 
 SEED = 20261129
+REPEATS = 2
 ASSIGNMENT = submissions.ASSIGNMENT
 
 
@@ -53,6 +55,15 @@ def _grade(submitted: Path, out: Path, **options) -> tuple[float, str]:
     return time.monotonic() - started, (out / "grades.csv").read_text()
 
 
+def _best(submitted: Path, out: Path, **options) -> tuple[float, str]:
+    """The faster of REPEATS runs (each into a fresh folder): other processes on the machine
+    only ever slow a run down. The grades of every run must agree."""
+    runs = [_grade(submitted, out / str(i), **options) for i in range(REPEATS)]
+    if len({csv for _, csv in runs}) != 1:
+        sys.exit(f"two runs with the same seed gave different grades: {options}")
+    return min(runs)
+
+
 def main() -> None:
     from distributed import LocalCluster
 
@@ -67,7 +78,7 @@ def main() -> None:
         print(f"{'backend':<32}{'wall s':>8}{'notebooks/s':>13}")
         rows, grades = [], {}
         for workers in (1, 2):
-            seconds, csv = _grade(submitted, root / f"local{workers}", workers=workers)
+            seconds, csv = _best(submitted, root / f"local{workers}", workers=workers)
             grades[f"local {workers}"] = csv
             rows.append((f"local engine, {workers} worker(s)", seconds))
             print(f"{rows[-1][0]:<32}{seconds:>8.1f}{count / seconds:>13.2f}", flush=True)
@@ -80,7 +91,7 @@ def main() -> None:
                 address = cluster.scheduler_address
                 startup = time.monotonic() - started
                 _grade(warm, root / f"warm{workers}", dask=address)  # start the sandboxes
-                seconds, csv = _grade(submitted, root / f"dask{workers}", dask=address)
+                seconds, csv = _best(submitted, root / f"dask{workers}", dask=address)
             finally:
                 cluster.close()
             grades[f"dask {workers}"] = csv

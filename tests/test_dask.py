@@ -21,8 +21,8 @@ from distributed import Client, LocalCluster
 
 from autograder.grading import engine, sandbox
 from autograder.grading.child import wire
-from autograder.grading.dask_pool import parse_local, replay
-from autograder.grading.run import Call, Job, Snippet
+from autograder.grading.dask_pool import DaskPool, parse_local, replay
+from autograder.grading.run import Call, Job, Snippet, WorkerError
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "book" / "instructor" / "sample_submitted"
@@ -138,9 +138,12 @@ def test_the_command_grades_on_dask_and_resumes(cluster, submitted, local_grades
     first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     assert (out / "grades.csv").read_text() == local_grades
+    before = json.loads((out / "grading.json").read_text())["grader_version"]
     again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     log = json.loads((out / "grading.json").read_text())
+    # Saved results are keyed by the grader's source: an edit to it in between regrades all.
+    assert log["grader_version"] == before, "the grader's source changed between the two runs"
     assert log["unchanged"] == len(_students(local_grades)) and log["graded"] == 0
     assert (out / "grades.csv").read_text() == local_grades
 
@@ -220,3 +223,11 @@ def test_a_stream_cut_short_is_a_grader_error_with_the_workers_reason():
     )
     assert result.status == "grader_error" and "zygote died" in result.detail
     assert replay(_job(), sandbox.Limits(), {"stream": "not bytes"}).status == "grader_error"
+
+
+def test_workers_that_cannot_give_this_machines_sandbox_are_refused_before_any_job(cluster):
+    local, _ = cluster
+    pool = DaskPool(local.scheduler_address, sandbox.Isolation("no-such-level"), sandbox.Limits())
+    with pytest.raises(WorkerError, match="cannot give submissions the sandbox"):
+        pool.wait()
+    assert pool.client is None  # closed: the engine reports it (exit status 3) and stops
