@@ -4,7 +4,8 @@
   that defines the required names (load);
 * :mod:`.sandbox` detects and configures the isolation (isolate);
 * :mod:`.run` drives pre-warmed sandboxed workers (run); :mod:`.child` is their inside, and
-  :mod:`.givens` the stand-in course package they may import;
+  :mod:`.givens` the stand-in course package they may import; :mod:`.dask_pool` runs the same
+  workers on a Dask cluster and checks what comes back here, as :mod:`.run` does;
 * :mod:`.compare`, :mod:`.diagnose`, :mod:`.judges` and :mod:`.module_checks` are the pure core
   (compare, diagnose); :mod:`.compare` judges by the rule of :mod:`autograder.comparison`, which
   the notebooks' visible tests use too;
