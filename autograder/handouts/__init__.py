@@ -4,7 +4,10 @@ Exercises build on each other: Exercise 2 runs back through the states of Exerci
 ``rnn_forward``, Exercise 3 runs Exercises 1 and 2 in both directions, Exercise 6 trains with
 Exercise 5's clipping. Such an exercise imports its given pieces from its own module here, named
 after its folder (``exercises/02_bptt`` → ``autograder.handouts.bptt``), which holds exactly
-the names its ``solutions/<NN>/checks.py`` declares as given (``Assignment.givens``).
+the names its ``solutions/<NN>/checks.py`` declares as given (``Assignment.givens``). One
+handout is shared: ``autograder.handouts.gradcheck`` gives back Exercise 2's numerical gradient,
+with ``gradient_check`` and its table, to the exercises that check their own gradients (6 and
+7). No graded function uses it, so the grader's sandbox never needs it.
 
 A handout is the reference code of those names and of what they need, and nothing more: the
 same pruned source (:func:`source`) that the grader's sandbox serves under the same module name

@@ -633,17 +633,24 @@ print("✓ sample draws the expected characters, at two temperatures")
 # ### Three stages of training
 #
 # The training cell of section 2 kept the parameters after 100, 500 and 1500 steps. Here is
-# what your model writes with each, at temperature 0.7, after reading the same prompt (your
-# `char_rnn_loss` gives the state after it) and with the same random draws, with the share of
-# the sampled words (the runs of characters between spaces) that occur in the training text.
+# what your model writes with each, at temperature 0.7, after reading the same prompt, a line
+# of the text (your `char_rnn_loss` gives the state after it), and with the same random draws,
+# with the share of the sampled words (the runs of characters between spaces) that occur in the
+# training text.
 # **What you will see:** the text turns from a jumble of characters into word-like groups
-# separated by spaces, and after 1500 steps a quarter or more of its words are real words from
+# separated by spaces, and after 1500 steps a fifth or more of its words are real words from
 # the text, more than at 100 or at 500 steps. (At 500 steps some runs still write a jumble:
 # training is noisy, and a sample is one draw.)
 
 
 # %% [setup] id=setup_checkpoint_samples
-def checkpoint_samples(snapshots, prompt="\nThe ", n=300, temperature=0.7, seed=1):
+def checkpoint_samples(
+    snapshots,
+    prompt="That thereby beauty's rose might never die,\nBut ",
+    n=300,
+    temperature=0.7,
+    seed=1,
+):
     """``{steps: (text, share of real words)}``: a sample from every snapshot after ``prompt``."""
     known_words = set(char_data.decode(train_data, chars).split())
     codes = np.array([char_to_ix[c] for c in prompt])
@@ -657,7 +664,7 @@ def checkpoint_samples(snapshots, prompt="\nThe ", n=300, temperature=0.7, seed=
         written = char_data.decode(drawn, chars)
         words = [w.strip(".,;:!?'") for w in written.split()]
         share = float(np.mean([w in known_words for w in words])) if words else 0.0
-        found[steps_done] = (prompt.lstrip("\n") + written, share)
+        found[steps_done] = (prompt + written, share)
     return found
 
 

@@ -1,0 +1,262 @@
+"""What the exercises tell a learner they will see, re-run over seeds other than the notebooks'.
+
+Every "what you will see" of Exercises 0, 6 and 7 (and of the experiments of 4 and 5), and the
+predictions their multiple-choice
+cells grade, is a claim about an experiment: it is re-run here with the instructor notebook's
+own code (its given and answer cells, executed), on several seeds. The stage checks of Exercise
+6 must also catch what they are written for: a check that passes a wrong answer is no check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+
+from autograder.grading import choices
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = {
+    "00_concepts": ROOT / "solutions" / "00_concepts" / "concepts.ipynb",
+    "04_sequence_types": ROOT / "solutions" / "04_sequence_types" / "sequence_types.ipynb",
+    "05_gradient_clipping": ROOT / "solutions" / "05_gradient_clipping" / "gradient_clipping.ipynb",
+    "06_char_rnn": ROOT / "solutions" / "06_char_rnn" / "char_rnn.ipynb",
+    "07_gated": ROOT / "solutions" / "07_gated" / "gated.ipynb",
+}
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _given_or_answer(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta) and not meta.get("grade")
+
+
+@pytest.fixture(scope="module")
+def run_notebook():
+    """The names an instructor notebook's given and answer cells define (tests not run), plus
+    the ordinary cells that ``extra`` picks out by their first line."""
+    cache: dict = {}
+
+    def load(name: str, extra: tuple[str, ...] = ()) -> dict:
+        if (name, extra) in cache:
+            return cache[name, extra]
+        nb = nbformat.read(NOTEBOOKS[name], as_version=4)
+        namespace: dict = {"__name__": "__exercise__"}
+        dtype, threads = torch.get_default_dtype(), torch.get_num_threads()
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                for cell in nb.cells:
+                    first = cell.source.lstrip().split("\n", 1)[0]
+                    if _given_or_answer(cell) or (
+                        cell.cell_type == "code" and first.startswith(extra or ("\0",))
+                    ):
+                        exec(compile(cell.source, f"<{name}:{cell.id}>", "exec"), namespace)  # noqa: S102
+        finally:
+            torch.set_default_dtype(dtype)
+            torch.set_num_threads(threads)
+        cache[name, extra] = namespace
+        return namespace
+
+    return load
+
+
+# --------------------------------------------------------------------------------------------
+# Every graded prediction explains every option, and the feedback never names the right letter.
+
+
+@pytest.mark.parametrize("name", ["00_concepts", "06_char_rnn", "07_gated"])
+def test_every_multiple_choice_question_explains_every_option(name):
+    found = choices.questions(NOTEBOOKS[name], r"answer_q\d+|predict_\w+")
+    assert found, f"{name} has no multiple-choice question"
+    for q in found:
+        assert set(q.why) == set(q.choices), (q.grade_id, sorted(q.why))
+        assert q.why[q.letter].startswith("Right"), q.grade_id
+        wrong = [k for k in q.why if k != q.letter]
+        assert all(not q.why[k].startswith("Right") for k in wrong), q.grade_id
+        # An explanation of a wrong option must not give the right letter away.
+        for k in wrong:
+            assert f"option {q.letter}" not in q.why[k] and f"({q.letter})" not in q.why[k]
+
+
+def test_the_feedback_explains_the_option_chosen_right_or_wrong():
+    from autograder.grading.run import CaseOutcome, TestRun
+    from autograder.grading.spec import Case
+
+    q = choices.questions(NOTEBOOKS["00_concepts"], r"answer_q\d+")[0]
+    test = choices.tests(NOTEBOOKS["00_concepts"], r"answer_q\d+")[0]
+    for letter in q.choices:
+        run = TestRun([CaseOutcome(result=letter)], "ok")
+        verdict = test.judge(test, [Case(())], run)
+        assert q.why[letter] in verdict.message
+        assert verdict.status == ("passed" if letter == q.letter else "failed")
+        assert f"is {q.letter}" not in verdict.message
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 0, question 11: only the RNN tells "dog bites man" from "man bites dog".
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_word_order_changes_the_rnn_and_not_the_bag_of_words(run_notebook, seed):
+    order_experiment = run_notebook("00_concepts")["order_experiment"]
+    for second in ("man bites dog", "bites man dog"):
+        distances = order_experiment(seed=seed, second=second)
+        assert distances["bag of words"] < 1e-12
+        assert distances["RNN"] > 1e-2
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 6: the stages of section 1.
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_model_that_knows_nothing_scores_T_ln_V(run_notebook, seed):
+    ns = run_notebook("06_char_rnn")
+    V, T = ns["V"], 25
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, len(ns["train_data"]) - T - 1, 3)
+    windows = np.stack([ns["train_data"][s : s + T + 1] for s in starts])
+    zeros = {k: np.zeros_like(v) for k, v in ns["char_rnn_init"](V, 64).items()}
+    for N in (1, 3):
+        batch = windows[:N, :-1], windows[:N, 1:], np.zeros((N, 64))
+        exact, _, _ = ns["char_rnn_loss"](zeros, *batch)
+        assert exact == pytest.approx(T * math.log(V), rel=1e-12)
+        small, _, _ = ns["char_rnn_loss"](ns["char_rnn_init"](V, 64, seed=seed), *batch)
+        assert abs(small / (T * math.log(V)) - 1) < 0.01
+        ns["check_starting_loss"]("loss", small, T, N)
+
+
+def test_the_starting_loss_check_names_the_usual_slips(run_notebook):
+    ns = run_notebook("06_char_rnn")
+    check, failure = ns["check_starting_loss"], ns["CheckFailure"]
+    T, N, V = 25, 3, ns["V"]
+    right = T * math.log(V)
+    slips = {
+        right / T: "the loss of one character",
+        right * N: "N windows' losses added up",
+        right / V: "divided by V",
+        -right: "wrong sign",
+        0.5 * right: "T ln V",
+    }
+    for loss, words in slips.items():
+        with pytest.raises(failure, match=words):
+            check(f"loss {loss}", loss, T, N)
+    check("right", right, T, N)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_gradient_table_passes_right_gradients_and_names_a_wrong_one(run_notebook, seed):
+    ns = run_notebook("06_char_rnn")
+    params = ns["random_char_params"](seed, V=6, H=5, scale=0.5)
+    rng = np.random.default_rng(seed)
+    inputs, targets, h_prev = (
+        rng.integers(0, 6, (2, 4)),
+        rng.integers(0, 6, (2, 4)),
+        rng.normal(size=(2, 5)),
+    )
+
+    def loss():
+        return ns["char_rnn_loss"](params, inputs, targets, h_prev)[0]
+
+    _, grads, _ = ns["char_rnn_loss"](params, inputs, targets, h_prev)
+    errors = ns["gradient_check"](loss, params, grads)
+    assert max(errors.values()) < 1e-7
+    ns["check_gradients"](errors)
+    assert "WRONG" not in ns["gradient_check_table"](errors)
+    for name in ns["PARAM_NAMES"]:
+        broken = dict(grads, **{name: grads[name] * 1.1})
+        errors = ns["gradient_check"](loss, params, broken)
+        assert [k for k, e in errors.items() if e > 1e-6] == [name]
+        table = ns["gradient_check_table"](errors)
+        assert [line.split()[0] for line in table.splitlines() if "WRONG" in line] == [name]
+        with pytest.raises(ns["CheckFailure"], match=name):
+            ns["check_gradients"](errors)
+    zeros = {k: np.zeros_like(v) for k, v in grads.items()}
+    with pytest.raises(ns["CheckFailure"], match="still zero"):
+        ns["check_gradients"](ns["gradient_check"](loss, params, zeros))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_one_window_is_learnt_by_heart_in_300_steps(run_notebook, seed):
+    ns = run_notebook("06_char_rnn")
+    start = 1000 * seed
+    losses = ns["overfit_one_window"](ns["train_data"][start : start + 26], steps=300, seed=seed)
+    assert losses[0] == pytest.approx(math.log(ns["V"]), rel=0.01)
+    assert losses[-1] < 0.05
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_samples_gain_real_words_between_the_checkpoints(run_notebook, seed):
+    ns = run_notebook("06_char_rnn")
+    snapshots = dict.fromkeys((100, 500, 1500))
+    ns["train_numpy"](ns["train_data"], steps=1500, seed=seed, snapshots=snapshots)
+    shares = {k: share for k, (_, share) in ns["checkpoint_samples"](snapshots).items()}
+    assert shares[1500] >= 0.2
+    assert shares[1500] > shares[500] and shares[1500] > shares[100]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_gru_beats_the_rnn_at_the_same_budget(run_notebook, seed):
+    ns = run_notebook("06_char_rnn", extra=("class CharGRU",))
+    result = ns["compare_cells"](seed=seed)
+    assert result["GRU"] < 0.97 * result["RNN"], result
+
+
+def test_the_shipped_model_runs_with_the_exercise_functions(run_notebook):
+    ns = run_notebook("06_char_rnn")
+    weights, vocab = ns["pretrained_model"]()
+    prompt = "    def __init__(self"
+    codes = np.array([vocab.index(c) for c in prompt])
+    loss, _, state = ns["char_rnn_loss"](
+        weights, codes[None, :-1], codes[None, 1:], np.zeros((1, 256))
+    )
+    # The finished model is far from a uniform guess on a line of Python.
+    assert loss / (len(codes) - 1) < 0.5 * math.log(len(vocab))
+    drawn = ns["sample"](weights, state[0], codes[-1], 200, 0.6, np.random.default_rng(0))
+    text = "".join(vocab[i] for i in drawn)
+    assert text.count("\n") >= 1 and " " in text
+    assert ns["pretrained_text"]("def ", n=50).startswith("def ")
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 7: the forget gate's bias and the gradient along the cell state.
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7, 8, 9, 10])
+def test_a_forget_bias_of_3_keeps_the_cell_state_gradient_alive(run_notebook, seed):
+    experiment = run_notebook("07_gated")["cell_state_gradient"]
+    closed = experiment(0.0, seed=seed)
+    open_ = experiment(3.0, seed=seed)
+    assert closed["dC_0"] < 1e-8
+    assert open_["dC_0"] > 1e6 * closed["dC_0"]
+    assert open_["dC_0"] < open_["dC_T"]
+    assert closed["chain error"] < 1e-12 and open_["chain error"] < 1e-12
+
+
+# --------------------------------------------------------------------------------------------
+# Exercises 4 and 5: the experiments their text suggests.
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_many_to_one_loses_accuracy_on_longer_sequences(run_notebook, seed):
+    at_length = run_notebook("04_sequence_types")["many_to_one_at_length"]
+    short, long = at_length(12, seed=seed), at_length(50, seed=seed)
+    assert short >= 0.9
+    assert long < short - 0.07, (short, long)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_clipping_cannot_help_when_the_gradient_vanishes(run_notebook, seed):
+    run = run_notebook("05_gradient_clipping")["run"]
+    clipped_12 = run("yours", seed=seed)[0][-50:].mean()
+    plain_09 = run(None, seed=seed, spectral_radius=0.9)[0][-50:].mean()
+    clipped_09 = run("yours", seed=seed, spectral_radius=0.9)[0][-50:].mean()
+    assert plain_09 > 2.5  # near the target's variance, 3: the first inputs are never learnt
+    assert clipped_09 > clipped_12 + 0.2, (clipped_09, clipped_12)
