@@ -469,6 +469,22 @@ def test_every_page_links_to_its_twin(page):
         assert target == (other_site / page).resolve(), f"{site / page} links to {target}"
 
 
+def test_chinese_table_of_contents_has_chinese_captions():
+    """The captions of _toc.yml's parts are messages of the root page; the Chinese sidebar shows
+    their translations (Jupyter Book inserts the toctree after Sphinx translated the page)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    english = [part["caption"] for part in toc["parts"]]
+    translated = {m.id: m.string for m in messages(catalogue_of(toc["root"]))}
+    assert all(translated.get(c) for c in english), "untranslated captions in the root catalogue"
+    caption = re.compile(
+        r'<p aria-level="2" class="caption" role="heading">'
+        r'<span class="caption-text">([^<]*)</span>'
+    )
+    for page in ("book/preface.html", "book/chapters/05_bptt.html"):
+        assert caption.findall(built(ZH_HTML, page)) == [translated[c] for c in english], page
+        assert caption.findall(built(HTML, page)) == english, page
+
+
 def test_chinese_site_uses_the_key_terms():
     chapters = [p for p in book_pages() if p.startswith("book/chapters/")]
     text = {p: re.sub(r"<[^>]+>", " ", article(built(ZH_HTML, p))) for p in chapters}

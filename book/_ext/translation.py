@@ -3,6 +3,9 @@
 Display maths (``$$ ... $$``, ``{math}`` and amsmath blocks) is the same in every language, so it
 is kept out of the message catalogues: translators never copy it, and it cannot drift.
 
+The captions of the table of contents are translated too: Jupyter Book inserts the toctrees
+after Sphinx has translated the page, so they are translated here, from the same catalogue.
+
 Glued values (``{glue:text}`key```) in a translated paragraph show the page's values: Sphinx
 parses each translation as a document of its own, where myst-nb would find no glue data.
 
@@ -17,10 +20,14 @@ gets, at the top of its article, a link to the page with the same name in the ot
 from __future__ import annotations
 
 import html
+from os import path
 
 from docutils import nodes
+from sphinx import addnodes
 from sphinx.application import Sphinx
+from sphinx.locale import init as init_locale
 from sphinx.transforms import SphinxTransform
+from sphinx.util.i18n import docname_to_domain
 
 
 class MathIsNotAMessage(SphinxTransform):
@@ -35,6 +42,30 @@ class MathIsNotAMessage(SphinxTransform):
 
 # language -> (folder inside the English site, name of the language in itself)
 DEFAULT_SITES = {"en": ("", "English"), "zh_CN": ("zh", "中文")}
+
+
+class TranslateInsertedToctrees(SphinxTransform):
+    """Translate the captions of the toctrees that sphinx_external_toc inserts (priority 100),
+    after Sphinx's Locale transform (priority 20) has translated the rest of the page."""
+
+    default_priority = 101
+
+    def apply(self, **kwargs) -> None:
+        if site_of(self.config.language) == "en":
+            return
+        toctrees = [n for n in self.document.findall(addnodes.toctree) if n.get("rawcaption")]
+        if not toctrees:
+            return
+        domain = docname_to_domain(self.env.docname, self.config.gettext_compact)
+        dirs = [path.join(self.env.srcdir, d) for d in self.config.locale_dirs]
+        catalog, has_catalog = init_locale(dirs, self.config.language, domain)
+        if not has_catalog:
+            return
+        for toctree in toctrees:
+            original = toctree["rawcaption"]
+            translated = catalog.gettext(original)
+            if translated and translated != original:
+                toctree.apply_translated_message(original, translated)
 
 
 def share_glue_data_with_translations() -> None:
@@ -118,6 +149,7 @@ def add_language_links(
 
 def setup(app: Sphinx) -> dict:
     app.add_transform(MathIsNotAMessage)
+    app.add_transform(TranslateInsertedToctrees)
     share_glue_data_with_translations()
     app.add_config_value("language_sites", DEFAULT_SITES, "html")
     app.connect("html-page-context", add_language_links)
