@@ -358,3 +358,128 @@ def test_glossary_keeps_chinese_terms_whole(browser, site):
     finally:
         page.close()
     assert not broken, f"Chinese terms broken over lines at {PHONE} px: {broken}"
+
+
+# --------------------------------------------------------------------------------------------
+# The Chinese edition (_build/html/zh): a maths-heavy page and a page of figures.
+
+ZH_PAGES = ["book/chapters/05_bptt.html", "book/chapters/06_rnn_types.html"]
+ZH_SHOTS = SCREENSHOTS / "zh"
+
+# Tofu: a character no installed font has is drawn as the font's empty box (.notdef). Draw each
+# CJK character of the page on a canvas, in the font its element uses, and compare with what
+# the same font draws for characters that no font has (private use area): equal means tofu.
+CJK_CHARS = "[\\u4e00-\\u9fff\\u3000-\\u303f\\uff01-\\uff5e]"
+TOFU_JS = """
+(pattern) => {
+  const canvas = document.createElement('canvas');
+  canvas.width = 48; canvas.height = 48;
+  const ctx = canvas.getContext('2d', {willReadFrequently: true});
+  const draw = (text, font) => {
+    ctx.clearRect(0, 0, 48, 48);
+    ctx.font = font; ctx.fillStyle = '#000'; ctx.textBaseline = 'top';
+    ctx.fillText(text, 4, 4);
+    const data = ctx.getImageData(0, 0, 48, 48).data;
+    let hash = 0;
+    for (let i = 3; i < data.length; i += 4) hash = (hash * 31 + data[i]) | 0;
+    return hash;
+  };
+  const byFont = new Map();
+  const root = document.querySelector('main') || document.body;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const chars = n.textContent.match(new RegExp(pattern, 'g'));
+    if (!chars || !n.parentElement) continue;
+    const s = getComputedStyle(n.parentElement);
+    const font = `${s.fontStyle} ${s.fontWeight} 32px ${s.fontFamily}`;
+    if (!byFont.has(font)) byFont.set(font, new Set());
+    chars.forEach(c => byFont.get(font).add(c));
+  }
+  const result = {checked: 0, tofu: [], boxesAgree: true, fonts: byFont.size};
+  for (const [font, chars] of byFont) {
+    const box1 = draw('\\ue000', font), box2 = draw('\\ue3a7', font);
+    if (box1 !== box2) result.boxesAgree = false;
+    for (const c of chars) {
+      result.checked += 1;
+      if (draw(c, font) === box1) result.tofu.push(c);
+    }
+  }
+  return result;
+}
+"""
+
+
+def zh_visit(browser, site, page_path, width=None):
+    return visit(browser, site, "zh/" + page_path, width=width)
+
+
+@pytest.mark.parametrize("page_path", ZH_PAGES)
+def test_chinese_page_has_no_tofu(browser, site, page_path):
+    page, seen = zh_visit(browser, site, page_path)
+    try:
+        tofu = page.evaluate(TOFU_JS, CJK_CHARS)
+        ZH_SHOTS.mkdir(parents=True, exist_ok=True)
+        name = page_path.replace("/", "__")
+        page.screenshot(path=str(ZH_SHOTS / f"{name}.png"))
+        figures = page.locator("figure")
+        if figures.count():  # the first figure with its Chinese labels and caption
+            figures.first.screenshot(path=str(ZH_SHOTS / f"{name}__figure.png"))
+    finally:
+        page.close()
+    assert tofu["boxesAgree"], "characters no font has are drawn differently: the check is blind"
+    assert tofu["checked"] > 200, f"zh/{page_path} has only {tofu['checked']} CJK characters"
+    assert not tofu["tofu"], f"zh/{page_path} draws these as empty boxes: {tofu['tofu'][:40]}"
+    assert seen["math"] is None or (seen["math"]["rendered"] > 0 and not seen["math"]["errors"])
+    assert not seen["broken_images"], seen["broken_images"]
+    unexpected = [e for e in seen["errors"] if KNOWN_CONSOLE_ERROR not in e]
+    assert not unexpected, f"zh/{page_path} logged console errors: {unexpected}"
+
+
+def test_tofu_check_sees_tofu(browser, site):
+    """The check finds a character that no font has (private use area), among Chinese text."""
+    page, _ = zh_visit(browser, site, ZH_PAGES[1])
+    try:
+        page.evaluate(
+            "() => { const p = document.createElement('p'); p.textContent = '\\ue001 中文';"
+            " (document.querySelector('main') || document.body).prepend(p); }"
+        )
+        found = page.evaluate(TOFU_JS, CJK_CHARS[:-1] + "\\ue001]")
+    finally:
+        page.close()
+    assert found["boxesAgree"] and found["tofu"] == ["\ue001"], found
+
+
+@pytest.mark.parametrize("page_path", ZH_PAGES)
+def test_chinese_page_fits_a_phone(browser, site, page_path):
+    page, _ = zh_visit(browser, site, page_path, width=PHONE)
+    try:
+        layout = page.evaluate(LAYOUT_JS)
+        ZH_SHOTS.mkdir(parents=True, exist_ok=True)
+        shot = ZH_SHOTS / ("phone__" + page_path.replace("/", "__") + ".png")
+        page.screenshot(path=str(shot), full_page=True)
+    finally:
+        page.close()
+    assert layout["scrollWidth"] <= layout["viewport"], (
+        f"zh/{page_path} scrolls sideways at {PHONE} px: {layout['scrollWidth']} px wide"
+    )
+    assert not layout["cutMaths"], f"zh/{page_path}: maths cut at {PHONE} px: {layout['cutMaths']}"
+
+
+@pytest.mark.parametrize("page_path", ZH_PAGES)
+def test_language_link_goes_both_ways(browser, site, page_path):
+    page, _ = visit(browser, site, page_path)
+    try:
+        link = page.locator("a.language-switch-link")
+        assert link.count() == 1 and link.inner_text().strip() == "中文"
+        link.click()
+        page.wait_for_load_state("load")
+        assert page.url == urljoin(site, "zh/" + page_path), page.url
+        assert page.evaluate("document.documentElement.lang") == "zh-CN"
+        back = page.locator("a.language-switch-link")
+        assert back.count() == 1 and back.inner_text().strip() == "English"
+        back.click()
+        page.wait_for_load_state("load")
+        assert page.url == urljoin(site, page_path), page.url
+        assert page.evaluate("document.documentElement.lang") != "zh-CN"
+    finally:
+        page.close()
