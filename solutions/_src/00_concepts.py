@@ -9,7 +9,7 @@
 # | **Follows** | chapters 1, 2, 6 and 7: [What is an RNN](../../book/chapters/01_what_is_an_rnn.ipynb), [Why RNNs when we have CNNs](../../book/chapters/02_why_rnns.ipynb), [Types of RNN](../../book/chapters/06_rnn_types.ipynb), [CNNs and RNNs compared](../../book/chapters/07_cnn_vs_rnn.ipynb) |
 # | **Time** | about 20 minutes |
 # | **Prerequisites** | none: there is no code to write, and one given experiment to run |
-# | **What you will build** | a map of which problems a recurrent network is for, and one experiment that shows what its hidden state adds |
+# | **What you will build** | a map of which problems a recurrent network is for, and one experiment that shows what its hidden state (隐藏状态) adds |
 #
 # **After this exercise you can**
 #
@@ -105,10 +105,10 @@ print("✓ answer_q1 is one of A, B, C, D")
 # France, so my mother tongue is ___". Why does an ordinary feed-forward network (or a CNN) that
 # sees only the current word fail at this?
 #
-# - **A.** It has too few parameters to store a vocabulary.
+# - **A.** It has too few parameters to store a vocabulary (词表).
 # - **B.** Its output depends only on its current input: nothing from the earlier words is kept.
 # - **C.** It cannot take words as input, only numbers.
-# - **D.** It cannot be trained with backpropagation.
+# - **D.** It cannot be trained with backpropagation (反向传播).
 
 # %% [answer] id=answer_q2
 # Set answer_q2 to the letter of your choice.
@@ -144,7 +144,7 @@ assert answer_q2 == "B", f"answer_q2 is not right. {WHY.get(answer_q2, '')}"
 print("✓ answer_q2 is one of A, B, C, D")
 
 # %% [markdown]
-# ## Question 3: where the memory lives
+# ## Question 3: where the memory (记忆) lives
 #
 # In $H_t = \phi(X_t W_{xh} + H_{t-1} W_{hh} + b_h)$, which quantity brings information from
 # the earlier steps of the sequence into step $t$?
@@ -192,7 +192,7 @@ print("✓ answer_q3 is one of A, B, C, D")
 # An RNN reads a sequence of 50 steps, then one of 500 steps. How many different sets of cell
 # weights $(W_{xh}, W_{hh}, b_h)$ does it use?
 #
-# - **A.** One per time step: 50 for the first sequence, 500 for the second.
+# - **A.** One per time step (时间步): 50 for the first sequence, 500 for the second.
 # - **B.** One, shared by every step of both sequences.
 # - **C.** One per sequence length: two.
 # - **D.** One for the first step of a sequence, and one shared by all the steps after it.
@@ -360,7 +360,7 @@ assert answer_q7 == "C", f"answer_q7 is not right. {WHY.get(answer_q7, '')}"
 print("✓ answer_q7 is one of A, B, C, D")
 
 # %% [markdown]
-# **Question 8.** Machine translation: from an English sentence, write its French translation.
+# **Question 8.** Machine translation (机器翻译): from an English sentence, write its French translation.
 
 # %% [answer] id=answer_q8
 # Set answer_q8 to the letter of your choice.
@@ -416,8 +416,8 @@ assert answer_q9 == "A", f"answer_q9 is not right. {WHY.get(answer_q9, '')}"
 print("✓ answer_q9 is one of A, B, C, D")
 
 # %% [markdown]
-# **Question 10.** Sentiment analysis: read a whole film review and say whether it is positive
-# or negative.
+# **Question 10.** Sentiment analysis (情感分析): read a whole film review and say whether it is
+# positive or negative.
 
 # %% [answer] id=answer_q10
 # Set answer_q10 to the letter of your choice.

@@ -2,14 +2,14 @@
 # ruff: noqa: E402
 
 # %% [markdown]
-# # Exercise 6 (capstone): a character-level language model
+# # Exercise 6 (capstone): a character-level language model (语言模型)
 #
 # | | |
 # |---|---|
 # | **Follows** | chapter 9, [A character-level RNN](../../book/chapters/09_char_rnn.ipynb) (and chapter 8, [Loss oscillation and clipping](../../book/chapters/08_loss_oscillation.ipynb)) |
 # | **Time** | about 3 hours |
-# | **Prerequisites** | [Exercise 2](../02_bptt/bptt.ipynb) (backpropagation through time, your numerical gradient), [Exercise 5](../05_gradient_clipping/gradient_clipping.ipynb) (clipping); PyTorch's `nn.Module` for section 4 |
-# | **What you will build** | a language model that writes text one character at a time: its loss and every gradient by hand in NumPy, checked against numerical gradients, trained, sampled at three stages of training; then the same model in PyTorch beside a GRU, compared by their perplexity |
+# | **Prerequisites** | [Exercise 2](../02_bptt/bptt.ipynb) (backpropagation through time, 通过时间反向传播, and your numerical gradient), [Exercise 5](../05_gradient_clipping/gradient_clipping.ipynb) (clipping); PyTorch's `nn.Module` for section 4 |
+# | **What you will build** | a language model that writes text one character at a time: its loss and every gradient by hand in NumPy, checked against numerical gradients, trained, sampled at three stages of training; then the same model in PyTorch beside a GRU, compared by their perplexity (困惑度) |
 #
 # **After this exercise you can**
 #
@@ -473,7 +473,7 @@ print("✓ char_rnn_loss gives the expected loss, all five gradients and h_last"
 # ## 2. Training it on Shakespeare
 #
 # The cell below trains your model as `min-char-rnn` does: it walks through the text in
-# consecutive windows of 25 characters, carries the hidden state from each window to the next,
+# consecutive windows of 25 characters, carries the hidden state (隐藏状态) from each window to the next,
 # clips the gradient by its global norm at 5 (Exercise 5 and
 # [Chapter 8](../../book/chapters/08_loss_oscillation.ipynb): a norm threshold bounds the length
 # of the step, whatever the number of weights) and updates with Adagrad, which gives each weight
@@ -540,7 +540,7 @@ check_at_most(
 print("✓ your NumPy char-RNN learns: its loss per character is below 2.6")
 
 # %% [markdown]
-# ## 3. Sampling
+# ## 3. Sampling (采样)
 #
 # To write text, start from a state `h` and a seed character, and repeat: compute $P_t$,
 # draw the next character from it, feed that character back in as the next input. Dividing
@@ -937,10 +937,10 @@ print(
 # %% [markdown]
 # **What you will see, and why.** The GRU ends with the lower perplexity, by several percent,
 # although it has more than twice the weights to learn in the same 300 steps. Its update gate
-# lets a unit keep its value over many characters, so the gradient from a character far back is
-# not multiplied by a tanh derivative and $W_{hh}$ at every step, and the model learns to use
-# more of the context. The RNN's gradients shrink as they go back through time: the vanishing
-# gradient (梯度消失) you measured in Exercise 2. To see it hold on another seed, run
+# (更新门) lets a unit keep its value over many characters, so the gradient from a character far
+# back is not multiplied by a tanh derivative and $W_{hh}$ at every step, and the model learns
+# to use more of the context. The RNN's gradients shrink as they go back through time: the
+# vanishing gradient (梯度消失) you measured in Exercise 2. To see it hold on another seed, run
 # `compare_cells(seed=1)` (about half a minute).
 #
 # Text from your PyTorch RNN and GRU, at temperature 0.7:

@@ -8,16 +8,16 @@
 # |---|---|
 # | **Follows** | chapter 10, [Gated RNNs: LSTM and GRU](../../book/chapters/10_gated_rnns.ipynb) |
 # | **Time** | about 2 hours 30 minutes |
-# | **Prerequisites** | [Exercise 2](../02_bptt/bptt.ipynb) (backpropagation through time), [Exercise 6](../06_char_rnn/char_rnn.ipynb) (its `CharRNN`, for section 5) |
-# | **What you will build** | an LSTM forward and backward pass in NumPy, checked against numerical gradients; a measurement of how far a gradient travels along the cell state; a GRU with PyTorch's equations; and the capstone's character model with an LSTM inside |
+# | **Prerequisites** | [Exercise 2](../02_bptt/bptt.ipynb) (backpropagation through time, 通过时间反向传播), [Exercise 6](../06_char_rnn/char_rnn.ipynb) (its `CharRNN`, for section 5) |
+# | **What you will build** | an LSTM forward and backward pass in NumPy, checked against numerical gradients; a measurement of how far a gradient travels along the cell state (细胞状态); a GRU with PyTorch's equations; and the capstone's character model with an LSTM inside |
 #
 # **After this exercise you can**
 #
-# - run a long short-term memory network (LSTM, 长短期记忆网络) over a batch of sequences, with
+# - run a long short-term memory network (LSTM, 长短期记忆网络) over a batch of sequences (序列), with
 #   its gates (门) in PyTorch's order, and load its weights into `torch.nn.LSTM`;
 # - backpropagate through it by hand, carrying two gradients from step to step: one on the
-#   hidden state and one on the cell state (细胞状态), and check them with the gradient check
-#   (梯度检验) of Exercise 2;
+#   hidden state (隐藏状态) and one on the cell state (细胞状态), and check them with the
+#   gradient check (梯度检验) of Exercise 2;
 # - see, in numbers, that the cell state passes its gradient back multiplied by the forget gate
 #   (遗忘门) alone, and predict what raising that gate's bias does;
 # - run a gated recurrent unit (GRU, 门控循环单元) with PyTorch's equations, and say where they
@@ -30,7 +30,7 @@
 # the test cell below it. Hidden tests try other shapes and values, including $N = 1$ and
 # $T = 1$.
 #
-# **Notation** (the book's). Batch first, row vectors, time $t = 1, \dots, T$; in the arrays,
+# **Notation** (the book's). Batch first (批量维在前), row vectors, time $t = 1, \dots, T$; in the arrays,
 # `X[:, t-1]` holds $X_t$ and `H[:, t-1]` holds $H_t$.
 #
 # | symbol | shape | meaning |
@@ -513,7 +513,7 @@ for forget_bias in (0.0, 3.0):
 # ## 3. The GRU forward pass
 #
 # The GRU has no separate cell state, two gates and a candidate, **in PyTorch's order: reset,
-# update, new**. PyTorch keeps two biases, because the reset gate multiplies the recurrent part
+# update, new**. PyTorch keeps two biases, because the reset gate (重置门) multiplies the recurrent part
 # of the candidate *after* its matrix product, bias included:
 #
 # $$\begin{aligned}
@@ -699,4 +699,4 @@ print("✓ CharLSTM computes the LSTM of section 1 and returns (logits, h_last, 
 
 # %% [markdown]
 # Next: the chapter's [long-range experiment](../../book/chapters/10_gated_rnns.ipynb) trains
-# all three cells on the adding problem and measures how far back their gradients reach.
+# all three cells on the adding problem (加法问题) and measures how far back their gradients reach.
