@@ -485,6 +485,13 @@ def test_chinese_table_of_contents_has_chinese_captions():
         assert caption.findall(built(HTML, page)) == english, page
 
 
+def test_chinese_build_leaves_nothing_else_in_the_site():
+    """The Chinese build's executed notebooks stay out of the published site."""
+    built(ZH_HTML, "index.html")
+    for stray in ("jupyter_execute", "reports", "zh/jupyter_execute", "zh/reports"):
+        assert not (HTML / stray).exists(), f"{HTML / stray} is published"
+
+
 def test_chinese_site_uses_the_key_terms():
     chapters = [p for p in book_pages() if p.startswith("book/chapters/")]
     text = {p: re.sub(r"<[^>]+>", " ", article(built(ZH_HTML, p))) for p in chapters}

@@ -10,12 +10,17 @@ and separate doctrees and execution cache. Code cells run with ``RNN_BOOK_LANG``
 language, so figures are drawn with the language's labels (``book/figures/labels.py``); the
 execution cache is keyed by code only, hence the separate cache. Catalogues are written from the
 English execution cache, so that glued text is the same as on the English pages.
+
+A translation is built in ``_build/<language>/html`` and then copied into the English site:
+myst-nb writes the executed notebooks next to the output folder (``../jupyter_execute``), which
+must not land inside the published site.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -24,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # language -> output folder and the overrides of the English configuration
 LANGUAGES = {
     "zh_CN": {
-        "outdir": "_build/html/zh",
+        "outdir": "_build/zh_CN/html",
+        "published": "_build/html/zh",
         "config": {
             "html_title": "循环神经网络：从循环单元到字符级 RNN",
             "html_theme_options": {"search_bar_text": "搜索本书……"},
@@ -74,6 +80,11 @@ def build(language: str, force_all: bool, warningiserror: bool, execute: bool = 
     )
     if isinstance(result, Exception):
         raise result
+    if language != "gettext" and result == 0:
+        published = ROOT / LANGUAGES[language]["published"]
+        shutil.rmtree(published, ignore_errors=True)
+        shutil.copytree(outdir, published)
+        print(f"The {language} edition is in {published.relative_to(ROOT)}.")
     return int(result)
 
 
