@@ -257,3 +257,41 @@ def test_check_finds_the_course_from_the_notebook_when_the_working_directory_has
     shutil.copy(notebook, lost)
     refused = run(BIN / "rnn-course", "check", lost, cwd=elsewhere)
     assert refused.returncode == 2 and "no course folder" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "",  # nbgrader's default: gradebook.db in the course root
+        "c.CourseDirectory.root = 'sub/..'\n",  # a relative root, made absolute
+        "c.CourseDirectory.db_url = 'sqlite:////srv/grades/term.db'\n",
+    ],
+)
+def test_the_gradebook_url_is_the_one_nbgrader_reads(tmp_path, monkeypatch, config):
+    from nbgrader.coursedir import CourseDirectory
+
+    from autograder.grading import gradebook
+
+    (tmp_path / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n" + config, encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)  # nbgrader makes a relative root absolute from here
+    expected = CourseDirectory(config=gradebook.course_config(tmp_path)).db_url
+    assert gradebook.course_db_url(tmp_path) == expected
+
+
+def test_the_roster_read_without_nbgrader_is_nbgraders(tmp_path):
+    from autograder.grading import gradebook
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    gradebook._nbgrader()  # alembic on PATH, as the grader has it
+    with Gradebook(url) as gb:
+        gb.add_student("1001", first_name="Ada", last_name="Lovelace")
+        gb.add_student("1002")
+    assert gradebook._sqlite_roster(tmp_path / "gradebook.db") == {
+        "1001": "Ada Lovelace",
+        "1002": "",
+    }
+    assert gradebook.roster(url) == {"1001": "Ada Lovelace", "1002": ""}
+    (tmp_path / "empty.db").write_bytes(b"")  # no student table: nbgrader's own way decides
+    assert gradebook._sqlite_roster(tmp_path / "empty.db") is None

@@ -886,13 +886,6 @@ def grade(
         )
         policy = _late_policy(options, list(by_name), warnings)
         _settle(groups, submissions, reports, policy)
-        if options.nbgrader_folders is not None:
-            from . import handback
-
-            # The notebook that counts, once each is known (a student may hand in several).
-            for sub, report in zip(submissions, reports, strict=True):
-                if report.counted and record.submitted(report):
-                    handback.write_autograded(options.nbgrader_folders, report, sub.path)
         feedback_dir = out / "feedback"
         counted = [r for r in reports if r.counted]
         for report in counted:
@@ -900,6 +893,7 @@ def grade(
         if options.nbgrader_folders is not None:
             from . import handback
 
+            # The notebook that counts, once each is known (a student may hand in several).
             for sub, report in zip(submissions, reports, strict=True):
                 if report.counted and record.submitted(report):
                     handback.write_autograded(options.nbgrader_folders, report, sub.path)

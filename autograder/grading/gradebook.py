@@ -50,6 +50,11 @@ def _nbgrader() -> None:
     """Get nbgrader's API ready: alembic on PATH, the schema version read in-process (nbgrader
     starts ``alembic heads`` for every new gradebook, seconds for one line), and no SQLAlchemy 2
     warnings about its (working) relationship code. Idempotent."""
+    # jsonschema (imported by nbformat, imported by nbgrader) builds 38 Lark grammars when the
+    # optional rfc3987_syntax is installed, about a second of CPU, for IRI formats that neither
+    # nbformat nor nbgrader validate: the grader's process leaves that optional module out.
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
     import nbgrader.api
     from sqlalchemy.exc import SAWarning
 
@@ -76,13 +81,18 @@ def course_config(course: Path):
 
 def course_db_url(course: Path) -> str | None:
     """The gradebook the course's nbgrader_config.py names (nbgrader's default if it names
-    none), or None when the folder has no nbgrader_config.py."""
-    from nbgrader.coursedir import CourseDirectory
+    none), or None when the folder has no nbgrader_config.py.
 
+    Read from the config as nbgrader's ``CourseDirectory`` would (``db_url``, else
+    ``gradebook.db`` in the absolute ``root``), without importing nbgrader: that import costs
+    more than a second of CPU, and a grading run asks for the URL before any worker starts."""
     config = course_config(course)
     if config is None:
         return None
-    return CourseDirectory(config=config).db_url
+    settings = config.CourseDirectory
+    if "db_url" in settings:
+        return str(settings.db_url)
+    return "sqlite:///" + os.path.abspath(os.path.join(str(settings.root), "gradebook.db"))
 
 
 def as_db_url(value: str | Path) -> str:
@@ -206,13 +216,35 @@ def record_reports(
 def roster(db_url: str) -> dict[str, str]:
     """The students nbgrader's gradebook knows (``nbgrader db student add/import``): id -> name
     ("" when it has none). Empty when the gradebook does not exist yet."""
-    if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).is_file():
-        return {}
+    if db_url.startswith("sqlite:///"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        if not path.is_file():
+            return {}
+        found = _sqlite_roster(path)
+        if found is not None:
+            return found
     from nbgrader.api import Gradebook
 
     _nbgrader()
     with Gradebook(db_url) as gb:
         return {s.id: " ".join(n for n in (s.first_name, s.last_name) if n) for s in gb.students}
+
+
+def _sqlite_roster(path: Path) -> dict[str, str] | None:
+    """:func:`roster` read straight from an SQLite gradebook, read-only and without nbgrader
+    (the run needs the roster before its workers start, and importing nbgrader costs more than
+    a second of CPU); None when the file has no student table this can read."""
+    import sqlite3
+
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = connection.execute("SELECT id, first_name, last_name FROM student").fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return None
+    return {str(sid): " ".join(n for n in (first, last) if n) for sid, first, last in rows}
 
 
 def _late(submission, report: record.Report) -> None:
