@@ -832,6 +832,14 @@ def _dispositions(groups, reports) -> list[dict]:
     return out
 
 
+def _import_matplotlib() -> None:
+    """Import what summary_page draws with, ahead of it. A failure here is not hidden: the
+    page's own import, after the run, raises it again where it is reported."""
+    with contextlib.suppress(ImportError):
+        import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.figure  # noqa: F401
+
+
 def grade(
     submitted: Path,
     out: Path,
@@ -862,6 +870,10 @@ def grade(
         )
         names = {**{k: v for k, v in roster.items() if v}, **_names(store, intake)}
         submissions = _submissions(groups, by_name, names)
+        if options.summary_page:
+            # The page's figures need matplotlib, a second of imports: taken while the workers
+            # run rather than after them.
+            threading.Thread(target=_import_matplotlib, daemon=True).start()
         recorder = None
         if options.gradebook:
             from . import gradebook
