@@ -287,6 +287,36 @@ def test_changing_an_english_paragraph_marks_its_translation_fuzzy(tmp_path):
     assert kept and all(m.string and not m.fuzzy for m in kept)
 
 
+def test_catalogues_are_in_step_with_the_english_sources(tmp_path):
+    """Every message the English pages have now is in its catalogue: English edited without
+    `make gettext` would otherwise show through on the Chinese site with every test green."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "book" / "_ext" / "build_language.py"),
+            "gettext",
+            "--no-execute",
+            "--outdir",
+            str(tmp_path / "pot"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, f"gettext build failed:\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"
+    behind = {}
+    for docname in toc_docnames():
+        pot = tmp_path / "pot" / f"{docname}.pot"
+        assert pot.is_file(), f"no messages extracted for {docname}"
+        current = {m.id for m in messages(pot)}
+        known = {m.id for m in messages(catalogue_of(docname))}
+        if current - known:
+            behind[docname] = sorted(current - known)
+    assert not behind, "catalogues behind the English (run `make gettext`): " + "; ".join(
+        f"{d}: {len(ids)} new, e.g. {ids[0][:60]!r}" for d, ids in behind.items()
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # The figures' words, drawn by the same code in Chinese.
 

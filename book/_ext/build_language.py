@@ -39,11 +39,17 @@ LANGUAGES = {
 }
 
 
-def build(language: str, force_all: bool, warningiserror: bool, execute: bool = True) -> int:
+def build(
+    language: str,
+    force_all: bool,
+    warningiserror: bool,
+    execute: bool = True,
+    outdir: Path | None = None,
+) -> int:
     from jupyter_book.sphinx import build_sphinx
 
     if language == "gettext":
-        outdir, builder = ROOT / "_build" / "gettext", "gettext"
+        outdir, builder = outdir or ROOT / "_build" / "gettext", "gettext"
         overrides: dict = {
             "nb_execution_cache_path": str(ROOT / "_build" / ".jupyter_cache"),
             # A page whose code fails still has its prose: its messages are written anyway
@@ -52,7 +58,7 @@ def build(language: str, force_all: bool, warningiserror: bool, execute: bool = 
         }
         if not execute:  # no figure captions then: they belong to the outputs of code cells
             overrides["nb_execution_mode"] = "off"
-        doctrees = ROOT / "_build" / ".doctrees-gettext"
+        doctrees = outdir.parent / ".doctrees-gettext"
     else:
         spec = LANGUAGES[language]
         outdir, builder = ROOT / spec["outdir"], "html"
@@ -96,9 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-execute", action="store_true", help="gettext only: do not run (or read cached) code"
     )
+    parser.add_argument("--outdir", type=Path, help="gettext only: where the .pot files go")
     args = parser.parse_args(argv)
+    outdir = args.outdir.resolve() if args.outdir else None
     os.chdir(ROOT)
-    return build(args.language, args.all, args.W, execute=not args.no_execute)
+    return build(args.language, args.all, args.W, execute=not args.no_execute, outdir=outdir)
 
 
 if __name__ == "__main__":
