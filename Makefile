@@ -41,10 +41,18 @@ $(MATHJAX_JS): book/_ext/vendor_mathjax.py | $(STAMP)
 # cache and rebuilds every page so that every page is executed afresh.
 # The Chinese edition is the same sources with the catalogues of locale/zh_CN: its code cells run
 # again (with RNN_BOOK_LANG=zh_CN, so that the figures' words are Chinese) in a cache of its own.
+# The two editions build side by side (separate kernels, caches and folders); the Chinese log is
+# printed when both are done.
+ZH_LOG := _build/book-zh_CN.log
 book: $(STAMP) $(MATHJAX_JS)
-	@if [ -n "$$CI" ]; then rm -rf _build/.jupyter_cache* _build/.doctrees*; fi
-	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going $(if $(CI),--all)
-	$(BIN)/python book/_ext/build_language.py zh_CN -W $(if $(CI),--all)
+	@if [ -n "$$CI" ]; then rm -rf _build/.jupyter_cache* _build/.doctrees* _build/zh_CN; fi
+	@mkdir -p _build
+	@echo "Chinese edition: building in the background (log: $(ZH_LOG))"
+	@$(BIN)/python book/_ext/build_language.py zh_CN -W $(if $(CI),--all) > $(ZH_LOG) 2>&1 & zh=$$!; \
+	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going $(if $(CI),--all); en=$$?; \
+	wait $$zh; zh_rc=$$?; echo; echo "----- Chinese edition ($(ZH_LOG)) -----"; cat $(ZH_LOG); \
+	if [ $$en -ne 0 ] || [ $$zh_rc -ne 0 ]; then \
+	  echo "ERROR: book build failed (English: $$en, Chinese: $$zh_rc)" >&2; exit 1; fi
 	@echo
 	@echo "The book is in _build/html (English) and _build/html/zh (Chinese)."
 	@echo "Open file://$(CURDIR)/_build/html/index.html"
