@@ -652,7 +652,7 @@ class CharLSTM(nn.Module):
         Returns:
             logits: (N, T, V); h_last: (1, N, Dh); c_last: (1, N, Dh).
         """
-        # One-hot in the dtype of the weights, the LSTM from (h, c) if given, the head.
+        # Scores of the next character at every step, and the two states after the last one.
         ### BEGIN SOLUTION
         x = F.one_hot(idx, self.vocab_size).to(self.head.weight.dtype)
         H, (h_last, c_last) = self.rnn(x, None if h is None else (h, c))
