@@ -295,3 +295,32 @@ def test_the_roster_read_without_nbgrader_is_nbgraders(tmp_path):
     assert gradebook.roster(url) == {"1001": "Ada Lovelace", "1002": ""}
     (tmp_path / "empty.db").write_bytes(b"")  # no student table: nbgrader's own way decides
     assert gradebook._sqlite_roster(tmp_path / "empty.db") is None
+
+
+def test_submissions_made_ahead_of_grading_are_removed_when_nothing_was_handed_in(tmp_path):
+    """The gradebook's students and submissions are created while the notebooks run; one that
+    turns out to have no notebook to grade leaves no submission behind (nbgrader counts the
+    student's assignment as not submitted, as before)."""
+    from types import SimpleNamespace
+
+    from autograder.grading import assignments, gradebook
+    from autograder.grading.spec import Verdict
+
+    assignment = assignments.load(ASSIGNMENT, ROOT / "solutions")
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    recorder = gradebook.Recorder(
+        url,
+        [assignment],
+        ROOT / "solutions",
+        expected=[("1001", ASSIGNMENT), ("1002", ASSIGNMENT)],
+        names={"1001": {"first_name": "Ada", "last_name": "Lovelace"}},
+    )
+    missing = [Verdict(0.0, "missing", "no submission") for _ in assignment.tests]
+    reports = [
+        SimpleNamespace(student=s, assignment=assignment, result=None, verdicts=missing)
+        for s in ("1001", "1002")
+    ]
+    assert recorder.record(reports)["submissions"] == 0
+    with Gradebook(url) as gb:
+        assert {s.id: s.first_name for s in gb.students} == {"1001": "Ada", "1002": None}
+        assert gb.assignment_submissions(ASSIGNMENT) == []

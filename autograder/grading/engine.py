@@ -879,7 +879,11 @@ def grade(
             from . import gradebook
 
             recorder = gradebook.Recorder(
-                options.gradebook, list(by_name.values()), options.solutions
+                options.gradebook,
+                list(by_name.values()),
+                options.solutions,
+                expected=[(s.student, s.assignment.name) for s in submissions if s.path],
+                names=(intake or {}).get("names", {}),
             )
         known = _reuse(submissions, store, options) if store else {}
         if store is not None:

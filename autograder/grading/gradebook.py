@@ -166,17 +166,46 @@ def ensure_assignment(db_url: str, assignment: Assignment, solutions: Path) -> b
 
 
 class Recorder:
-    """Records a batch's scores in one gradebook. The slow part (importing nbgrader, recording
-    the assignments) starts at once in a thread, while the notebooks are being graded."""
+    """Records a batch's scores in one gradebook. The slow part starts at once in a thread,
+    while the notebooks are being graded: importing nbgrader, recording the assignments, and
+    creating the students and the submissions of the notebooks that will be graded
+    (``expected``: (student, assignment) pairs), which nbgrader commits one by one. Once
+    graded, :meth:`record` only sets the scores, in one commit; a submission created ahead
+    for a notebook that turned out to have nothing to grade is removed again."""
 
-    def __init__(self, db_url: str, assignments: list[Assignment], solutions: Path):
+    def __init__(
+        self,
+        db_url: str,
+        assignments: list[Assignment],
+        solutions: Path,
+        expected: list[tuple[str, str]] = (),
+        names: dict | None = None,
+    ):
         self.db_url = db_url
         self.assignments = list(assignments)
         self.solutions = solutions
+        self.expected = list(dict.fromkeys(expected))
+        self.names = names or {}
         self.added: list[str] = []
+        self._created: set[tuple[str, str]] = set()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._prepare, daemon=True)
         self._thread.start()
+
+    def _create_submissions(self) -> None:
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(self.db_url) as gb:
+            known = {s.id for s in gb.students}
+            for student, name in self.expected:
+                if student not in known:
+                    gb.add_student(student, **self.names.get(student, {}))
+                    known.add(student)
+                try:
+                    gb.find_submission(name, student)
+                except MissingEntry:
+                    gb.add_submission(name, student)
+                    self._created.add((student, name))
 
     def _prepare(self) -> None:
         try:
@@ -187,6 +216,8 @@ class Recorder:
             for assignment in self.assignments:
                 if ensure_assignment(self.db_url, assignment, self.solutions):
                     self.added.append(assignment.name)
+            if self.expected:
+                self._create_submissions()
         except BaseException as err:  # noqa: BLE001 - handed to record()
             self._error = err
 
@@ -197,7 +228,7 @@ class Recorder:
         try:
             if self._error is not None:
                 raise self._error
-            count = _record(self.db_url, reports, names or {})
+            count = _record(self.db_url, reports, {**self.names, **(names or {})}, self._created)
         except GradebookError:
             raise
         except Exception as err:  # noqa: BLE001 - SQLAlchemy, nbgrader: whatever it is, say it
@@ -261,7 +292,11 @@ def _late(submission, report: record.Report) -> None:
         submission.extension = timedelta(hours=hours)
 
 
-def _record(db_url: str, reports: list[record.Report], names: dict) -> int:
+def _record(
+    db_url: str, reports: list[record.Report], names: dict, created: set = frozenset()
+) -> int:
+    """Set every report's scores; ``created``: the submissions made ahead of the grading, of
+    which those whose notebook had nothing to grade are removed."""
     from nbgrader.api import Gradebook, MissingEntry
 
     count = 0
@@ -272,6 +307,8 @@ def _record(db_url: str, reports: list[record.Report], names: dict) -> int:
                 gb.add_student(report.student, **names.get(report.student, {}))
                 known.add(report.student)
             if not record.submitted(report):
+                if (report.student, report.assignment.name) in created:
+                    gb.remove_submission(report.assignment.name, report.student)
                 continue
             name = report.assignment.name
             try:
