@@ -652,6 +652,11 @@ def checkpoint_samples(
     seed=1,
 ):
     """``{steps: (text, share of real words)}``: a sample from every snapshot after ``prompt``."""
+    if any(value is None for value in snapshots.values()):
+        raise CheckFailure(
+            "no parameters were kept: the training of section 2 stopped before the end. Make its "
+            "test pass, then run this cell again."
+        )
     known_words = set(char_data.decode(train_data, chars).split())
     codes = np.array([char_to_ix[c] for c in prompt])
     found = {}
