@@ -832,6 +832,62 @@ def _dispositions(groups, reports) -> list[dict]:
     return out
 
 
+def _early_pool(isolation, options: Options, loaded, most: int):
+    """Workers for ``loaded``'s kinds (with or without PyTorch), started now; None for a Dask
+    run or nothing to grade."""
+    if options.dask or not most or not loaded:
+        return None
+    size = min(options.workers or os.cpu_count() or 1, most)
+    kinds = {not assignment.numpy_only for assignment in loaded}
+    try:
+        return Pool(isolation, options.limits, size, kinds).start()
+    except sandbox.SandboxError as err:
+        raise GraderError(str(err)) from None
+
+
+def _plan_and_run(
+    submitted, students, loaded, options, out, intake, warnings, isolation, entropy, pool
+):
+    """Plan the run (what to grade, what is known), start the gradebook's recorder, and run
+    the notebooks; the pieces ``grade`` writes out."""
+    store = state.Store(out / STATE_DIR) if options.resumable else None
+    roster = _roster(options, warnings)
+    groups, by_name = _plan(submitted, students, loaded, store, intake, options, warnings, roster)
+    names = {**{k: v for k, v in roster.items() if v}, **_names(store, intake)}
+    submissions = _submissions(groups, by_name, names)
+    if options.summary_page:
+        # The page's figures need matplotlib, a second of imports: taken while the workers
+        # run rather than after them.
+        threading.Thread(target=_import_matplotlib, daemon=True).start()
+    recorder = None
+    if options.gradebook:
+        from . import gradebook
+
+        recorder = gradebook.Recorder(
+            options.gradebook,
+            list(by_name.values()),
+            options.solutions,
+            expected=[(s.student, s.assignment.name) for s in submissions if s.path],
+            names=(intake or {}).get("names", {}),
+        )
+    known = _reuse(submissions, store, options) if store else {}
+    if store is not None:
+        _save_entries(store, groups, submissions, known, names)
+
+    def on_report(index: int, report: record.Report) -> None:
+        # Saved before anything else: from here on, an interrupted run keeps this result.
+        report.graded_at = report.graded_at or state.now()
+        sub = submissions[index]
+        if store is not None and sub.key is not None:
+            report.file = sub.candidate.file if sub.candidate else report.file
+            store.save(report, sub.key, _saved(sub))
+
+    reports, run_seconds, run_warnings = run_submissions(
+        submissions, isolation, options, entropy, known, on_report, pool
+    )
+    return reports, run_seconds, run_warnings, known, submissions, groups, by_name, recorder
+
+
 def _import_matplotlib() -> None:
     """Import what summary_page draws with, ahead of it. A failure here is not hidden: the
     page's own import, after the run, raises it again where it is reported."""
@@ -858,48 +914,36 @@ def grade(
     submitted, out = Path(submitted).resolve(), Path(out).resolve()
     students, loaded, warnings = collect(submitted, wanted, options.solutions)
     out.mkdir(parents=True, exist_ok=True)
-    with files.OutputLock(out) if options.resumable else contextlib.nullcontext():
+    with (
+        files.OutputLock(out) if options.resumable else contextlib.nullcontext(),
+        files.deferred_sync(),
+    ):
         if options.resumable:
             files.remove_temporaries(out)
         isolation = _isolation(options, out)
         entropy = _entropy(options)
-        store = state.Store(out / STATE_DIR) if options.resumable else None
-        roster = _roster(options, warnings)
-        groups, by_name = _plan(
-            submitted, students, loaded, store, intake, options, warnings, roster
-        )
-        names = {**{k: v for k, v in roster.items() if v}, **_names(store, intake)}
-        submissions = _submissions(groups, by_name, names)
-        if options.summary_page:
-            # The page's figures need matplotlib, a second of imports: taken while the workers
-            # run rather than after them.
-            threading.Thread(target=_import_matplotlib, daemon=True).start()
-        recorder = None
-        if options.gradebook:
-            from . import gradebook
-
-            recorder = gradebook.Recorder(
-                options.gradebook,
-                list(by_name.values()),
-                options.solutions,
-                expected=[(s.student, s.assignment.name) for s in submissions if s.path],
-                names=(intake or {}).get("names", {}),
+        # The workers boot while the run is planned (a resumed run that has nothing left to
+        # grade closes them unused).
+        pool = _early_pool(isolation, options, loaded, len(students) * len(loaded))
+        try:
+            reports, run_seconds, run_warnings, known, submissions, groups, by_name, recorder = (
+                _plan_and_run(
+                    submitted,
+                    students,
+                    loaded,
+                    options,
+                    out,
+                    intake,
+                    warnings,
+                    isolation,
+                    entropy,
+                    pool,
+                )
             )
-        known = _reuse(submissions, store, options) if store else {}
-        if store is not None:
-            _save_entries(store, groups, submissions, known, names)
-
-        def on_report(index: int, report: record.Report) -> None:
-            # Saved before anything else: from here on, an interrupted run keeps this result.
-            report.graded_at = report.graded_at or state.now()
-            sub = submissions[index]
-            if store is not None and sub.key is not None:
-                report.file = sub.candidate.file if sub.candidate else report.file
-                store.save(report, sub.key, _saved(sub))
-
-        reports, run_seconds, run_warnings = run_submissions(
-            submissions, isolation, options, entropy, known, on_report
-        )
+        except BaseException:
+            if pool is not None:
+                pool.close()
+            raise
         policy = _late_policy(options, list(by_name), warnings)
         _settle(groups, submissions, reports, policy)
         feedback_dir = out / "feedback"
@@ -933,11 +977,13 @@ def grade(
         summary.groups = groups
         summary.due = {name: late.iso(when) for name, when in policy.due.items()}
         if recorder is not None:
+            from .gradebook import GradebookError
+
             try:
                 summary.gradebook = recorder.record(
                     counted, {k: v for k, v in (intake or {}).get("names", {}).items()}
                 )
-            except gradebook.GradebookError as err:
+            except GradebookError as err:
                 summary.gradebook_error = str(err)
                 summary.warnings.append(f"the gradebook was not updated: {err}")
         if options.summary_page:

@@ -196,6 +196,12 @@ def without(paths, hidden) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _without(paths: tuple, hidden: tuple) -> list[str]:
+    """:func:`without`, computed once per run for all its workers (it lists folders)."""
+    return without(paths, hidden)
+
+
 def _forbidden(paths, protected) -> list[str]:
     """The paths of ``paths`` through which a protected folder (or part of it) would be seen."""
     bad = []
@@ -313,7 +319,9 @@ def zygote_config(
         "read_only": read_only,
         # What Landlock grants: the read-only paths with PyTorch's folders cut out, and listing
         # (no reading) of the folders they were cut from.
-        "landlock_read_only": without(read_only, hidden) if hidden else read_only,
+        "landlock_read_only": list(_without(tuple(read_only), tuple(hidden)))
+        if hidden
+        else read_only,
         "landlock_list_only": sorted({os.path.dirname(h) for h in hidden}),
         "torch": torch,
         "hidden": hidden,
