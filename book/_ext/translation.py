@@ -4,7 +4,9 @@ Display maths (``$$ ... $$``, ``{math}`` and amsmath blocks) is the same in ever
 is kept out of the message catalogues: translators never copy it, and it cannot drift.
 
 The captions of the table of contents are translated too: Jupyter Book inserts the toctrees
-after Sphinx has translated the page, so they are translated here, from the same catalogue.
+after Sphinx has translated the page, so they are translated here, from the same catalogue. As
+every page carries them in its sidebar, every page is written again when the root page is read
+again (its catalogue changed, say), not only the pages whose own text changed.
 
 Glued values (``{glue:text}`key```) in a translated paragraph show the page's values: Sphinx
 parses each translation as a document of its own, where myst-nb would find no glue data.
@@ -66,6 +68,20 @@ class TranslateInsertedToctrees(SphinxTransform):
             translated = catalog.gettext(original)
             if translated and translated != original:
                 toctree.apply_translated_message(original, translated)
+
+
+ROOT_REREAD = "translation_root_reread"  # on the app: env.temp_data is cleared after each page
+
+
+def note_root_reread(app: Sphinx, env, docnames: list[str]) -> None:
+    setattr(app, ROOT_REREAD, app.config.root_doc in docnames)
+
+
+def rewrite_all_when_root_changed(app: Sphinx, env) -> list[str]:
+    """Pages to write again beyond the changed ones: all of them, if the root page was read."""
+    if site_of(app.config.language) != "en" and getattr(app, ROOT_REREAD, False):
+        return sorted(env.found_docs)
+    return []
 
 
 def share_glue_data_with_translations() -> None:
@@ -151,6 +167,8 @@ def setup(app: Sphinx) -> dict:
     app.add_transform(MathIsNotAMessage)
     app.add_transform(TranslateInsertedToctrees)
     share_glue_data_with_translations()
+    app.connect("env-before-read-docs", note_root_reread)
+    app.connect("env-get-updated", rewrite_all_when_root_changed)
     app.add_config_value("language_sites", DEFAULT_SITES, "html")
     app.connect("html-page-context", add_language_links)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
