@@ -1,5 +1,5 @@
 """``python -m autograder`` is the same as the ``rnn-course`` command."""
 
-from autograder.cli import run
+from autograder.cli import main
 
-run()
+raise SystemExit(main())
