@@ -4,7 +4,12 @@
 # %% [markdown]
 # # Exercise 1: the RNN cell, step by step
 #
-# Companion chapter: [The structure of an RNN](../../book/chapters/03_rnn_structure.ipynb).
+# | | |
+# |---|---|
+# | **Follows** | chapter 3, [The structure of an RNN](../../book/chapters/03_rnn_structure.ipynb) |
+# | **Time** | about 45 minutes |
+# | **Prerequisites** | NumPy arrays and matrix products |
+# | **What you will build** | one RNN step for a whole batch, the same cell run over a sequence, and the output layer, in NumPy, matched with the weights of PyTorch's `nn.RNNCell` and `nn.RNN` (stored transposed) |
 #
 # **After this exercise you can**
 #

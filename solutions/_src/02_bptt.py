@@ -4,7 +4,12 @@
 # %% [markdown]
 # # Exercise 2: backpropagation through time
 #
-# Companion chapter: [Backpropagation through time](../../book/chapters/05_bptt.ipynb).
+# | | |
+# |---|---|
+# | **Follows** | chapter 5, [Backpropagation through time](../../book/chapters/05_bptt.ipynb) |
+# | **Time** | about 3 hours |
+# | **Prerequisites** | [Exercise 1](../01_rnn_cell/rnn_cell.ipynb); the chain rule for matrices |
+# | **What you will build** | the backward pass of one step and of a whole sequence (BPTT), its truncation to $k$ steps, a numerical gradient check that Exercises 6 and 7 give back to you, and a measurement of how the gradient shrinks or grows going back in time |
 #
 # **After this exercise you can**
 #

@@ -4,7 +4,12 @@
 # %% [markdown]
 # # Exercise 3: a bidirectional RNN
 #
-# Companion chapter: [Bidirectional RNNs](../../book/chapters/04_bidirectional_rnns.ipynb).
+# | | |
+# |---|---|
+# | **Follows** | chapter 4, [Bidirectional RNNs](../../book/chapters/04_bidirectional_rnns.ipynb) |
+# | **Time** | about 1 hour 30 minutes |
+# | **Prerequisites** | [Exercise 1](../01_rnn_cell/rnn_cell.ipynb) and [Exercise 2](../02_bptt/bptt.ipynb) |
+# | **What you will build** | a bidirectional RNN from two ordinary ones, laid out as `nn.RNN(bidirectional=True)` lays out its states, its backward pass, checked with the gradient check of Exercise 2 |
 #
 # **After this exercise you can**
 #
@@ -63,6 +68,7 @@ import numpy as np
 from autograder.handouts.bidirectional import SequenceCache
 from autograder.handouts.bidirectional import rnn_backward as given_rnn_backward
 from autograder.handouts.bidirectional import rnn_forward as given_rnn_forward
+from autograder.handouts.gradcheck import gradient_check, gradient_check_table
 from autograder.notebook_checks import (
     CheckFailure,
     check_array,
@@ -290,6 +296,48 @@ def expected_birnn_grads(module, dH, X, h0_f, h0_b, params_f, params_b):
     _, cache = module.birnn_forward(X, h0_f, h0_b, params_f, params_b)
     return dict(zip(BI_AXES, flatten_birnn_grads(module.birnn_backward(dH, cache)), strict=True))
 
+
+# %% [markdown]
+# **Check your gradients first.** Your `numerical_gradient` from Exercise 2 is given back in
+# `gradient_check`: for the scalar loss $L = \sum dH \odot H$, it nudges every entry of every
+# input of `birnn_forward` and compares the change of $L$ with your gradients, one row per
+# input. A correct backward pass agrees to about $10^{-9}$; a row above $10^{-6}$ names the
+# gradient to look at.
+
+# %% [code]
+X, h0_f, h0_b, (W_xh_f, W_hh_f, b_h_f), (W_xh_b, W_hh_b, b_h_b) = birnn_inputs(
+    seed=11, N=2, T=3, D=2, Dh=2
+)
+inputs = {
+    "X": X, "h0_f": h0_f, "h0_b": h0_b,
+    "W_xh_f": W_xh_f, "W_hh_f": W_hh_f, "b_h_f": b_h_f,
+    "W_xh_b": W_xh_b, "W_hh_b": W_hh_b, "b_h_b": b_h_b,
+}  # fmt: skip
+dH = np.random.default_rng(12).standard_normal((2, 3, 4))
+
+
+def birnn_loss():
+    params_f = (inputs["W_xh_f"], inputs["W_hh_f"], inputs["b_h_f"])
+    params_b = (inputs["W_xh_b"], inputs["W_hh_b"], inputs["b_h_b"])
+    return np.sum(
+        dH * birnn_forward(inputs["X"], inputs["h0_f"], inputs["h0_b"], params_f, params_b)
+    )
+
+
+got = flatten_birnn_grads(
+    birnn_backward(dH, X, h0_f, h0_b, (W_xh_f, W_hh_f, b_h_f), (W_xh_b, W_hh_b, b_h_b))
+)
+grads = dict(zip(inputs, got, strict=True))
+errors = gradient_check(birnn_loss, inputs, grads)
+print(gradient_check_table(errors))
+wrong = [name for name, error in errors.items() if not error <= 1e-6]
+if wrong:
+    raise CheckFailure(
+        f"the gradients on {', '.join(wrong)} disagree with numerical ones. If only the _b rows "
+        "are wrong, look at how dH's second half goes back through the reversed sequence; if "
+        "dX is wrong too, at how the two directions' dX are added."
+    )
+print("✓ every gradient of birnn_backward agrees with central differences")
 
 # %% [test] id=test_birnn_backward points=3
 X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed=0, N=2, T=5, D=3, Dh=4)
