@@ -291,3 +291,16 @@ def test_check_and_grade_take_lang():
     assert parser.parse_args(["grade", "sub", "--out", "o", "--lang", "zh"]).lang == "zh"
     with pytest.raises(SystemExit):
         parser.parse_args(["check", "x.ipynb", "--lang", "fr"])
+
+
+def test_the_sandbox_s_own_sentences_and_the_timeout_skip_are_in_chinese_too():
+    from autograder.grading import engine, judges
+    from autograder.grading.child.execute import NUMPY_ONLY
+
+    refused = {"type": "ModuleNotFoundError", "message": NUMPY_ONLY, "where": None}
+    with i18n.use("zh"):
+        assert "本练习只用 NumPy" in judges.error_text("rnn_cell_forward", refused)
+        assert "超时" in engine.after_timeout_text("rnn_forward", "rnn_cell_forward")
+        assert "超时" in engine.after_timeout_text("rnn_forward", "rnn_forward")
+    assert NUMPY_ONLY in judges.error_text("rnn_cell_forward", refused)
+    assert "timed out" in engine.after_timeout_text("rnn_forward", "rnn_cell_forward")

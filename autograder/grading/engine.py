@@ -317,8 +317,12 @@ def blame_syntax(tests, verdicts: list[Verdict], broken: dict) -> list[Verdict]:
 def after_timeout_text(name: str, stuck: str) -> str:
     """Why a test was not run: a function it calls timed out in an earlier test."""
     if stuck == name or not stuck:
-        return f"{name} timed out in an earlier test, so this test was not run"
-    return f"{name} calls {stuck}, which timed out in an earlier test, so this test was not run"
+        return i18n._("{name} timed out in an earlier test, so this test was not run").format(
+            name=name
+        )
+    return i18n._(
+        "{name} calls {stuck}, which timed out in an earlier test, so this test was not run"
+    ).format(name=name, stuck=stuck)
 
 
 def blame_callees(tests, verdicts: list[Verdict], uses: dict) -> list[Verdict]:

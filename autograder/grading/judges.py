@@ -86,7 +86,23 @@ def error_text(name: str, error: dict) -> str:
             "{missing} is not given in this exercise: write it yourself. {name} uses it{place}"
         ).format(missing=missing, name=name, place=place)
     text = i18n._("{name} raised {error}").format(name=name, error=kind)
-    return text + (f": {message}" if message else "") + place
+    return text + (f": {_translated(message)}" if message else "") + place
+
+
+# Sentences the sandboxed child writes in English (it runs without the message catalogue).
+_CHILD_SENTENCES = (
+    "this exercise is NumPy only: torch is not available in the grader",
+    "its import failed, as this exercise is NumPy only: torch is not available in the grader",
+)
+
+
+def _translated(message: str) -> str:
+    """``message`` with the child's own English sentences in the learner's language."""
+    for sentence in _CHILD_SENTENCES:
+        if sentence in message:
+            message = message.replace(sentence, i18n._(sentence))
+            break
+    return message
 
 
 # How Python says that the course package lacks a name: the sandbox offers only what the exercise
