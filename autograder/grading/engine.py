@@ -691,7 +691,11 @@ def _submissions(groups, by_name, names) -> list[Submission]:
                 )
                 sub.problem_status = "unreadable"
             elif candidate.file != assignment.notebook:
-                sub.notes.append(f"graded {candidate.file} (expected {assignment.notebook})")
+                sub.notes.append(
+                    i18n._("graded {file} (expected {notebook})").format(
+                        file=candidate.file, notebook=assignment.notebook
+                    )
+                )
             submissions.append(sub)
     return submissions
 

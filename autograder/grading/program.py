@@ -26,6 +26,7 @@ import symtable
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .. import i18n
 from .notebook import Cell
 from .run import Snippet
 
@@ -296,26 +297,38 @@ def find_program(cells: Iterable[Cell], required: Iterable[str]) -> Program:
         code = to_python(cell.source)
         if code is None:
             magic = cell.source.strip().split()[0]
-            notes.append(f"cell {cell.number} is a {magic} cell, not Python; it was skipped")
+            notes.append(
+                i18n._("cell {number} is a {magic} cell, not Python; it was skipped").format(
+                    number=cell.number, magic=magic
+                )
+            )
             continue
         try:
             statements += _statements(cell.number, code)
         except SyntaxError as err:
-            where = f"line {err.lineno}: " if err.lineno else ""
+            where = i18n._("line {line}: ").format(line=err.lineno) if err.lineno else ""
             notes.append(
-                f"cell {cell.number} has a syntax error ({where}{err.msg}) and was skipped, "
-                "as Jupyter would skip it"
+                i18n._(
+                    "cell {number} has a syntax error ({where}{error}) and was skipped, "
+                    "as Jupyter would skip it"
+                ).format(number=cell.number, where=where, error=err.msg)
             )
-            line = f" on line {err.lineno}" if err.lineno else ""
+            line = i18n._(" on line {line}").format(line=err.lineno) if err.lineno else ""
             for name in sorted(required & _named_in(code)):
                 broken.setdefault(
                     name,
-                    f"{name} could not be read: cell {cell.number}, which defines it, has a "
-                    f"syntax error{line} ({err.msg}). Fix that line (Jupyter shows it when "
-                    "you run the cell), then submit again",
+                    i18n._(
+                        "{name} could not be read: cell {number}, which defines it, has a "
+                        "syntax error{line} ({error}). Fix that line (Jupyter shows it when "
+                        "you run the cell), then submit again"
+                    ).format(name=name, number=cell.number, line=line, error=err.msg),
                 )
         except (ValueError, RecursionError, MemoryError) as err:
-            notes.append(f"cell {cell.number} could not be read ({type(err).__name__}); skipped")
+            notes.append(
+                i18n._("cell {number} could not be read ({error}); skipped").format(
+                    number=cell.number, error=type(err).__name__
+                )
+            )
     kept = _slice(statements, required)
     snippets = tuple(
         Snippet(f"cell {statements[i].cell}", "\n" * (statements[i].start - 1) + statements[i].text)

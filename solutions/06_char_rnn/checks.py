@@ -40,6 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from autograder import i18n
 from autograder.grading import choices, judges, mistakes
 from autograder.grading import module_checks as mc
 from autograder.grading.child.wire import Rng
@@ -278,11 +279,11 @@ def _held_out(case, result):
         return f"trained parameters of the wrong shapes ({err})"
     per_char = loss / (len(val) - 1)
     if per_char > 2.9:
-        return (
-            f"trained with your char_rnn_loss, reaches a loss per character of {per_char:.2f} on "
+        return i18n._(
+            "trained with your char_rnn_loss, reaches a loss per character of {loss:.2f} on "
             "held-out text, above 2.9 (the reference reaches about 2.5): if the loss does not "
             "go down, compare your gradients with numerical ones (Exercise 2)"
-        )
+        ).format(loss=per_char)
     return None
 
 
