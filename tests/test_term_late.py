@@ -178,6 +178,11 @@ def test_the_page_the_summary_and_the_canvas_export_show_the_penalty(late_run):
     assert canvas["s05"]["Student"] == "Ada Lovelace" and float(canvas["s05"][ASSIGNMENT]) == 0
     page = (out / "feedback/s02/01_rnn_cell/rnn_cell.html").read_text(encoding="utf-8")
     assert "late penalty" in page.lower() and "2026-03-03 00:00:00 UTC" in page
+    # The score the page opens with is the one that counts, as in grades.csv.
+    score = page.split('<p class="score">', 1)[1].split("</p>", 1)[0]
+    assert score.startswith("6 / 8 points") and "late penalty of 2" in score, score
+    on_time = (out / "feedback/s03/01_rnn_cell/rnn_cell.html").read_text(encoding="utf-8")
+    assert '<p class="score">8 / 8 points</p>' in on_time
 
 
 def test_a_policy_without_due_date_or_with_nbgraders_stock_methods():

@@ -27,4 +27,5 @@ def render(report) -> str:
         entropy=entropy,
         index=index,
         handed_in=page_lines(report),  # the submission time, lateness, other files
+        penalty=report.penalty,  # the late penalty, taken off the tests' points
     )
