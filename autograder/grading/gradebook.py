@@ -40,6 +40,9 @@ def _nbgrader_path() -> None:
 def _alembic_head() -> str:
     """The schema version nbgrader stamps a new gradebook with, read in-process: nbgrader asks
     a fresh ``alembic heads`` process, which costs seconds for one line."""
+    from . import nbgrader_api
+
+    nbgrader_api.load()
     import nbgrader
     from alembic.script import ScriptDirectory
 
@@ -50,11 +53,9 @@ def _nbgrader() -> None:
     """Get nbgrader's API ready: alembic on PATH, the schema version read in-process (nbgrader
     starts ``alembic heads`` for every new gradebook, seconds for one line), and no SQLAlchemy 2
     warnings about its (working) relationship code. Idempotent."""
-    # jsonschema (imported by nbformat, imported by nbgrader) builds 38 Lark grammars when the
-    # optional rfc3987_syntax is installed, about a second of CPU, for IRI formats that neither
-    # nbformat nor nbgrader validate: the grader's process leaves that optional module out.
-    if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)
+    from . import nbgrader_api
+
+    nbgrader_api.load()  # whole, in one thread at a time
     import nbgrader.api
     from sqlalchemy.exc import SAWarning
 
@@ -104,6 +105,9 @@ def as_db_url(value: str | Path) -> str:
 
 
 def _grade_cells(gb, assignment: Assignment) -> dict[str, float] | None:
+    from . import nbgrader_api
+
+    nbgrader_api.load()
     from nbgrader.api import MissingEntry
 
     try:
@@ -124,6 +128,9 @@ def graded_cells(assignment: Assignment) -> dict[str, float]:
 def generate_assignment(config, name: str) -> str:
     """``nbgrader generate_assignment NAME --force`` in this process, with ``config`` (a course
     configuration); nbgrader's log. GradebookError when nbgrader fails."""
+    from . import nbgrader_api
+
+    nbgrader_api.load()
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
@@ -142,6 +149,9 @@ def generate_assignment(config, name: str) -> str:
 
 def ensure_assignment(db_url: str, assignment: Assignment, solutions: Path) -> bool:
     """Record the assignment in the gradebook unless it is there already; True if recorded."""
+    from . import nbgrader_api
+
+    nbgrader_api.load()
     from nbgrader.api import Gradebook
 
     declared = graded_cells(assignment)
@@ -193,6 +203,9 @@ class Recorder:
         self._thread.start()
 
     def _create_submissions(self) -> None:
+        from . import nbgrader_api
+
+        nbgrader_api.load()
         from nbgrader.api import Gradebook, MissingEntry
 
         with Gradebook(self.db_url) as gb:
@@ -254,6 +267,9 @@ def roster(db_url: str) -> dict[str, str]:
         found = _sqlite_roster(path)
         if found is not None:
             return found
+    from . import nbgrader_api
+
+    nbgrader_api.load()
     from nbgrader.api import Gradebook
 
     _nbgrader()
@@ -297,6 +313,9 @@ def _record(
 ) -> int:
     """Set every report's scores; ``created``: the submissions made ahead of the grading, of
     which those whose notebook had nothing to grade are removed."""
+    from . import nbgrader_api
+
+    nbgrader_api.load()
     from nbgrader.api import Gradebook, MissingEntry
 
     count = 0

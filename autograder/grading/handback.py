@@ -100,6 +100,9 @@ def write_autograded(folders: Folders, report, source: Path | None) -> Path | No
 
 def _nbgrader_time(stamp: str) -> str:
     """A time as nbgrader writes it in timestamp.txt (UTC), read as nbgrader reads one."""
+    from . import nbgrader_api
+
+    nbgrader_api.load()
     from nbgrader.utils import parse_utc
 
     return parse_utc(stamp).replace(tzinfo=UTC).strftime("%Y-%m-%d %H:%M:%S.%f %Z")

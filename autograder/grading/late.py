@@ -35,6 +35,9 @@ def parse_time(text: str | None) -> datetime | None:
     """A timestamp as nbgrader reads one (any time zone, naive means UTC), in UTC."""
     if not text:
         return None
+    from . import nbgrader_api
+
+    nbgrader_api.load()
     from nbgrader.utils import parse_utc
 
     return parse_utc(text).replace(tzinfo=UTC)
@@ -111,6 +114,9 @@ def describe(seconds: float) -> str:
 
 
 def _plugin(config):
+    from . import nbgrader_api
+
+    nbgrader_api.load()
     from nbgrader.preprocessors import AssignLatePenalties
 
     assign = AssignLatePenalties(config=config) if config is not None else AssignLatePenalties()
@@ -157,6 +163,9 @@ def load(db_url: str | None, course: Path, assignments: list[str]) -> Policy:
 def _from_gradebook(policy: Policy, db_url: str, assignments: list[str]) -> None:
     if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).is_file():
         return
+    from . import nbgrader_api
+
+    nbgrader_api.load()
     from nbgrader.api import Gradebook, MissingEntry
 
     from .gradebook import _nbgrader

@@ -99,6 +99,9 @@ class Intake:
 
 def collector(regexp: str):
     """nbgrader's file-name collector for ``regexp`` (checked to have the required groups)."""
+    from . import nbgrader_api
+
+    nbgrader_api.load()
     from nbgrader.plugins.zipcollect import FileNameCollectorPlugin
 
     try:
