@@ -279,7 +279,10 @@ def test_a_later_wrong_copy_wins_as_in_a_notebook_run(main_batch, assignment):
 def test_untouched_exercise_gets_zero_with_a_reason(main_batch, assignment):
     rows = _row(main_batch, "untouched", assignment)
     assert rows and all(float(r["points"]) == 0 for r in rows)
-    assert all("not written yet" in r["message"] or "is not set" in r["message"] for r in rows)
+    # A function still raises NotImplementedError, an answer variable is not set, or a
+    # prediction was never made (its letter is not a string yet).
+    reasons = ("not written yet", "is not set", "should be a string")
+    assert all(any(reason in r["message"] for reason in reasons) for r in rows), rows
 
 
 @pytest.mark.parametrize("assignment", subs.ASSIGNMENTS)
@@ -355,7 +358,12 @@ def test_killing_the_process_from_the_top_level_never_raises_a_score(short_batch
 )
 def test_disruptive_attack_is_named_in_the_message(short_batch, assignment, attack, words):
     rows = _target_rows(short_batch, attack, assignment)
-    assert rows and all(words in r["message"] for r in rows), rows
+    # Once a function has timed out, the later tests that reach it are not run again: they say
+    # why. Every test that did run names the attack.
+    ran = [r for r in rows if r["status"] != "not_run"]
+    assert ran and all(words in r["message"] for r in ran), rows
+    skipped = [r for r in rows if r["status"] == "not_run"]
+    assert all("timed out in an earlier test" in r["message"] for r in skipped), skipped
 
 
 @pytest.mark.parametrize("assignment", subs.ASSIGNMENTS)
@@ -387,7 +395,8 @@ def test_objects_that_equal_everything_are_not_arrays(main_batch, assignment):
 
 def test_top_level_endless_loop_costs_only_its_statement(short_batch):
     rows = _row(short_batch, "top_level_infinite_loop", "00_concepts")
-    assert sum(r["status"] == "passed" for r in rows) == 9
+    # The looping statement costs its own question; every other answer is graded right.
+    assert len(rows) >= 10 and sum(r["status"] == "passed" for r in rows) == len(rows) - 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -453,7 +462,7 @@ def test_no_file_was_written_outside_the_scratch_directory(main_batch, short_bat
     for path, existed in world["sitecustomize"].items():
         assert path.exists() == existed, path
     names = {p.name for p in world["out"].iterdir()}
-    assert names == {"grades.csv", "grading.json", "feedback"}
+    assert names == {"grades.csv", "canvas_grades.csv", "grading.json", "feedback"}
     students = {r["student_id"] for r in main_batch["rows"]}
     assert {p.name for p in (world["out"] / "feedback").iterdir()} == students
     html = [p for p in (world["out"] / "feedback").rglob("*") if p.is_file()]
@@ -475,4 +484,8 @@ def test_csv_has_exactly_the_promised_columns(main_batch):
         "max_points",
         "status",
         "message",
+        "file",
+        "counted",
+        "submitted_at",
+        "late_penalty",
     ]

@@ -170,12 +170,24 @@ def test_the_sandbox_is_handed_the_comparison_that_notebook_checks_imports():
         if isinstance(node, ast.ImportFrom) and node.level == 0
     }
     assert imported <= {"__future__", "collections", "dataclasses", "numpy"}
-    copy = types.ModuleType("comparison_in_the_sandbox")
-    sys.modules[copy.__name__] = copy
+    # In the sandbox, the package holds only what it is handed: comparison and its i18n.
+    package = types.ModuleType("course_in_the_sandbox")
+    package.__path__ = []
+    names = {"i18n": "autograder.i18n", "comparison": "autograder.comparison"}
+    created = [package.__name__]
+    sys.modules[package.__name__] = package
     try:
-        exec(compile(modules["autograder.comparison"], "comparison", "exec"), copy.__dict__)
+        for short, full in names.items():
+            module = types.ModuleType(f"{package.__name__}.{short}")
+            module.__package__ = package.__name__
+            module.__file__ = f"<course {full}>"  # as the sandbox names it
+            sys.modules[module.__name__] = module
+            created.append(module.__name__)
+            exec(compile(modules[full], full, "exec"), module.__dict__)
+        copy = sys.modules[f"{package.__name__}.comparison"]
     finally:
-        del sys.modules[copy.__name__]
+        for name in created:
+            del sys.modules[name]
     assert copy.within(np.ones(2), np.ones(2)) and not copy.within(np.ones(2), np.zeros(2))
 
 

@@ -27,6 +27,7 @@ _CHAR_DATA = "autograder.reference.char_data"  # given whole, with its texts
 _WHOLE = {
     "autograder.notebook_checks": PACKAGE / "notebook_checks.py",
     "autograder.comparison": PACKAGE / "comparison.py",  # notebook_checks compares with it
+    "autograder.i18n": PACKAGE / "i18n.py",  # comparison's messages (English in the sandbox)
     "autograder.reference._checks": PACKAGE / "reference" / "_checks.py",
 }
 
