@@ -395,7 +395,9 @@ class DaskPool:
         grader = code_version()
         batch = uuid.uuid4().hex[:12]
         todo = iter(jobs)
-        running = as_completed()
+        # On this pool's client's loop: another client of the same process (the default one)
+        # may run on another loop.
+        running = as_completed(loop=self.client.loop)
         owner: dict[str, tuple[Any, Job]] = {}
         numbers = itertools.count()
 
