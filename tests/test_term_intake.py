@@ -51,7 +51,12 @@ def _grade(archive: Path, out: Path, db: Path, *extra: str) -> subprocess.Comple
     command = [RNN_COURSE, "grade", "--zip", str(archive), "--assignment", ASSIGNMENT]
     command += ["--out", str(out), "--gradebook", str(db), "--seed", "11", "--workers", "2"]
     env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
-    return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=600, env=env)
+    result = subprocess.run(
+        [*command, *extra], capture_output=True, text=True, timeout=600, env=env
+    )
+    # Every run of the term grades into OUT: say why when one did not.
+    assert (out / "grades.csv").is_file(), f"exit {result.returncode}:\n{result.stderr[-3000:]}"
+    return result
 
 
 def _rows(out: Path) -> list[dict]:
