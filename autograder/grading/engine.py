@@ -952,6 +952,10 @@ def grade(
             if pool is not None:
                 pool.close()
             raise
+        if recorder is not None:
+            # The late policy reads the same gradebook: not while the recorder may be creating
+            # it (two first connections each try to add the course).
+            recorder.join()
         policy = _late_policy(options, list(by_name), warnings)
         _settle(groups, submissions, reports, policy)
         feedback_dir = out / "feedback"

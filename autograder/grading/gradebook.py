@@ -234,6 +234,10 @@ class Recorder:
         except BaseException as err:  # noqa: BLE001 - handed to record()
             self._error = err
 
+    def join(self) -> None:
+        """Wait until the gradebook is prepared (what went wrong is raised by :meth:`record`)."""
+        self._thread.join()
+
     def record(self, reports: list[record.Report], names: dict | None = None) -> dict:
         """Write every report's scores; what was written. ``names`` gives new students their
         names (``{id: {"first_name": ..., "last_name": ...}}``)."""
