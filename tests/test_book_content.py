@@ -456,3 +456,46 @@ def test_citations_and_bibliography_are_both_author_year():
     assert config["config"]["bibtex_reference_style"] == "author_year"
     assert config["config"]["bibtex_default_style"] == "authoryear"
     assert "bibstyle" in config["local_extensions"]
+
+
+def test_printed_text_is_shown_as_printed_however_the_kernel_chunks_it():
+    """The kernel may split one cell's prints at any byte; the page must not depend on where.
+
+    myst-nb's own merge strips each chunk, so ``"a"`` then ``"\\nb"`` showed a blank line between
+    the two lines on some builds and not on others (book/_ext/stream_chunks.py).
+    """
+    import sys
+
+    import nbformat
+    from myst_nb.core import render
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["sphinx"]
+    assert "stream_chunks" in config["local_extensions"]
+    assert config["config"]["nb_merge_streams"] is True
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        import stream_chunks
+    finally:
+        sys.path.remove(str(ROOT / "book" / "_ext"))
+    saved = render.coalesce_streams
+    try:
+        stream_chunks.setup(None)
+        printed = "step  1: 3.63e-03\nstep  2: 2.88e-03\nstep  5: 2.83e-04\n"
+        for cut in range(1, len(printed)):
+            chunks = [printed[:cut], printed[cut:]]
+            outputs = [nbformat.v4.new_output("stream", name="stdout", text=c) for c in chunks]
+            merged = render.coalesce_streams(outputs)
+            assert [o["text"] for o in merged] == [printed], f"cut at {cut}: {merged}"
+        figure = nbformat.v4.new_output("display_data", data={"text/plain": "<Figure>"})
+        outputs = [
+            nbformat.v4.new_output("stream", name="stdout", text="before\n"),
+            figure,
+            nbformat.v4.new_output("stream", name="stderr", text="a warning\n"),
+        ]
+        kinds = [(o["output_type"], o.get("name")) for o in render.coalesce_streams(outputs)]
+        assert kinds == [("stream", "stdout"), ("display_data", None), ("stream", "stderr")]
+        # Set up twice (English and Chinese builds in one process): still one join, no nesting.
+        stream_chunks.setup(None)
+        assert render.coalesce_streams.__wrapped__ is saved
+    finally:
+        render.coalesce_streams = saved
