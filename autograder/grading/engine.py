@@ -853,6 +853,20 @@ def _early_pool(isolation, options: Options, loaded, most: int):
         raise GraderError(str(err)) from None
 
 
+@dataclass
+class _Run:
+    """What ``_plan_and_run`` hands back to ``grade`` to write out."""
+
+    reports: list
+    run_seconds: float
+    warnings: list
+    known: dict
+    submissions: list
+    groups: dict
+    by_name: dict
+    recorder: object | None
+
+
 def _plan_and_run(
     submitted, students, loaded, options, out, intake, warnings, isolation, entropy, pool
 ):
@@ -893,7 +907,7 @@ def _plan_and_run(
     reports, run_seconds, run_warnings = run_submissions(
         submissions, isolation, options, entropy, known, on_report, pool
     )
-    return reports, run_seconds, run_warnings, known, submissions, groups, by_name, recorder
+    return _Run(reports, run_seconds, run_warnings, known, submissions, groups, by_name, recorder)
 
 
 def _import_matplotlib() -> None:
@@ -934,24 +948,25 @@ def grade(
         # grade closes them unused).
         pool = _early_pool(isolation, options, loaded, len(students) * len(loaded))
         try:
-            reports, run_seconds, run_warnings, known, submissions, groups, by_name, recorder = (
-                _plan_and_run(
-                    submitted,
-                    students,
-                    loaded,
-                    options,
-                    out,
-                    intake,
-                    warnings,
-                    isolation,
-                    entropy,
-                    pool,
-                )
+            run = _plan_and_run(
+                submitted,
+                students,
+                loaded,
+                options,
+                out,
+                intake,
+                warnings,
+                isolation,
+                entropy,
+                pool,
             )
         except BaseException:
             if pool is not None:
                 pool.close()
             raise
+        reports, run_seconds, run_warnings = run.reports, run.run_seconds, run.warnings
+        known, submissions, groups = run.known, run.submissions, run.groups
+        by_name, recorder = run.by_name, run.recorder
         if recorder is not None:
             # The late policy reads the same gradebook: not while the recorder may be creating
             # it (two first connections each try to add the course).
