@@ -52,15 +52,24 @@ def rnn_cell() -> dict[str, np.ndarray]:
     # test_rnn_cell_forward_values: rnn_inputs(seed=0, N=2, T=1, D=3, Dh=4)
     X, h0, W_xh, W_hh, b_h = rnn_inputs(0, 2, 1, 3, 4)
     values["cell_h_next"] = numpy_rnn.rnn_cell_forward(X[:, 0], h0, W_xh, W_hh, b_h)[0]
+    # ... and what the usual slips give there (the test's suspects: the answer's formula stays
+    # out of the visible test's source)
+    x = X[:, 0]
+    values["cell_no_tanh"] = x @ W_xh + h0 @ W_hh + b_h
+    values["cell_no_bias"] = np.tanh(x @ W_xh + h0 @ W_hh)
+    values["cell_no_h_prev"] = np.tanh(x @ W_xh + b_h)
+    values["cell_W_hh_transposed"] = np.tanh(x @ W_xh + h0 @ W_hh.T + b_h)
     # test_rnn_forward_values: rnn_inputs(seed=1, N=2, T=5, D=3, Dh=4), and from h0 = 0
     X, h0, W_xh, W_hh, b_h = rnn_inputs(1, 2, 5, 3, 4)
     values["sequence_H"] = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)[0]
     values["sequence_H_zero_h0"] = numpy_rnn.rnn_forward(X, 0 * h0, W_xh, W_hh, b_h)[0]
+    values["sequence_H_not_carried"] = np.tanh(X @ W_xh + (h0 @ W_hh)[:, None] + b_h)
     # test_output_forward: the states and weights drawn by default_rng(2)
     rng = np.random.default_rng(2)
     H_states = np.tanh(rng.standard_normal((2, 5, 4)))
     W_hq, b_q = rng.standard_normal((4, 3)), rng.standard_normal(3)
     values["output_O"] = numpy_rnn.output_forward(H_states, W_hq, b_q)[0]
+    values["output_O_no_bias"] = H_states @ W_hq
     return values
 
 
@@ -102,7 +111,17 @@ def bidirectional() -> dict[str, np.ndarray]:
     dH = np.random.default_rng(1).standard_normal((2, 5, 8))
     dX, dh0_f, dh0_b, dparams_f, dparams_b = numpy_rnn.birnn_backward(dH, cache)
     grads = (dX, dh0_f, dh0_b, *dparams_f, *dparams_b)
-    return {"birnn_H": H} | {f"birnn_{n}": g for n, g in zip(BI, grads, strict=True)}
+    # ... and what the usual slips of birnn_forward give there (the test's suspects)
+    H_f = numpy_rnn.rnn_forward(X, h0_f, *params_f)[0]
+    H_b_reversed = numpy_rnn.rnn_forward(X[:, ::-1], h0_b, *params_b)[0]
+    slips = {
+        "birnn_H_unreversed": np.concatenate([H_f, H_b_reversed], axis=-1),
+        "birnn_H_reads_forwards": np.concatenate(
+            [H_f, numpy_rnn.rnn_forward(X, h0_b, *params_b)[0]], axis=-1
+        ),
+        "birnn_H_swapped": np.concatenate([H_b_reversed[:, ::-1], H_f], axis=-1),
+    }
+    return {"birnn_H": H} | {f"birnn_{n}": g for n, g in zip(BI, grads, strict=True)} | slips
 
 
 def _random_grads(seed, shapes, scale):

@@ -1,5 +1,6 @@
-"""For Chinese-speaking learners: in Exercises 0, 6 and 7 every term of the glossary is given with
-its Chinese name where the notebook first uses it, and the notebook links to the glossary."""
+"""For Chinese-speaking learners: in Exercises 0, 1, 3, 4, 6 and 7 every term of the glossary is
+given with its Chinese name where the notebook first uses it, and the notebook links to the
+glossary."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ["00_concepts/concepts.ipynb", "06_char_rnn/char_rnn.ipynb", "07_gated/gated.ipynb"]
+NOTEBOOKS = [
+    "00_concepts/concepts.ipynb",
+    "01_rnn_cell/rnn_cell.ipynb",
+    "03_bidirectional/bidirectional.ipynb",
+    "04_sequence_types/sequence_types.ipynb",
+    "06_char_rnn/char_rnn.ipynb",
+    "07_gated/gated.ipynb",
+]
 WINDOW = 80  # characters after the English term in which its Chinese name must appear
 
 

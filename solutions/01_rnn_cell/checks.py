@@ -5,6 +5,9 @@ if they disagree). Every function is compared with the NumPy reference on fresh 
 edge sizes included (N = 1, T = 1, D = H so that a transposed weight still multiplies). The
 exercise is NumPy only: neither its sandbox nor the grader imports PyTorch (the reference's
 agreement with nn.RNNCell, nn.RNN and nn.Linear is tests/test_reference_torch.py's to check).
+predict_saturation, the prediction made before the experiment with a larger W_hh, is a multiple
+choice read from the notebook (autograder.grading.choices): the feedback explains the option
+chosen.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from functools import partial
 
 import numpy as np
 
-from autograder.grading import judges, mistakes
+from autograder.grading import choices, judges, mistakes
 from autograder.grading.inputs import label, normal, rnn_inputs
 from autograder.grading.spec import Array, Assignment, Case, Mistake, Test
 from autograder.reference import numpy_rnn
@@ -241,5 +244,6 @@ def build(folder):
                 judges.references(O_ALL, OUTPUT, OUTPUT_MISTAKES),
                 about="output_forward matches the NumPy reference",
             ),
+            *choices.tests(folder / "rnn_cell.ipynb", r"predict_\w+"),
         ),
     )

@@ -7,13 +7,16 @@ PyTorch (the reference's agreement with torch.nn.RNN(bidirectional=True) and aut
 tests/test_reference_torch.py's to check).
 The notebook gives the learner rnn_forward and rnn_backward, built on the reference, so the
 sandbox may import those (and SequenceCache, which the given rnn_backward uses).
+predict_last_input, the prediction made before the experiment of section 3, is a multiple choice
+read from the notebook (autograder.grading.choices); explain_last_input, the written explanation
+after it, is marked by hand (read from the notebook into Assignment.hand_marked).
 """
 
 from __future__ import annotations
 
 from functools import partial
 
-from autograder.grading import judges, mistakes
+from autograder.grading import choices, judges, mistakes
 from autograder.grading.inputs import label, normal, rnn_inputs
 from autograder.grading.spec import Array, Assignment, Case, Mistake, Test
 from autograder.reference import numpy_rnn
@@ -183,5 +186,6 @@ def build(folder):
                 judges.references(GRADS, backward, BACKWARD_MISTAKES),
                 about="birnn_backward matches the NumPy reference",
             ),
+            *choices.tests(folder / "bidirectional.ipynb", r"predict_\w+"),
         ),
     )

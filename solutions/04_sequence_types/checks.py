@@ -12,6 +12,9 @@ the grader can choose the weights (see :mod:`autograder.grading.module_checks`):
 * "trains" tests: the learner's class is trained in the sandbox on batches sent from here
   (Adam, norm clipping, as the notebook's ``train``); the trained weights are loaded into the
   reference model and scored here on held-out inputs that never leave this process.
+
+predict_long_sequences, the prediction made before the experiment with longer sequences, is a
+multiple choice read from the notebook (autograder.grading.choices).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from autograder.grading import choices
 from autograder.grading import module_checks as mc
 from autograder.grading.inputs import label
 from autograder.grading.spec import Array, Assignment, Mistake, Test
@@ -625,5 +629,6 @@ def build(folder):
                 mc.trained(ENCODER_DECODER_TRAINS),
                 "EncoderDecoder learns to reverse digits",
             ),
+            *choices.tests(folder / "sequence_types.ipynb", r"predict_\w+"),
         ),
     )

@@ -9,16 +9,19 @@
 # | **Follows** | chapter 3, [The structure of an RNN](../../book/chapters/03_rnn_structure.ipynb) |
 # | **Time** | about 45 minutes |
 # | **Prerequisites** | NumPy arrays and matrix products |
-# | **What you will build** | one RNN step for a whole batch, the same cell run over a sequence, and the output layer, in NumPy, matched with the weights of PyTorch's `nn.RNNCell` and `nn.RNN` (stored transposed) |
+# | **What you will build** | one RNN step for a whole batch, the same cell run over a sequence (序列), and the output layer (输出层), in NumPy, matched with the weights of PyTorch's `nn.RNNCell` and `nn.RNN` (stored transposed) |
 #
 # **After this exercise you can**
 #
 # - compute one step of a vanilla RNN, $H_t = \tanh(X_t W_{xh} + H_{t-1} W_{hh} + b_h)$,
 #   for a whole batch at once;
-# - run the same cell over a sequence, carrying the hidden state from step to step;
+# - run the same cell over a sequence, carrying the hidden state (隐藏状态) from step to step;
 # - add the output layer $O_t = H_t W_{hq} + b_q$ at every step;
 # - know how PyTorch's `nn.RNNCell` and `nn.RNN` store the same weights (transposed), so that
 #   you can move between the equations, papers and library code.
+#
+# Each technical term comes with its Chinese name where it first appears; all of them are in
+# the course's [glossary](../../book/glossary.md) (术语表).
 #
 # **NumPy only.** Write every answer with NumPy. PyTorch is not available when your notebook is
 # graded (the grader's sandbox does not offer it), so an answer that calls `torch.nn.RNNCell`
@@ -30,7 +33,7 @@
 # Your grade comes from these tests and from hidden ones that try other shapes and values,
 # including a batch of one sequence ($N = 1$) and sequences of one step ($T = 1$).
 #
-# **Notation** (the same as in the book, see its notation page). Everything is *batch first*
+# **Notation** (the same as in the book, see its notation page). Everything is *batch first* (批量维在前)
 # and uses *row vectors* (the row-vector convention). Time runs $t = 1, \dots, T$ in the
 # equations and from 0 in Python, so the array slice `X[:, t-1]` holds $X_t$.
 #
@@ -68,7 +71,7 @@ if importlib.util.find_spec("autograder") is None:
 # %% [setup] id=setup_imports
 import numpy as np
 
-from autograder.notebook_checks import check_array, expected_values, rnn_inputs
+from autograder.notebook_checks import check_array, check_choice, expected_values, rnn_inputs
 
 np.set_printoptions(precision=4, suppress=True)
 EXPECTED = expected_values("01_rnn_cell")  # the visible tests' answers, computed once and stored
@@ -101,7 +104,7 @@ def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):
     Returns:
         h_next: (N, Dh) the new hidden state.
     """
-    # Compute the pre-activation x W_xh + h_prev W_hh + b_h, then apply tanh (np.tanh).
+    # One line of NumPy is enough: no loop over the batch.
     ### BEGIN SOLUTION
     return np.tanh(x @ W_xh + h_prev @ W_hh + b_h)
     ### END SOLUTION
@@ -159,15 +162,13 @@ print("✓ rnn_cell_forward returns an (N, Dh) array")
 
 # %% [test] id=test_rnn_cell_forward_values points=2
 X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=0, N=2, T=1, D=3, Dh=4)
-x = X[:, 0]
-pre = x @ W_xh + h0 @ W_hh + b_h
-suspects = {
-    "the pre-activation, without tanh": pre,
-    "tanh of the pre-activation without the bias b_h": np.tanh(pre - b_h),
-    "a step that ignores h_prev": np.tanh(x @ W_xh + b_h),
-    "a step that uses W_hh.T instead of W_hh": np.tanh(x @ W_xh + h0 @ W_hh.T + b_h),
+suspects = {  # what the usual slips give on these inputs, stored with the answers
+    "the pre-activation, without tanh": EXPECTED["cell_no_tanh"],
+    "tanh of the pre-activation without the bias b_h": EXPECTED["cell_no_bias"],
+    "a step that ignores h_prev": EXPECTED["cell_no_h_prev"],
+    "a step that uses W_hh.T instead of W_hh": EXPECTED["cell_W_hh_transposed"],
 }
-got = rnn_cell_forward(x, h0, W_xh, W_hh, b_h)
+got = rnn_cell_forward(X[:, 0], h0, W_xh, W_hh, b_h)
 check_array(
     "rnn_cell_forward(...)",
     got,
@@ -260,9 +261,9 @@ expected = EXPECTED["sequence_H"]
 got = rnn_forward(X, h0, W_xh, W_hh, b_h)
 suspects = {
     "the states computed with h0 = 0": EXPECTED["sequence_H_zero_h0"],
-    "the states computed with h0 at every step (the state is never carried)": np.tanh(
-        X @ W_xh + (h0 @ W_hh)[:, None] + b_h
-    ),
+    "the states computed with h0 at every step (the state is never carried)": EXPECTED[
+        "sequence_H_not_carried"
+    ],
     "the states shifted by one step (H[:, t] holds the state before X[:, t])": np.concatenate(
         [h0[:, None], expected[:, :-1]], axis=1
     ),
@@ -290,7 +291,7 @@ print("✓ rnn_forward gives the expected states")
 # %% [markdown]
 # ## 3. The output layer
 #
-# The hidden states are the network's memory; what it *says* at each step is an affine map of
+# The hidden states are the network's memory (记忆); what it *says* at each step is an affine map of
 # them, with one more set of shared weights:
 #
 # $$O_t = H_t W_{hq} + b_q$$
@@ -318,7 +319,7 @@ def output_forward(H, W_hq, b_q):
     ### END SOLUTION
 
 
-# %% [test] id=test_output_forward points=2
+# %% [test] id=test_output_forward points=1
 rng = np.random.default_rng(2)
 H_states = np.tanh(rng.standard_normal((2, 5, 4)))
 W_hq, b_q = rng.standard_normal((4, 3)), rng.standard_normal(3)
@@ -328,7 +329,7 @@ check_array(
     got,
     EXPECTED["output_O"],
     axes=("N", "T", "Q"),
-    suspects={"H W_hq without the bias b_q": H_states @ W_hq},
+    suspects={"H W_hq without the bias b_q": EXPECTED["output_O_no_bias"]},
 )
 ### BEGIN HIDDEN TESTS
 from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
@@ -353,8 +354,8 @@ print("✓ output_forward gives the expected outputs")
 #
 # Your three functions make a complete (untrained) RNN. The cell below runs it on a batch of two
 # sequences and prints the shapes at each stage, and how far the two sequences' states have
-# drifted apart: they start from the same $h_0$, and differ only because they read different
-# inputs. Try other sizes, or scale `W_hh` up and watch the states saturate at $\pm 1$.
+# drifted apart: they start from the same $H_0$, and differ only because they read different
+# inputs. Try other sizes.
 
 # %% [code]
 X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=3, N=2, T=6, D=3, Dh=5)
@@ -364,6 +365,86 @@ O = output_forward(H_states, np.ones((5, 2)), np.zeros(2))
 print("X:", X.shape, " H:", H_states.shape, " O:", O.shape)
 print("distance between the two sequences' states at each step:")
 print(np.linalg.norm(H_states[0] - H_states[1], axis=-1))
+
+# %% [markdown]
+# ### Predict, run, explain: a larger $W_{hh}$
+#
+# The cell after the question runs your `rnn_forward` twice on the same inputs (two sequences
+# of $T = 20$ steps, $D_h = 5$): once with $W_{hh}$ as drawn, once with $W_{hh}$ multiplied by
+# 10. It prints the largest $|H_t|$ entry, the mean $|H_t|$ and the share of entries beyond
+# $0.9$ in absolute value.
+#
+# **Before you run it**, predict what multiplying $W_{hh}$ by 10 does to the hidden states:
+#
+# - **A.** they grow about ten times larger, well beyond 1: the state explodes;
+# - **B.** most entries end up close to $-1$ or $+1$, and none goes beyond them;
+# - **C.** they shrink towards 0: a large $W_{hh}$ adds large terms of both signs that cancel;
+# - **D.** nothing changes: $\tanh$ rescales whatever it is given, so the scale of $W_{hh}$
+#   drops out.
+
+# %% [answer] id=predict_saturation
+# Set predict_saturation to the letter of your prediction, then run the experiment below.
+predict_saturation = None
+### BEGIN SOLUTION
+predict_saturation = "B"
+### END SOLUTION
+
+# %% [test] id=test_predict_saturation points=1
+check_choice("predict_saturation", globals().get("predict_saturation"))
+### BEGIN HIDDEN TESTS
+WHY = {
+    "A": (
+        "Each entry of H_t is a tanh, and tanh never leaves (-1, 1), whatever its input: the "
+        "largest |H_t| printed stays at most 1 (it prints as 1.0 once tanh rounds to 1). A larger "
+        "W_hh makes the pre-activation large, not the state."
+    ),
+    "B": (
+        "Right: with W_hh ten times larger, H_{t-1} W_hh dominates the pre-activation, which is "
+        "then far from 0, where tanh is flat at -1 or +1. Most entries saturate (on every seed "
+        "the course's tests try, more than half end beyond 0.9, against a quarter or fewer "
+        "with W_hh as drawn), and none can pass 1."
+    ),
+    "C": (
+        "Large terms of both signs do not cancel into a small pre-activation: they make it large "
+        "in absolute value, and tanh of a large number is close to -1 or +1, not to 0. The mean "
+        "|H_t| printed grows with the scale."
+    ),
+    "D": (
+        "tanh is applied entry by entry and does not normalise anything: tanh(10 a) is not "
+        "tanh(a). The printed mean |H_t| and the share of entries beyond 0.9 both change."
+    ),
+}
+print(f"predict_saturation = {predict_saturation!r}. {WHY.get(predict_saturation, '')}")
+assert predict_saturation == "B", (
+    f"predict_saturation is not right. {WHY.get(predict_saturation, '')}"
+)
+### END HIDDEN TESTS
+print("✓ predict_saturation is one of A, B, C, D")
+
+
+# %% [setup] id=setup_saturation_experiment
+def state_sizes(scale, seed=3, T=20):
+    """The largest and mean |H_t|, and the share of entries beyond 0.9, of your rnn_forward on
+    two random sequences from H_0 = 0, with W_hh multiplied by `scale`."""
+    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=seed, N=2, T=T, D=3, Dh=5)
+    size = np.abs(rnn_forward(X, np.zeros_like(h0), W_xh, scale * W_hh, b_h))
+    return {"largest": size.max(), "mean": size.mean(), "beyond 0.9": (size > 0.9).mean()}
+
+
+# %% [code]
+for scale in (1.0, 10.0):
+    sizes = state_sizes(scale)
+    print(
+        f"W_hh x {scale:4.1f}: largest |H_t| {sizes['largest']:.4f}, mean {sizes['mean']:.2f}, "
+        f"entries beyond 0.9: {sizes['beyond 0.9']:.0%}"
+    )
+
+# %% [markdown]
+# **What you will see.** With $W_{hh}$ ten times larger, most entries of the states sit beyond
+# $0.9$ in absolute value, and the largest is still at most 1: the states *saturate*. Where
+# $\tanh$ is flat, a small change of its input hardly changes its output; you will meet the
+# consequence for training in [Exercise 2](../02_bptt/bptt.ipynb), where gradients pass
+# through $1 - H_t^2$, close to 0 for a saturated state.
 
 # %% [markdown]
 # Next: [Exercise 2](../02_bptt/bptt.ipynb) runs this network backwards in time to compute

@@ -2,21 +2,24 @@
 # ruff: noqa: E402
 
 # %% [markdown]
-# # Exercise 3: a bidirectional RNN
+# # Exercise 3: a bidirectional RNN (双向循环神经网络)
 #
 # | | |
 # |---|---|
 # | **Follows** | chapter 4, [Bidirectional RNNs](../../book/chapters/04_bidirectional_rnns.ipynb) |
 # | **Time** | about 1 hour 30 minutes |
 # | **Prerequisites** | [Exercise 1](../01_rnn_cell/rnn_cell.ipynb) and [Exercise 2](../02_bptt/bptt.ipynb) |
-# | **What you will build** | a bidirectional RNN from two ordinary ones, laid out as `nn.RNN(bidirectional=True)` lays out its states, its backward pass, checked with the gradient check of Exercise 2 |
+# | **What you will build** | a bidirectional RNN from two ordinary ones, laid out as `nn.RNN(bidirectional=True)` lays out its states, its backward pass, checked with the gradient check (梯度检验) of Exercise 2 |
 #
 # **After this exercise you can**
 #
-# - build a bidirectional RNN from two ordinary ones, the second reading the sequence backwards;
+# - build a bidirectional RNN from two ordinary ones, the second reading the sequence (序列) backwards;
 # - lay out its states as PyTorch's `nn.RNN(bidirectional=True)` does, and match it exactly;
 # - backpropagate through it, reversing time where the forward pass reversed it;
 # - say which inputs each half of the state can see.
+#
+# Each technical term comes with its Chinese name where it first appears; all of them are in
+# the course's [glossary](../../book/glossary.md) (术语表).
 #
 # **NumPy only.** Write every answer with NumPy. PyTorch is not available when your notebook is
 # graded (the grader's sandbox does not offer it), so an answer that calls
@@ -73,6 +76,7 @@ from autograder.notebook_checks import (
     CheckFailure,
     check_array,
     check_arrays,
+    check_choice,
     expected_values,
     rnn_inputs,
 )
@@ -114,7 +118,7 @@ def rnn_backward(dH, X, h0, H, W_xh, W_hh):
 #
 # Reading "from the end" is just reading a reversed sequence: `X[:, ::-1]` reverses the time
 # axis. Run the backward RNN on it, and the state it computes at its $s$-th step belongs to
-# the original time step $T + 1 - s$ (in the arrays, its index `s` belongs to index `T-1-s`):
+# the original time step (时间步) $T + 1 - s$ (in the arrays, its index `s` belongs to index `T-1-s`):
 # reverse its output in time too before you put it next to the forward states. Then concatenate along the last axis (`np.concatenate(..., axis=-1)`), forward
 # half first, as PyTorch does.
 #
@@ -179,18 +183,12 @@ print("✓ birnn_forward returns an (N, T, 2Dh) array")
 # %% [test] id=test_birnn_forward_values points=2
 X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed=0, N=2, T=5, D=3, Dh=4)
 got = birnn_forward(X, h0_f, h0_b, params_f, params_b)
-H_f = rnn_forward(X, h0_f, *params_f)
-H_b_reversed = rnn_forward(X[:, ::-1], h0_b, *params_b)
-suspects = {
-    "the backward states left in reversed time order (reverse them back)": np.concatenate(
-        [H_f, H_b_reversed], axis=-1
-    ),
-    "a backward RNN that reads X forwards": np.concatenate(
-        [H_f, rnn_forward(X, h0_b, *params_b)], axis=-1
-    ),
-    "the two halves swapped (the backward half first)": np.concatenate(
-        [H_b_reversed[:, ::-1], H_f], axis=-1
-    ),
+suspects = {  # what the usual slips give on these inputs, stored with the answers
+    "the backward states left in reversed time order (reverse them back)": EXPECTED[
+        "birnn_H_unreversed"
+    ],
+    "a backward RNN that reads X forwards": EXPECTED["birnn_H_reads_forwards"],
+    "the two halves swapped (the backward half first)": EXPECTED["birnn_H_swapped"],
 }
 check_array(
     "birnn_forward(...)",
@@ -375,25 +373,95 @@ for seed, (N, T, D, Dh) in enumerate(
 print("✓ birnn_backward gives the expected gradients")
 
 # %% [markdown]
-# ## 3. What each half can see
+# ## 3. Predict, run, explain: what each half can see
 #
-# Change only the *last* input, $X_T$ (`X[:, -1]`), and see which states move. The forward half
-# at a step $t < T$ has not read it yet, so it cannot change; the backward half read it first, so every
-# one of its states can. This is why a bidirectional RNN suits tasks where the whole sequence is
-# known in advance (tagging the words of a sentence), and cannot be used to predict the next
-# element of a stream.
+# The cell after the question changes only the *last* input, $X_T$ (`X[:, -1]`), of one
+# sequence of $T = 6$ steps, runs your `birnn_forward` before and after the change, and prints
+# the largest change of each half of the state, step by step.
+#
+# **Before you run it**, predict which entries of
+# $H_t = [\overrightarrow{H}_t, \overleftarrow{H}_t]$ change:
+#
+# - **A.** all of them: both halves, at every step;
+# - **B.** the backward half at every step, and the forward half only at the last step;
+# - **C.** only the state at the last step, both halves: the other steps came before $X_T$;
+# - **D.** the backward half at every step, and the forward half at no step.
+
+# %% [answer] id=predict_last_input
+# Set predict_last_input to the letter of your prediction, then run the experiment below.
+predict_last_input = None
+### BEGIN SOLUTION
+predict_last_input = "B"
+### END SOLUTION
+
+# %% [test] id=test_predict_last_input points=1
+check_choice("predict_last_input", globals().get("predict_last_input"))
+### BEGIN HIDDEN TESTS
+WHY = {
+    "A": (
+        "The forward half at a step t < T has read X_1, ..., X_t only, and X_T is not among "
+        "them: its states there are computed from exactly the same numbers as before, and the "
+        "printed change is exactly 0."
+    ),
+    "B": (
+        "Right: the forward RNN meets X_T at its last step only, so its state changes at t = T "
+        "and nowhere else; the backward RNN reads X_T first, and every later state it computes "
+        "(every earlier t) is built on that one, so its half changes at every step."
+    ),
+    "C": (
+        "The backward half runs the other way: X_T is the first input it reads, so its states "
+        "at all the earlier steps are built on it and all change. Only the forward half is "
+        "limited to the last step."
+    ),
+    "D": (
+        "The forward RNN does read X_T, at its very last step: its state at t = T changes (the "
+        "printed change there is not 0), while its states at t < T, computed before, do not."
+    ),
+}
+print(f"predict_last_input = {predict_last_input!r}. {WHY.get(predict_last_input, '')}")
+assert predict_last_input == "B", (
+    f"predict_last_input is not right. {WHY.get(predict_last_input, '')}"
+)
+### END HIDDEN TESTS
+print("✓ predict_last_input is one of A, B, C, D")
+
+
+# %% [setup] id=setup_last_input_experiment
+def change_of_each_half(seed=5, T=6, Dh=4, nudge=1.0):
+    """Largest change of each half of your birnn_forward's states, per step, when only the
+    last input X_T of one sequence is moved by `nudge`: (forward half (T,), backward half (T,))."""
+    X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed=seed, N=1, T=T, D=3, Dh=Dh)
+    X_changed = X.copy()
+    X_changed[:, -1] += nudge
+    change = np.abs(
+        birnn_forward(X_changed, h0_f, h0_b, params_f, params_b)
+        - birnn_forward(X, h0_f, h0_b, params_f, params_b)
+    )[0]
+    return change[:, :Dh].max(axis=1), change[:, Dh:].max(axis=1)
+
 
 # %% [code]
-X, h0_f, h0_b, params_f, params_b = birnn_inputs(seed=5, N=1, T=6, D=3, Dh=4)
-X_changed = X.copy()
-X_changed[:, -1] += 1.0
-change = np.abs(
-    birnn_forward(X_changed, h0_f, h0_b, params_f, params_b)
-    - birnn_forward(X, h0_f, h0_b, params_f, params_b)
-)[0]
-print("largest change per step, forward half: ", change[:, :4].max(axis=1))
-print("largest change per step, backward half:", change[:, 4:].max(axis=1))
+forward_half, backward_half = change_of_each_half()
+print("largest change per step t = 1..T, forward half: ", forward_half)
+print("largest change per step t = 1..T, backward half:", backward_half)
+
+# %% [markdown]
+# **What you will see.** The forward half's change is exactly 0 at every step but the last; the
+# backward half's is above 0 at every step.
+#
+# **Explain**, in two or three sentences: why does the forward half not move before the last
+# step, and what does this mean for using a bidirectional RNN to predict the next element of
+# a stream (the next word as someone types) while it arrives?
+
+# %% [markdown] id=explain_last_input points=2
+# The forward half at step $t$ is computed from $X_1, \dots, X_t$ and $H_0$ only; for $t < T$
+# that does not include $X_T$, so those states are the same numbers as before. The backward
+# half reads the sequence from its end, so $X_T$ is in every one of its states. A bidirectional
+# state at step $t$ therefore depends on inputs that come *after* $t$: to predict the next
+# element of a stream we would need inputs that have not arrived yet. It suits tasks where the
+# whole sequence is known before any output is needed (tagging the words of a sentence), not
+# step-by-step prediction.
 
 # %% [markdown]
 # Next: [Exercise 4](../04_sequence_types/sequence_types.ipynb) trains recurrent models of
-# four shapes (one to many, many to one, many to many, encoder–decoder) in PyTorch.
+# four shapes (one to many, many to one, many to many, encoder–decoder (编码器-解码器)) in PyTorch.

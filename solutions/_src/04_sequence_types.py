@@ -9,16 +9,20 @@
 # | **Follows** | chapter 6, [Types of RNN](../../book/chapters/06_rnn_types.ipynb) |
 # | **Time** | about 2 hours |
 # | **Prerequisites** | [Exercise 1](../01_rnn_cell/rnn_cell.ipynb) (the RNN cell); PyTorch's `nn.Module`, `nn.RNN` and `nn.Linear` |
-# | **What you will build** | the four shapes of recurrent model as PyTorch modules (many to one, many to many aligned, one to many, encoder–decoder), each trained on a small task in seconds, and an experiment on how sequence length hurts a plain RNN |
+# | **What you will build** | the four shapes of recurrent model as PyTorch modules (many to one, many to many aligned, one to many, encoder–decoder (编码器-解码器)), each trained on a small task in seconds, and an experiment on how sequence (序列) length hurts a plain RNN |
 #
 # **After this exercise you can**
 #
 # - build each of the four classic arrangements of an RNN as a PyTorch `nn.Module`:
-#   **one to many** (generate a sequence from one vector), **many to one** (classify a whole
-#   sequence), **many to many, aligned** (one output per input step) and **encoder–decoder**
-#   (read one sequence, write another of a different length);
-# - pick, for each, which hidden states feed the output layer;
+#   **one to many** (一对多: generate a sequence from one vector), **many to one** (多对一:
+#   classify a whole sequence), **many to many, aligned** (多对多（同步）: one output per input
+#   step) and **encoder–decoder** (编码器-解码器: read one sequence, write another of a
+#   different length);
+# - pick, for each, which hidden states (隐藏状态) feed the output layer (输出层);
 # - train each one on a small synthetic task in a few seconds on a CPU.
+#
+# Each technical term comes with its Chinese name where it first appears; all of them are in
+# the course's [glossary](../../book/glossary.md) (术语表).
 #
 # **How to work.** Write the four classes below, each in the cell that contains
 # `raise NotImplementedError(...)`. Each class has a shape test and a training test: the
@@ -30,7 +34,7 @@
 # sequence and returns `(H, h_last)` with `H` of shape $(N, T, Dh)$ and `h_last` of shape
 # $(1, N, Dh)$ (one layer, one direction); `nn.RNNCell` runs a single step; `nn.Linear` is the
 # output layer $O_t = H_t W_{hq} + b_q$; `nn.Embedding` turns token indices into vectors.
-# Everything is **batch first**.
+# Everything is **batch first** (批量维在前).
 #
 # **How the grader tests your classes.** The weights of a trained network are random, so
 # there is no single right output, unless everyone holds the same weights. The grader
@@ -67,7 +71,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder.notebook_checks import CheckFailure, check_array, check_at_least, check_at_most
+from autograder.notebook_checks import (
+    CheckFailure,
+    check_array,
+    check_at_least,
+    check_at_most,
+    check_choice,
+)
 
 torch.set_num_threads(1)  # models this small train fastest on one thread
 
@@ -159,7 +169,7 @@ class ManyToOne(nn.Module):
 
     def forward(self, X):
         """X: (N, T, D) float tensor. Returns logits (N, C)."""
-        # Run the RNN, keep the state after the last step, map it to C logits.
+        # Which of the RNN's states has read the whole sequence?
         ### BEGIN SOLUTION
         H, _ = self.rnn(X)
         return self.head(H[:, -1])
@@ -265,7 +275,7 @@ class ManyToManyAligned(nn.Module):
 
     def forward(self, X):
         """X: (N, T, D) float tensor. Returns logits (N, T, C), one row of C per step."""
-        # Map every hidden state to C logits.
+        # Which states feed the linear layer this time?
         ### BEGIN SOLUTION
         H, _ = self.rnn(X)
         return self.head(H)
@@ -326,7 +336,7 @@ print("✓ ManyToManyAligned reaches 90% accuracy per step")
 # $h_0 = \tanh(x W_{init} + b_{init})$ (an `nn.Linear` followed by `torch.tanh`). Then an
 # `nn.RNNCell` runs `steps` times; at each step its input is the network's **own previous
 # output** (zeros at the first step) and a linear layer reads out the next element. Feeding
-# outputs back in is how a one-to-many network generates: it sees what it has said so far.
+# outputs back in is how a one-to-many (一对多) network generates: it sees what it has said so far.
 #
 # Note the loop: an `nn.RNNCell` runs one step, `cell(input, h)`, and you collect the outputs in
 # a list, then `torch.stack(outputs, dim=1)` makes the $(N, \text{steps}, Q)$ tensor.
@@ -384,7 +394,7 @@ class OneToMany(nn.Module):
 
     def forward(self, x):
         """x: (N, D) float tensor. Returns the generated sequence (N, steps, Q)."""
-        # h = tanh(init_state(x)); y = zeros (N, Q); repeat steps times: h = cell(y, h), y = head(h).
+        # The Model paragraph above says where x enters and what each step reads.
         ### BEGIN SOLUTION
         h = torch.tanh(self.init_state(x))
         y = x.new_zeros(x.shape[0], self.head.out_features)
@@ -456,7 +466,7 @@ print("✓ OneToMany generates arithmetic sequences within 0.1")
 # **Model.** An *encoder* RNN reads the source; its final state, which summarises the whole
 # source, becomes the initial state of a *decoder* RNN that writes the target. During training
 # the decoder reads the true previous target token at each step (`tgt_in`, the target shifted
-# right behind `BOS`): this is *teacher forcing*. At test time, `greedy_decode` below feeds the
+# right behind `BOS`): this is *teacher forcing* (教师强制). At test time, `greedy_decode` below feeds the
 # decoder its own predictions instead.
 #
 # Use two `nn.Embedding(vocab, hidden_size)` (source and target tokens to vectors), two
@@ -559,7 +569,7 @@ class EncoderDecoder(nn.Module):
     def forward(self, src, tgt_in):
         """src: (N, S) int64 source tokens; tgt_in: (N, T) int64 decoder inputs.
         Returns logits (N, T, tgt_vocab): at step t, the scores of the target token t."""
-        # Encode src to its final state (1, N, Dh); decode tgt_in from that state; map to logits.
+        # What the encoder hands the decoder is the point of the model (see Model above).
         ### BEGIN SOLUTION
         _, h = self.encoder(self.src_embed(src))
         H, _ = self.decoder(self.tgt_embed(tgt_in), h)
@@ -633,16 +643,62 @@ print("✓ EncoderDecoder reverses at least 80% of the digit sequences exactly")
 # from one input and then fed its own outputs (generation), or a final state handed from one RNN
 # to another (encoder–decoder).
 #
-# **Experiment: longer sequences.** The cell below trains a fresh `ManyToOne` on the sum-sign
-# task of section 1 with sequences of `T` steps, with the budget of section 1 (300 steps), and
-# returns its accuracy on new sequences. Section 1's test printed the accuracy for $T = 12$;
-# the cell runs $T = 50$. Change the argument to try other lengths (each run takes a few
-# seconds per 10 steps of length).
+# ### Predict, run, explain: longer sequences
 #
-# **What you will see:** the accuracy at $T = 50$ is well below the one at $T = 12$ (by ten
-# points or more). The label depends on every input equally, so the gradient from the last
-# state must reach inputs 50 steps back, and through a plain RNN it shrinks on the way:
-# [Exercise 5](../05_gradient_clipping/gradient_clipping.ipynb) looks at why.
+# The cell after the question trains a fresh `ManyToOne` on the sum-sign task of section 1
+# with sequences of `T` steps, with the budget of section 1 (300 steps of Adam), and returns
+# its accuracy on new sequences. Section 1's test printed the accuracy for $T = 12$; the cell
+# runs $T = 12$ again and then $T = 50$. Change the arguments to try other lengths (each run
+# takes a few seconds per 10 steps of length).
+#
+# **Before you run it**, predict the accuracy at $T = 50$ compared with $T = 12$:
+#
+# - **A.** about the same (within 3 points): the task is the same, only the sums are longer;
+# - **B.** lower, by 5 points or more: the last state must carry something from inputs 50
+#   steps back;
+# - **C.** higher: 50 numbers give the model more evidence than 12;
+# - **D.** it cannot be trained: an `nn.RNN` built for sequences of 12 steps cannot read 50.
+
+# %% [answer] id=predict_long_sequences
+# Set predict_long_sequences to the letter of your prediction, then run the experiment below.
+predict_long_sequences = None
+### BEGIN SOLUTION
+predict_long_sequences = "B"
+### END SOLUTION
+
+# %% [test] id=test_predict_long_sequences points=1
+check_choice("predict_long_sequences", globals().get("predict_long_sequences"))
+### BEGIN HIDDEN TESTS
+WHY = {
+    "A": (
+        "The label depends on every input equally, so the gradient from the last state must "
+        "reach inputs 50 steps back, and through a plain RNN it shrinks on the way: with the "
+        "same 300 steps, the accuracy at T = 50 ends 5 points or more below the one at T = 12, "
+        "on every seed the course's tests try."
+    ),
+    "B": (
+        "Right: the label depends on every input equally, so the gradient from the last state "
+        "must reach inputs 50 steps back. Through a plain RNN it is multiplied by one Jacobian "
+        "per step and shrinks on the way, so the early inputs are learnt slowly: with the same "
+        "300 steps the accuracy ends 5 points or more below the one at T = 12."
+    ),
+    "C": (
+        "More numbers do not make the sign of their sum easier to tell: the label is still "
+        "decided by all of them, and the model must now carry 50 of them in one state. The "
+        "accuracy at T = 50 is lower, not higher."
+    ),
+    "D": (
+        "An nn.RNN's weights do not depend on the length: the same W_xh and W_hh are applied at "
+        "every step, so a model runs on sequences of any T. The cell trains and scores a "
+        "ManyToOne at T = 50 without changing the class."
+    ),
+}
+print(f"predict_long_sequences = {predict_long_sequences!r}. {WHY.get(predict_long_sequences, '')}")
+assert predict_long_sequences == "B", (
+    f"predict_long_sequences is not right. {WHY.get(predict_long_sequences, '')}"
+)
+### END HIDDEN TESTS
+print("✓ predict_long_sequences is one of A, B, C, D")
 
 
 # %% [setup] id=setup_length_experiment
@@ -657,7 +713,15 @@ def many_to_one_at_length(T, steps=300, seed=0):
 
 
 # %% [code]
-print(f"ManyToOne on sequences of T = 50 steps: accuracy {many_to_one_at_length(T=50):.1%}")
+for T in (12, 50):
+    print(f"ManyToOne on sequences of T = {T} steps: accuracy {many_to_one_at_length(T=T):.1%}")
+
+# %% [markdown]
+# **What you will see:** the accuracy at $T = 50$ is below the one at $T = 12$, by 5 points or
+# more (how many depends on the seed). The label depends on every input equally, so the
+# gradient from the last state must reach inputs 50 steps back, and through a plain RNN it
+# shrinks on the way: [Exercise 5](../05_gradient_clipping/gradient_clipping.ipynb) looks at
+# why, and the gated cells of [Exercise 7](../07_gated/gated.ipynb) are built to keep it.
 
 # %% [markdown]
 # Next: [Exercise 5](../05_gradient_clipping/gradient_clipping.ipynb).
