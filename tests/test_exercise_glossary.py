@@ -1,4 +1,4 @@
-"""For Chinese-speaking learners: in Exercises 0, 1, 3, 4, 6 and 7 every term of the glossary is
+"""For Chinese-speaking learners: in Exercises 0 to 7 every term of the glossary is
 given with its Chinese name where the notebook first uses it, and the notebook links to the
 glossary."""
 
@@ -14,8 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = [
     "00_concepts/concepts.ipynb",
     "01_rnn_cell/rnn_cell.ipynb",
+    "02_bptt/bptt.ipynb",
     "03_bidirectional/bidirectional.ipynb",
     "04_sequence_types/sequence_types.ipynb",
+    "05_gradient_clipping/gradient_clipping.ipynb",
     "06_char_rnn/char_rnn.ipynb",
     "07_gated/gated.ipynb",
 ]

@@ -1,5 +1,5 @@
-"""What the grader checks in 02_bptt: the backward pass of a step, BPTT, finite differences,
-truncated BPTT and the norms of the hidden-state gradients.
+"""What the grader checks in 02_bptt: the backward pass of a step, BPTT, finite differences
+and the prediction made before the finite-difference experiment.
 
 Test ids are the grade ids of the graded cells of bptt.ipynb. Gradients are compared with
 the NumPy reference; numerical_gradient with the reference's central differences and with the
@@ -7,6 +7,8 @@ exact gradient (the derivative written out). The exercise is NumPy only: neither
 the grader imports PyTorch (the reference's agreement with autograd is
 tests/test_reference_torch.py's to check). The forward pass is given to the learner in
 the notebook's setup cell, so the sandbox may import numpy_rnn.rnn_forward, and nothing else.
+predict_step is a multiple choice read from the notebook (autograder.grading.choices). The
+notebook's truncated BPTT is an optional challenge, not graded: nothing here asks for it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from functools import partial
 
 import numpy as np
 
-from autograder.grading import judges, mistakes
+from autograder.grading import choices, judges, mistakes
 from autograder.grading.child.probes import FUNCTIONS
 from autograder.grading.child.wire import Fn
 from autograder.grading.inputs import label, normal, rnn_inputs
@@ -68,15 +70,6 @@ def sequence_cases(rng):
     return cases
 
 
-def truncated_cases(rng):
-    cases = []
-    sizes = [(2, 6, 3, 4, 2), (1, 1, 1, 1, 1), (2, 7, 3, 2, 3), (1, 5, 2, 3, 1), (2, 4, 2, 3, 9)]
-    for N, T, D, H, k in sizes:
-        args, b_h = _sequence(rng, N, T, D, H, scale=1.1)
-        cases.append(Case((*args, k), {"b_h": b_h}, label(N=N, T=T, D=D, Dh=H, k=k)))
-    return cases
-
-
 def numerical_cases(rng):
     cases = []
     W, b = normal(rng, 3, 4), normal(rng, 4, scale=0.3)
@@ -103,13 +96,6 @@ def numerical_cases(rng):
     return cases
 
 
-def norm_cases(rng):
-    return [
-        Case(rnn_inputs(rng, N, T, D, H, scale=1.2), label=label(N=N, T=T, D=D, Dh=H))
-        for N, T, D, H in [(2, 6, 3, 4), (1, 1, 1, 1), (1, 5, 2, 3), (3, 1, 2, 2), (2, 12, 3, 5)]
-    ]
-
-
 # --------------------------------------------------------------------------------------------
 # References
 
@@ -121,10 +107,9 @@ def cell_reference(module):
     return ref
 
 
-def sequence_reference(module, truncated=False):
-    def ref(dH, X, h0, H, W_xh, W_hh, *k, b_h):
-        cache = SequenceCache(X, h0, W_xh, W_hh, b_h, H)
-        return module.rnn_backward(dH, cache, k=k[0] if truncated else None)
+def sequence_reference(module):
+    def ref(dH, X, h0, H, W_xh, W_hh, *, b_h):
+        return module.rnn_backward(dH, SequenceCache(X, h0, W_xh, W_hh, b_h, H))
 
     return ref
 
@@ -149,30 +134,6 @@ DERIVATIVES = {
 def exact_gradient(f, x, df):
     """The exact gradient of sum(df * f(x)), from each function's derivative written out."""
     return DERIVATIVES[f.name](np.asarray(x, dtype=float), np.asarray(df, dtype=float), *f.params)
-
-
-def numpy_norms(X, h0, W_xh, W_hh, b_h):
-    """dL/dH_t as the gradient on the initial state of the rest of the sequence."""
-    H_states, _ = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
-    N, T, Hn = H_states.shape
-    norms = [np.sqrt(N * Hn)]
-    for t in range(T - 2, -1, -1):
-        _, rest = numpy_rnn.rnn_forward(X[:, t + 1 :], H_states[:, t], W_xh, W_hh, b_h)
-        dH_rest = np.zeros(rest.H.shape)
-        dH_rest[:, -1] = 1.0
-        norms.append(np.linalg.norm(numpy_rnn.rnn_backward(dH_rest, rest)[1]))
-    return np.array(norms[::-1])
-
-
-def bptt_norms(X, h0, W_xh, W_hh, b_h):
-    """dL/dH_t by one backward sweep of the chain rule, dL/dH_{t-1} = (dL/dH_t) J_t."""
-    H_states, _ = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
-    dh = np.ones(H_states[:, -1].shape)
-    norms = [np.linalg.norm(dh)]
-    for t in range(H_states.shape[1] - 1, 0, -1):
-        dh = (dh * (1 - H_states[:, t] ** 2)) @ W_hh.T
-        norms.append(np.linalg.norm(dh))
-    return np.array(norms[::-1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -203,42 +164,6 @@ def _bptt(dH, X, h0, H, W_xh, W_hh, *, last=None, first_reads="h0"):
         dX[:, t] = dx
         grads = [a + b for a, b in zip(grads, g, strict=True)]
     return dX, dh_next, *grads
-
-
-def _truncated(
-    dH, X, h0, H, W_xh, W_hh, k, *, chain=0, to_dh0="t < k", h_prev="H[:, s-1]", dX="+="
-):
-    """Truncated BPTT with a slip: ``chain`` steps added to each chain's length; ``to_dh0``
-    "every chain" (each chain's end added to dh0) or "t <= k"; ``h_prev`` "H[:, s]";
-    ``dX`` "=" (overwritten by each chain)."""
-    N, T, D = X.shape
-    dX_all, dh0 = np.zeros((N, T, D)), np.zeros(h0.shape)
-    grads = [np.zeros(W_xh.shape), np.zeros(W_hh.shape), np.zeros(W_hh.shape[0])]
-    for t in range(T):
-        dh = dH[:, t]
-        for s in range(t, max(t - (k + chain), -1), -1):
-            before = H[:, s] if h_prev == "H[:, s]" else (h0 if s == 0 else H[:, s - 1])
-            dx, dh, *g = mistakes.cell_backward(dh, X[:, s], before, H[:, s], W_xh, W_hh)
-            dX_all[:, s] = dx if dX == "=" else dX_all[:, s] + dx
-            grads = [a + b for a, b in zip(grads, g, strict=True)]
-        if {"t < k": t < k, "t <= k": t <= k, "every chain": True}[to_dh0]:
-            dh0 = dh0 + dh
-    return dX_all, dh0, *grads
-
-
-def _norms(X, h0, W_xh, W_hh, b_h, *, tanh_at="H[:, t]", stop=0):
-    """hidden_grad_norms with a slip: ``tanh_at`` "H[:, t-1]" (tanh' of the earlier state);
-    ``stop`` 1: the loop ends one step early and norms[0] stays 0."""
-    H = mistakes.sequence(X, h0, W_xh, W_hh, b_h)
-    T = X.shape[1]
-    norms = np.zeros(T)
-    dh = np.ones(H[:, -1].shape)
-    norms[-1] = np.linalg.norm(dh)
-    for t in range(T - 1, stop, -1):
-        h = H[:, t] if tanh_at == "H[:, t]" else H[:, t - 1]
-        dh = (dh * (1 - h**2)) @ W_hh.T
-        norms[t - 1] = np.linalg.norm(dh)
-    return norms
 
 
 CELL_MISTAKES = (
@@ -333,56 +258,6 @@ SEQUENCE_MISTAKES = (
 )
 
 
-def _with_k(k_of, **slip):
-    def wrong(dH, X, h0, H, W_xh, W_hh, k):
-        return mistakes.sequence_backward(dH, X, h0, H, W_xh, W_hh, k=k_of(k), **slip)
-
-    return wrong
-
-
-TRUNCATED_MISTAKES = (
-    Mistake(
-        "k ignored (full BPTT)",
-        "the loss at step t must reach back only to steps t, t-1, ..., t-k+1",
-        lambda dH, X, h0, H, W_xh, W_hh, k: mistakes.sequence_backward(dH, X, h0, H, W_xh, W_hh),
-    ),
-    Mistake(
-        "the sequence cut into windows of k steps",
-        "truncate each loss's chain at k steps, one chain per loss step t, not per window",
-        _with_k(lambda k: k, windows=True),
-    ),
-    Mistake(
-        "chains of k + 1 steps",
-        "from step t the chain visits t, t-1, ..., t-k+1: k steps, the step of the loss included",
-        _with_k(lambda k: k + 1),
-    ),
-    Mistake(
-        "chains of k - 1 steps",
-        "from step t the chain visits t, t-1, ..., t-k+1: k steps, the step of the loss included",
-        partial(_truncated, chain=-1),
-    ),
-    Mistake(
-        "every chain's end added to dh0, also of the chains that stop before the first step",
-        "dh0 gets only what reaches h0: the chains of the losses at array indices t < k",
-        partial(_truncated, to_dh0="every chain"),
-    ),
-    Mistake(
-        "dh0 taken from the chains of t <= k (one chain too many)",
-        "the chain from array index t reaches h0 only when t < k",
-        partial(_truncated, to_dh0="t <= k"),
-    ),
-    Mistake(
-        "H[:, s] used as the step's h_prev",
-        "step s read h_prev = H[:, s-1] (h0 at s = 0)",
-        partial(_truncated, h_prev="H[:, s]"),
-    ),
-    Mistake(
-        "dX overwritten by each chain (= instead of +=)",
-        "several chains pass through the same step: add their dx, dX[:, s] += dx",
-        partial(_truncated, dX="="),
-    ),
-)
-
 NUMERICAL_MISTAKES = (
     Mistake(
         "a one-sided difference (f(x + h) - f(x)) / h",
@@ -416,46 +291,12 @@ def _built(f: Fn):
     return FUNCTIONS[f.name](*f.params)
 
 
-NORM_MISTAKES = (
-    Mistake(
-        "the derivative of tanh left out",
-        "each step back is dh_prev = (dh * (1 - H[:, t]**2)) @ W_hh.T",
-        partial(mistakes.hidden_grad_norms, tanh_grad=False),
-    ),
-    Mistake(
-        "the norms in reversed order",
-        "norms[t] belongs to step t; norms[T-1] = sqrt(N * Dh)",
-        partial(mistakes.hidden_grad_norms, reverse_order=True),
-    ),
-    Mistake(
-        "squared norms",
-        "np.linalg.norm gives the norm itself, without squaring",
-        partial(mistakes.hidden_grad_norms, squared=True),
-    ),
-    Mistake(
-        "tanh' taken at the earlier state H[:, t-1]",
-        "going back from H_t, multiply by 1 - H_t**2, the array H[:, t], then by W_hh.T",
-        partial(_norms, tanh_at="H[:, t-1]"),
-    ),
-    Mistake(
-        "a loop that stops one step early: norms[0] is never computed",
-        "carry the gradient back to the first state: for t in range(T - 1, 0, -1)",
-        partial(_norms, stop=1),
-    ),
-    Mistake(
-        "the gradient not carried back through the steps",
-        "dL/dH_t reaches H_t through every later step: carry it back with dh_prev",
-        partial(mistakes.hidden_grad_norms, carry=False),
-    ),
-)
-
 NUMERICAL_TOLERANCE = Tolerance(rtol=1e-6, atol=1e-8)
 
 
 def build(folder):
     cell_refs = {"NumPy reference": cell_reference(numpy_rnn)}
     seq_refs = {"NumPy reference": sequence_reference(numpy_rnn)}
-    trunc_refs = {"NumPy reference": sequence_reference(numpy_rnn, truncated=True)}
     return Assignment(
         name="02_bptt",
         notebook="bptt.ipynb",
@@ -503,25 +344,6 @@ def build(folder):
                 about="numerical_gradient matches central differences and the exact gradient, "
                 "and leaves x as it was",
             ),
-            Test(
-                "test_rnn_backward_truncated",
-                "rnn_backward_truncated",
-                None,
-                truncated_cases,
-                judges.references(SEQ, trunc_refs, TRUNCATED_MISTAKES),
-                about="rnn_backward_truncated matches the reference's truncated BPTT",
-            ),
-            Test(
-                "test_hidden_grad_norms",
-                "hidden_grad_norms",
-                None,
-                norm_cases,
-                judges.references(
-                    Array("norms", ("T",)),
-                    {"NumPy reference": numpy_norms, "one backward sweep": bptt_norms},
-                    NORM_MISTAKES,
-                ),
-                about="hidden_grad_norms matches the norms of dL/dH_t",
-            ),
+            *choices.tests(folder / "bptt.ipynb", r"predict_\w+"),
         ),
     )

@@ -1,10 +1,14 @@
-"""What the grader checks in 05_gradient_clipping: clipping by the global norm and by value.
+"""What the grader checks in 05_gradient_clipping: the norms of the hidden-state gradients,
+clipping by the global norm and by value, and the two predictions made before the experiments.
 
 Test ids are the grade ids of the graded cells of gradient_clipping.ipynb. Results are
 compared with the NumPy reference, and the gradients passed in must come back unchanged. The
 functions are NumPy only: neither the sandbox nor the grader imports PyTorch (the reference's
 agreement with torch.nn.utils.clip_grad_norm_ / clip_grad_value_ is tests/test_reference_torch.py's
-to check).
+to check). The forward pass and the backward step are given to the learner in the notebook's
+setup cell (the answers of Exercises 1 and 2), so the sandbox may import numpy_rnn.rnn_forward,
+rnn_cell_backward and CellCache, and nothing else. predict_norms and predict_vanishing are
+multiple choices read from the notebook (autograder.grading.choices).
 """
 
 from __future__ import annotations
@@ -13,9 +17,18 @@ from functools import partial
 
 import numpy as np
 
-from autograder.grading import judges, mistakes
-from autograder.grading.inputs import normal
-from autograder.grading.spec import Assignment, Case, ListOf, Mistake, Scalar, Test, Tolerance
+from autograder.grading import choices, judges, mistakes
+from autograder.grading.inputs import label, normal, rnn_inputs
+from autograder.grading.spec import (
+    Array,
+    Assignment,
+    Case,
+    ListOf,
+    Mistake,
+    Scalar,
+    Test,
+    Tolerance,
+)
 from autograder.reference import numpy_rnn
 
 # (shapes, scale, max_norm or clip_value): the first clips, the others include a no-op, a single
@@ -51,6 +64,87 @@ def norm_cases(rng):
 def value_cases(rng):
     return _cases(rng, VALUE_CASES, "clip_value")
 
+
+def hidden_norm_cases(rng):
+    return [
+        Case(rnn_inputs(rng, N, T, D, H, scale=1.2), label=label(N=N, T=T, D=D, Dh=H))
+        for N, T, D, H in [(2, 6, 3, 4), (1, 1, 1, 1), (1, 5, 2, 3), (3, 1, 2, 2), (2, 12, 3, 5)]
+    ]
+
+
+def numpy_norms(X, h0, W_xh, W_hh, b_h):
+    """dL/dH_t as the gradient on the initial state of the rest of the sequence."""
+    H_states, _ = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
+    N, T, Hn = H_states.shape
+    norms = [np.sqrt(N * Hn)]
+    for t in range(T - 2, -1, -1):
+        _, rest = numpy_rnn.rnn_forward(X[:, t + 1 :], H_states[:, t], W_xh, W_hh, b_h)
+        dH_rest = np.zeros(rest.H.shape)
+        dH_rest[:, -1] = 1.0
+        norms.append(np.linalg.norm(numpy_rnn.rnn_backward(dH_rest, rest)[1]))
+    return np.array(norms[::-1])
+
+
+def bptt_norms(X, h0, W_xh, W_hh, b_h):
+    """dL/dH_t by one backward sweep of the chain rule, dL/dH_{t-1} = (dL/dH_t) J_t."""
+    H_states, _ = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
+    dh = np.ones(H_states[:, -1].shape)
+    norms = [np.linalg.norm(dh)]
+    for t in range(H_states.shape[1] - 1, 0, -1):
+        dh = (dh * (1 - H_states[:, t] ** 2)) @ W_hh.T
+        norms.append(np.linalg.norm(dh))
+    return np.array(norms[::-1])
+
+
+def _norms(X, h0, W_xh, W_hh, b_h, *, tanh_at="H[:, t]", stop=0):
+    """hidden_grad_norms with a slip: ``tanh_at`` "H[:, t-1]" (tanh' of the earlier state);
+    ``stop`` 1: the loop ends one step early and norms[0] stays 0."""
+    H = mistakes.sequence(X, h0, W_xh, W_hh, b_h)
+    T = X.shape[1]
+    norms = np.zeros(T)
+    dh = np.ones(H[:, -1].shape)
+    norms[-1] = np.linalg.norm(dh)
+    for t in range(T - 1, stop, -1):
+        h = H[:, t] if tanh_at == "H[:, t]" else H[:, t - 1]
+        dh = (dh * (1 - h**2)) @ W_hh.T
+        norms[t - 1] = np.linalg.norm(dh)
+    return norms
+
+
+HIDDEN_NORM_MISTAKES = (
+    Mistake(
+        "the derivative of tanh left out",
+        "each step back goes through tanh: pass the step's own output as h_next",
+        partial(mistakes.hidden_grad_norms, tanh_grad=False),
+    ),
+    Mistake(
+        "the norms in reversed order",
+        "norms[t-1] belongs to H_t, so norms[T-1] is the last state's, sqrt(N * Dh)",
+        partial(mistakes.hidden_grad_norms, reverse_order=True),
+    ),
+    Mistake(
+        "squared norms",
+        "np.linalg.norm gives the norm itself, without squaring",
+        partial(mistakes.hidden_grad_norms, squared=True),
+    ),
+    Mistake(
+        "tanh' taken at the earlier state H[:, t-1]",
+        "going back through the step that computed H_t, its output h_next is H_t, the array "
+        "H[:, t]",
+        partial(_norms, tanh_at="H[:, t-1]"),
+    ),
+    Mistake(
+        "a loop that stops one step early: norms[0] is never computed",
+        "carry the gradient back to the first state, H_1 (the array H[:, 0])",
+        partial(_norms, stop=1),
+    ),
+    Mistake(
+        "the gradient not carried back through the steps",
+        "dL/dH_t reaches H_t through every later step: feed each step's dh_prev to the next "
+        "step back",
+        partial(mistakes.hidden_grad_norms, carry=False),
+    ),
+)
 
 NORM_MISTAKES = (
     Mistake(
@@ -115,9 +209,25 @@ def build(folder):
     return Assignment(
         name="05_gradient_clipping",
         notebook="gradient_clipping.ipynb",
-        title="Exercise 5: gradient clipping",
+        title="Exercise 5: exploding and vanishing gradients, and gradient clipping",
         numpy_only=True,
+        givens={
+            "autograder.reference.numpy_rnn": ("rnn_forward", "rnn_cell_backward", "CellCache")
+        },
         tests=(
+            Test(
+                "test_hidden_grad_norms",
+                "hidden_grad_norms",
+                None,
+                hidden_norm_cases,
+                judges.references(
+                    Array("norms", ("T",)),
+                    {"NumPy reference": numpy_norms, "one backward sweep": bptt_norms},
+                    HIDDEN_NORM_MISTAKES,
+                ),
+                about="hidden_grad_norms matches the norms of dL/dH_t",
+            ),
+            *choices.tests(folder / "gradient_clipping.ipynb", r"predict_norms"),
             Test(
                 "test_clip_grad_norm",
                 "clip_grad_norm",
@@ -144,5 +254,6 @@ def build(folder):
                 keep_args=True,
                 about="clip_grad_value matches the reference (as clip_grad_value_), inputs unchanged",
             ),
+            *choices.tests(folder / "gradient_clipping.ipynb", r"predict_vanishing"),
         ),
     )

@@ -2,24 +2,28 @@
 # ruff: noqa: E402
 
 # %% [markdown]
-# # Exercise 2: backpropagation through time
+# # Exercise 2: backpropagation through time (通过时间反向传播)
 #
 # | | |
 # |---|---|
 # | **Follows** | chapter 5, [Backpropagation through time](../../book/chapters/05_bptt.ipynb) |
-# | **Time** | about 3 hours |
+# | **Time** | about 2 hours, and 45 minutes more for the optional challenge |
 # | **Prerequisites** | [Exercise 1](../01_rnn_cell/rnn_cell.ipynb); the chain rule for matrices |
-# | **What you will build** | the backward pass of one step and of a whole sequence (BPTT), its truncation to $k$ steps, a numerical gradient check that Exercises 6 and 7 give back to you, and a measurement of how the gradient shrinks or grows going back in time |
+# | **What you will build** | the backward pass of one step and of a whole sequence (序列) (BPTT), and a numerical gradient check (梯度检验) that you then use on your own BPTT; Exercises 3, 6 and 7 give this check back to you. Optional, not graded: BPTT truncated to $k$ steps per loss |
+#
+# Terms are given with their Chinese names at first use; all of them are in the
+# [glossary](../../book/glossary.md).
 #
 # **After this exercise you can**
 #
-# - derive and code the backward pass of one RNN step;
-# - run it backwards over a sequence, carrying the gradient from each step to the one before
-#   (backpropagation through time, BPTT);
-# - truncate BPTT to the last $k$ steps and say exactly what is dropped;
-# - check any gradient against finite differences;
-# - measure how the gradient shrinks or grows as it travels back in time, and relate it to the
-#   recurrent weights.
+# - derive and code the backward pass (反向传播) of one step of a recurrent neural network
+#   (循环神经网络, RNN);
+# - run it backwards over a sequence, carrying the gradient from each step to the one before:
+#   backpropagation through time (通过时间反向传播, BPTT);
+# - check any gradient against finite differences, and choose the
+#   finite-difference step;
+# - (optional challenge) truncate BPTT so that each loss reaches back at most $k$ steps, and
+#   say exactly what is dropped.
 #
 # **NumPy only.** Write every answer with NumPy. PyTorch is not available when your notebook is
 # graded (the grader's sandbox does not offer it), so an answer that calls PyTorch (autograd,
@@ -58,14 +62,15 @@ if importlib.util.find_spec("autograder") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", _spec], check=True)
 
 # %% [setup] id=setup_imports
-import matplotlib.pyplot as plt
 import numpy as np
 
 from autograder.handouts.bptt import rel_error
 from autograder.handouts.bptt import rnn_forward as given_rnn_forward
 from autograder.notebook_checks import (
+    CheckFailure,
     check_array,
     check_arrays,
+    check_choice,
     check_unchanged,
     expected_values,
     rnn_inputs,
@@ -158,7 +163,7 @@ check_arrays(
     {name: np.zeros_like(EXPECTED[f"cell_{name}"]) for name in CELL_AXES},
     atol=np.inf,
     axes=CELL_AXES,
-    hints={"db_h": "the bias gradient has one entry per hidden unit: sum over the batch."},
+    hints={"db_h": "the bias has one entry per hidden unit, and so has its gradient."},
 )
 ### BEGIN HIDDEN TESTS
 from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
@@ -184,11 +189,11 @@ print("✓ rnn_cell_backward returns five gradients of the right shapes")
 dh_next, x, h_prev, h_next, W_xh, W_hh, cache = one_step(seed=0, N=2, D=3, Dh=4)
 got = rnn_cell_backward(dh_next, x, h_prev, h_next, W_xh, W_hh)
 hints = {
-    "dx": "dx = da W_xh^T, where da = dh_next * (1 - h_next**2).",
-    "dh_prev": "dh_prev = da W_hh^T, where da = dh_next * (1 - h_next**2).",
-    "dW_xh": "each weight's gradient is (its input)^T @ da.",
-    "dW_hh": "each weight's gradient is (its input)^T @ da; the input of W_hh is h_prev.",
-    "db_h": "db_h sums da over the batch axis.",
+    "dx": "x reached a through W_xh: which product of da with W_xh has the shape (N, D)?",
+    "dh_prev": "h_prev reached a through W_hh: which product of da with W_hh has the shape of h_prev?",
+    "dW_xh": "a weight's gradient pairs the weight's input with da and has the weight's shape.",
+    "dW_hh": "W_hh multiplied one of the step's two states: which one did the step read?",
+    "db_h": "the bias was added to every row of the batch.",
 }
 check_arrays(
     "rnn_cell_backward(...)",
@@ -221,7 +226,7 @@ print("✓ rnn_cell_backward gives the expected gradients")
 #   + \underbrace{\frac{\partial L}{\partial H_{t+1}} J_{t+1}}_{\text{from step } t+1}$$
 #
 # where $G_t$ is the gradient the layer above puts on $H_t$, the array `dH[:, t-1]`, and
-# $J_{t+1} = \partial H_{t+1} / \partial H_t$ is the Jacobian of step $t+1$ (in numerator
+# $J_{t+1} = \partial H_{t+1} / \partial H_t$ is the Jacobian (雅可比矩阵) of step $t+1$ (in numerator
 # layout, so that a row-vector gradient is multiplied by it on the right): the second term is
 # the `dh_prev` that step $t+1$ returned.
 #
@@ -285,9 +290,9 @@ got = rnn_backward(dH, X, h0, H_states, W_xh, W_hh)
 # what you get if nothing is carried back from step t+1 to step t
 only_local = {name: EXPECTED[f"local_{name}"] for name in SEQ_AXES}
 hints = {
-    "dX": "step t must receive dH[:, t] plus the dh_prev that step t+1 returned.",
-    "dh0": "dh0 is the dh_prev returned by step 0, after the whole loop.",
-    "dW_hh": "step t read h_prev = H[:, t-1] (h0 at t = 0); the weight gradients add up over t.",
+    "dX": "reread what reaches a state: the two paths of the sum in section 2.",
+    "dh0": "h0 is the state the first step read: what does that step send back?",
+    "dW_hh": "check which state each step read, and that every step's weight gradients count.",
 }
 check_arrays(
     "rnn_backward(...)",
@@ -331,7 +336,8 @@ print("✓ rnn_backward gives the expected gradients")
 # `f(x)` (which reads the modified `x`), and puts the entry back exactly as it was.
 # `np.ndindex(x.shape)` walks over all the indices of an array of any shape.
 #
-# This check becomes a habit: Exercises 6 and 7 give your `numerical_gradient` back, in
+# This gradient check (梯度检验) becomes a habit: Exercises 3, 6 and 7 give your
+# `numerical_gradient` back, in
 # `autograder.handouts.gradcheck`, with `gradient_check`, which runs it over every parameter of
 # a loss and prints one row of relative error per parameter.
 
@@ -378,7 +384,7 @@ check_array(
     EXPECTED["numerical_tanh"],
     atol=1e-8,
     rtol=1e-6,
-    hint="f(x) may return the same array object every time: copy it before you perturb x again.",
+    hint="compare f(x) before and after you change x again: can it be the same array object?",
 )
 ### BEGIN HIDDEN TESTS
 for seed, shape in enumerate([(1,), (3,), (2, 1, 3), (1, 1)], start=401):
@@ -437,21 +443,107 @@ for name, analytic, point in [
     print(f"{name:6s} relative error {rel_error(analytic, numeric):.2e}")
 
 # %% [markdown]
-# ## 4. Truncated backpropagation through time
+# ## 4. Predict, run, explain: how small a step?
+#
+# `numerical_gradient` uses the step $h = 10^{-5}$. The derivative is the limit as $h \to 0$,
+# so why not $10^{-11}$? The cell after the question compares your `rnn_backward`'s `dW_hh`
+# with `numerical_gradient` for the steps $h = 10^{-1}, 10^{-3}, \dots, 10^{-11}$, on the
+# inputs above, and prints the relative error for each.
+#
+# **Before you run it**, predict what the errors do as $h$ goes down from $10^{-1}$ to
+# $10^{-11}$ (with a right `rnn_backward`):
+#
+# - **A.** they keep falling: the smaller $h$, the closer the difference is to the derivative;
+# - **B.** they fall, are smallest for a middle step (near $10^{-5}$), then grow again;
+# - **C.** they stay about the same, below $10^{-8}$, for every $h$: a right backward pass passes
+#   the check whatever the step;
+# - **D.** they are smallest for the largest step, $10^{-1}$, which rises farthest above
+#   rounding noise, and grow as $h$ shrinks.
+
+# %% [answer] id=predict_step
+# Set predict_step to the letter of your prediction, then run the experiment below.
+predict_step = None
+### BEGIN SOLUTION
+predict_step = "B"
+### END SOLUTION
+
+# %% [test] id=test_predict_step points=1
+check_choice("predict_step", globals().get("predict_step"))
+### BEGIN HIDDEN TESTS
+WHY = {
+    "A": (
+        "In exact arithmetic, yes; in float64, f(x + h) and f(x - h) are each rounded to about "
+        "1e-16 of their size, and dividing their difference by 2h magnifies that rounding by "
+        "1/h. Below 1e-5 the error grows again, to a few 1e-6 at h = 1e-11."
+    ),
+    "B": (
+        "Right: two errors pull in opposite directions. The central difference itself is off "
+        "by a term in h**2 (a few 1e-3 at h = 0.1), and rounding adds a term in 1/h (a few "
+        "1e-6 at h = 1e-11). Their sum is smallest near h = 1e-5, which is why "
+        "numerical_gradient uses it."
+    ),
+    "C": (
+        "The check's error is not only that of your backward pass: the finite difference has "
+        "its own. Even with a right rnn_backward it is a few 1e-3 at h = 0.1 (the h**2 term of "
+        "the central difference) and a few 1e-6 at h = 1e-11 (rounding, magnified by 1/h)."
+    ),
+    "D": (
+        "A large step does rise above rounding, but the central difference's own error grows "
+        "as h**2: at h = 0.1 it is a few 1e-3, far above the error near h = 1e-5, which is "
+        "the smallest of all."
+    ),
+}
+print(f"predict_step = {predict_step!r}. {WHY.get(predict_step, '')}")
+assert predict_step == "B", f"predict_step is not right. {WHY.get(predict_step, '')}"
+### END HIDDEN TESTS
+print("✓ predict_step is one of A, B, C, D")
+
+
+# %% [code]
+def check_errors(steps, seed=7):
+    """Relative error of rnn_backward's dW_hh against numerical_gradient, for each step h."""
+    dH, X, h0, H_states, W_xh, W_hh, cache = sequence(seed, N=2, T=4, D=3, Dh=3)
+    dW_hh = rnn_backward(dH, X, h0, H_states, W_xh, W_hh)[3]
+    errors = {}
+    for h in steps:
+        f = lambda _: rnn_forward(X, h0, W_xh, W_hh, cache.b_h)  # noqa: E731
+        errors[h] = rel_error(dW_hh, numerical_gradient(f, W_hh, dH, h=h))
+    return errors
+
+
+# %% [code]
+for h, error in check_errors([1e-1, 1e-3, 1e-5, 1e-7, 1e-9, 1e-11]).items():
+    print(f"h = {h:.0e}: relative error of dW_hh {error:.1e}")
+
+# %% [markdown]
+# **What you will see, and why.** The error falls fast at first, by about $10^4$ for each
+# factor 100 in $h$: that is the $O(h^2)$ error of the central difference. It is smallest at
+# $h = 10^{-5}$, far below $10^{-8}$, and then grows again as $h$ shrinks further: $f(x + h)$
+# and $f(x - h)$ are rounded to about $10^{-16}$ of their size, and dividing their difference
+# by $2h$ magnifies that rounding by $1/h$. At $h = 10^{-11}$ the check is back to a few
+# $10^{-6}$, an error that would make you look for a bug that is not there. To see it hold
+# for other inputs, run `check_errors([1e-1, 1e-3, 1e-5, 1e-7, 1e-9, 1e-11], seed=1)`.
+
+# %% [markdown]
+# ## 5. Optional challenge, not graded: truncated backpropagation through time
+#
+# *This section is optional and is not graded: leaving it blank costs nothing. The cell after
+# the function checks it and prints what is wrong.*
 #
 # Your `rnn_backward` is one backward sweep: $T$ calls of `rnn_cell_backward`, the same work as
 # the forward pass, because the gradients of all the losses travel back together in
-# `dh_next`. What full BPTT costs on a long sequence is memory (all $T$ states are kept for the
+# `dh_next`. What full BPTT costs on a long sequence is storage (all $T$ states are kept for the
 # backward pass) and time before the first update (the whole sequence); and the long products
-# of step Jacobians are exactly where gradients explode or vanish. *Truncated* BPTT limits how
-# far back the gradient travels.
+# of step Jacobians are where gradients explode or vanish
+# ([Exercise 5](../05_gradient_clipping/gradient_clipping.ipynb) measures them). Truncated BPTT
+# (截断的通过时间反向传播) limits how far back the gradient travels.
 #
 # In practice the stream is read in chunks of $k_1$ steps, the state carried from one chunk to
 # the next, and after each chunk its losses are backpropagated through the last $k_2$ steps
-# only: TBPTT($k_1$, $k_2$), at most $\lceil T / k_1 \rceil k_2$ step-backwards
-# (`numpy_rnn.rnn_tbptt`, shown in the chapter). Here you write a finer form, which is the
-# easiest to reason about: the gradient of the loss at step $t$ travels back through at most $k$
-# steps, $t, t-1, \dots, t-k+1$, and is then dropped. So:
+# only: TBPTT($k_1$, $k_2$), at most $\lceil T / k_1 \rceil k_2$ step-backwards (shown in the
+# chapter). Here you write a finer form, which is the easiest to reason about: the gradient of
+# the loss at step $t$ travels back through at most $k$ steps, $t, t-1, \dots, t-k+1$, and is
+# then dropped. So:
 #
 # - `dX[:, s-1]` (the gradient on $X_s$) and the weight gradients keep the contribution of the
 #   loss at step $t$ to step $s$ only when $t - k < s \le t$;
@@ -482,8 +574,8 @@ def rnn_backward_truncated(dH, X, h0, H, W_xh, W_hh, k):
         dX: (N, T, D); dh0: (N, Dh); dW_xh: (D, Dh); dW_hh: (Dh, Dh); db_h: (Dh,).
         dh0 gets the gradient of the losses at steps t <= k only (array indices below k).
     """
-    # One backward chain per loss, at most k steps long; accumulate everything. In the loops,
-    # t and s are array indices: step t+1 of the maths is X[:, t], H[:, t].
+    # Optional, not graded. One backward chain per loss, at most k steps long. In the loops, t
+    # and s are array indices: step t+1 of the maths is X[:, t], H[:, t].
     ### BEGIN SOLUTION
     N, T, _ = X.shape
     dX = np.zeros(X.shape)
@@ -508,166 +600,34 @@ def rnn_backward_truncated(dH, X, h0, H, W_xh, W_hh, k):
     ### END SOLUTION
 
 
-# %% [test] id=test_rnn_backward_truncated points=2
-dH, X, h0, H_states, W_xh, W_hh, cache = sequence(seed=0, N=2, T=6, D=3, Dh=4)
-hints = {
-    "dX": "the loss at step t reaches steps t, t-1, ..., t-k+1 and no further.",
-    "dh0": "dh0 collects the chains of the losses at steps 1..k, after they went through step 1.",
-}
-for k in (1, 2, 4, 6):
-    check_arrays(
-        f"rnn_backward_truncated(..., k={k})"
-        + (" (k = T: must equal full BPTT)" if k == 6 else ""),
-        rnn_backward_truncated(dH, X, h0, H_states, W_xh, W_hh, k),
-        {name: EXPECTED[f"truncated_{k}_{name}"] for name in SEQ_AXES},
-        axes=SEQ_AXES,
-        hints=hints,
-    )
-### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
-
-cases = [
-    (1, 1, 1, 1, 1),
-    (1, 1, 2, 3, 5),
-    (3, 5, 2, 3, 1),
-    (2, 7, 3, 2, 3),
-    (1, 9, 2, 4, 20),
-    (2, 8, 1, 3, 7),
-]
-for seed, (N, T, D, Dh, k) in enumerate(cases, start=501):
-    dH, X, h0, H_states, W_xh, W_hh, cache = sequence(seed, N, T, D, Dh, scale=1.1)
-    cache = numpy_rnn.SequenceCache(*cache)
-    got = rnn_backward_truncated(dH, X, h0, H_states, W_xh, W_hh, k)
-    name = f"rnn_backward_truncated with N={N}, T={T}, D={D}, Dh={Dh}, k={k}"
-    check_arrays(
-        name,
-        got,
-        dict(zip(SEQ_AXES, numpy_rnn.rnn_backward(dH, cache, k=k), strict=True)),
-        axes=SEQ_AXES,
-    )
-### END HIDDEN TESTS
-print("✓ rnn_backward_truncated gives the expected gradients for k = 1, 2, 4 and k = T")
-
-# %% [markdown]
-# ## 5. How far back does the gradient reach?
-#
-# Take the loss $L = \sum H_T$, the sum of every entry of the last state. Its gradient with
-# respect to the last state is all ones, and each step back multiplies it on the right by one
-# step's Jacobian $J_t = \operatorname{diag}(1 - H_t \odot H_t)\, W_{hh}^\top$ (for one
-# example; numerator layout): $\partial L / \partial H_{t-1} = (\partial L / \partial H_t)\, J_t$.
-# In code, for a batch, `dh_prev = (dh_next * (1 - h_next**2)) @ W_hh.T`, which is the `dh_prev`
-# of your `rnn_cell_backward`. How does $\lVert \partial L / \partial H_t \rVert$ change as $t$
-# moves away from $T$?
-#
-# Write `hidden_grad_norms`: run the forward pass (the `rnn_forward` given at the top of this
-# notebook), then walk back from $t = T$ to $1$, recording the Frobenius norm
-# (`np.linalg.norm` of the whole $(N, D_h)$ array) of the gradient on each state $H_t$ in
-# `norms[t-1]`. The last entry, for $H_T$, is the norm of the all-ones array, $\sqrt{N D_h}$.
-
-
-# %% [answer] id=hidden_grad_norms_impl
-def hidden_grad_norms(X, h0, W_xh, W_hh, b_h):
-    """Norms of dL/dH_t for L = sum(H_T) (the array H[:, T-1]), for every step t = 1..T.
-
-    Args:
-        X: (N, T, D); h0: (N, Dh); W_xh: (D, Dh); W_hh: (Dh, Dh); b_h: (Dh,).
-
-    Returns:
-        norms: (T,) array; norms[t-1] is the Frobenius norm of dL/dH_t, an (N, Dh) array.
-    """
-    # Forward, then carry dL/dH_t backwards with rnn_cell_backward's dh_prev.
-    ### BEGIN SOLUTION
-    H = rnn_forward(X, h0, W_xh, W_hh, b_h)
-    T = X.shape[1]
-    norms = np.zeros(T)
-    dh = np.ones(H[:, -1].shape)
-    norms[T - 1] = np.linalg.norm(dh)
-    for t in range(T - 1, 0, -1):
-        dh = rnn_cell_backward(dh, X[:, t], H[:, t - 1], H[:, t], W_xh, W_hh)[1]
-        norms[t - 1] = np.linalg.norm(dh)
-    return norms
-    ### END SOLUTION
-
-
-# %% [test] id=test_hidden_grad_norms points=2
-X, h0, W_xh, W_hh, b_h = rnn_inputs(seed=0, N=2, T=6, D=3, Dh=4, scale=1.0)
-check_array(
-    "hidden_grad_norms(...)",
-    hidden_grad_norms(X, h0, W_xh, W_hh, b_h),
-    EXPECTED["grad_norms"],
-    axes=("T",),
-    hint="norms[T-1] = sqrt(N * Dh); each step back applies dh_prev = (dh * (1 - h**2)) @ W_hh.T.",
-)
-### BEGIN HIDDEN TESTS
-from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
-
-
-def reference_grad_norms(X, h0, W_xh, W_hh, b_h):
-    """dL/dH_t by the reference: the gradient on the initial state of the rest of the sequence."""
-    H_states, _ = numpy_rnn.rnn_forward(X, h0, W_xh, W_hh, b_h)
-    N, T, Dh = H_states.shape
-    norms = [np.sqrt(N * Dh)]
-    for t in range(T - 2, -1, -1):
-        _, rest = numpy_rnn.rnn_forward(X[:, t + 1 :], H_states[:, t], W_xh, W_hh, b_h)
-        dH_rest = np.zeros(rest.H.shape)
-        dH_rest[:, -1] = 1.0
-        norms.append(np.linalg.norm(numpy_rnn.rnn_backward(dH_rest, rest)[1]))
-    return np.array(norms[::-1])
-
-
-for seed, (N, T, D, Dh) in enumerate(
-    [(1, 1, 1, 1), (1, 5, 2, 3), (3, 1, 2, 2), (2, 12, 3, 5)], start=601
-):
-    X, h0, W_xh, W_hh, b_h = rnn_inputs(seed, N, T, D, Dh, scale=1.3)
-    check_array(
-        f"hidden_grad_norms with N={N}, T={T}, D={D}, Dh={Dh}",
-        hidden_grad_norms(X, h0, W_xh, W_hh, b_h),
-        reference_grad_norms(X, h0, W_xh, W_hh, b_h),
-        axes=("T",),
-    )
-### END HIDDEN TESTS
-print("✓ hidden_grad_norms gives the expected norms")
-
-# %% [markdown]
-# ### Experiment: vanishing and exploding gradients
-#
-# The cell below builds recurrent weights whose spectral radius (the largest absolute value of
-# an eigenvalue) is below, at and above 1: a random orthogonal matrix scaled by $\rho$. Such a
-# matrix is *normal*, so its largest singular value $\sigma_{\max}$ equals $\rho$, and every
-# step multiplies the gradient's length by about $\rho$ while the states stay small and $\tanh$
-# is nearly linear. (For a non-normal $W_{hh}$ the spectral radius decides neither vanishing nor
-# exploding over a finite number of steps: $\sigma_{\max} < 1$ is what guarantees vanishing, and
-# $\sigma_{\max} > 1$ is needed for exploding; the chapter shows both.) It plots your
-# `hidden_grad_norms` on a log scale.
-#
-# What to look for: a straight line on a log scale is exponential decay or growth, with slope
-# $\log \rho$ per step. For $\rho > 1$ the states themselves grow along the sequence until
-# $\tanh$ saturates; over the steps where they do, $1 - H_t^2$ shrinks every factor and the curve
-# flattens. Make the inputs larger (`input_scale = 1.0`) and watch saturation take over: even
-# $\rho > 1$ stops exploding. Chapter
-# [Why the loss oscillates](../../book/chapters/08_loss_oscillation.ipynb) explains what this
-# means for training.
-
 # %% [code]
-T, N, D, Dh = 40, 4, 3, 16
-input_scale = 0.01
-rng = np.random.default_rng(0)
-orthogonal, _ = np.linalg.qr(rng.standard_normal((Dh, Dh)))
-X = input_scale * rng.standard_normal((N, T, D))
-W_xh = rng.standard_normal((D, Dh)) / np.sqrt(D)
+# Self-check of the optional challenge (not graded): it prints what is wrong, and never fails.
+def check_truncated():
+    dH, X, h0, H_states, W_xh, W_hh, cache = sequence(seed=0, N=2, T=6, D=3, Dh=4)
+    hints = {
+        "dX": "the loss at step t reaches steps t, t-1, ..., t-k+1 and no further.",
+        "dh0": "dh0 collects only the chains that went through step 1.",
+    }
+    for k in (1, 2, 4, 6):
+        check_arrays(
+            f"rnn_backward_truncated(..., k={k})" + (" (k = T: full BPTT)" if k == 6 else ""),
+            rnn_backward_truncated(dH, X, h0, H_states, W_xh, W_hh, k),
+            {name: EXPECTED[f"truncated_{k}_{name}"] for name in SEQ_AXES},
+            axes=SEQ_AXES,
+            hints=hints,
+        )
 
-fig, ax = plt.subplots(figsize=(6, 3.5))
-for rho in (0.8, 1.0, 1.2):
-    W_hh = rho * orthogonal
-    radius = np.abs(np.linalg.eigvals(W_hh)).max()
-    norms = hidden_grad_norms(X, np.zeros((N, Dh)), W_xh, W_hh, np.zeros(Dh))
-    ax.semilogy(range(1, T + 1), norms, marker=".", label=f"spectral radius {radius:.1f}")
-ax.set_xlabel("time step t")
-ax.set_ylabel(r"$\|\partial L / \partial H_t\|$")
-ax.set_title(r"Gradient of $L = \sum H_T$ on earlier states")
-ax.legend()
-plt.show()
+
+try:
+    check_truncated()
+except NotImplementedError:
+    print("The optional challenge is not attempted: that is fine, it is not graded.")
+except CheckFailure as failure:
+    print(f"Not right yet (optional, not graded):\n{failure}")
+else:
+    print("✓ rnn_backward_truncated gives the expected gradients for k = 1, 2, 4 and k = T")
 
 # %% [markdown]
 # Next: [Exercise 3](../03_bidirectional/bidirectional.ipynb) runs two of these networks, one
-# in each direction.
+# in each direction; [Exercise 5](../05_gradient_clipping/gradient_clipping.ipynb) measures how
+# far back the gradient reaches.
