@@ -290,7 +290,8 @@ got = rnn_backward(dH, X, h0, H_states, W_xh, W_hh)
 # what you get if nothing is carried back from step t+1 to step t
 only_local = {name: EXPECTED[f"local_{name}"] for name in SEQ_AXES}
 hints = {
-    "dX": "reread what reaches a state: the two paths of the sum in section 2.",
+    "dX": "each state gets gradient along two paths, from above and from the later step: "
+    "check that both reach each call of rnn_cell_backward (section 2).",
     "dh0": "h0 is the state the first step read: what does that step send back?",
     "dW_hh": "check which state each step read, and that every step's weight gradients count.",
 }
