@@ -19,6 +19,7 @@ grades. Both are deterministic: the same repository gives the same bytes.
 from __future__ import annotations
 
 import copy
+import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,9 +68,29 @@ def solution_body(function: str) -> str:
     return textwrap.dedent(region).strip("\n")
 
 
+def predictions() -> dict[str, str]:
+    """The instructor's answers to the notebook's predictions: {"predict_saturation": "B"}."""
+    solutions = nbformat.read(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    found = {}
+    for cell in solutions.cells:
+        if cell.cell_type == "code":
+            found |= dict(re.findall(r"^(predict_\w+) = \"([A-Z])\"$", cell.source, re.M))
+    return found
+
+
 def answered(nb, bodies: dict[str, str]) -> nbformat.NotebookNode:
-    """A copy of the released ``nb`` whose stubs hold the given function bodies instead."""
+    """A copy of the released ``nb`` whose stubs hold the given function bodies instead, and
+    whose predictions are answered as the instructor answers them."""
     nb = copy.deepcopy(nb)
+    for name, letter in predictions().items():
+        cell = next(
+            c for c in nb.cells if c.source.startswith("#") and f"\n{name} = None" in c.source
+        )
+        lines = cell.source.split("\n")
+        at = lines.index(STUB)
+        assert lines[at + 1].startswith("raise NotImplementedError")
+        lines[at : at + 2] = [f'{name} = "{letter}"']
+        cell.source = "\n".join(lines)
     for function, body in bodies.items():
         cell = _answer_cell(nb, function)
         lines = cell.source.split("\n")

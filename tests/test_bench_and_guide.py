@@ -64,7 +64,7 @@ def test_samples_grade_as_their_names_say(graded_samples):
     full = submissions.max_points()
     for sub in submissions.samples():
         rows = graded_samples[sub.student]
-        assert len(rows) == 5, rows
+        assert len(rows) == 6, rows
         points = sum(float(r["points"]) for r in rows)
         if sub.kind == "correct":
             assert points == full, rows

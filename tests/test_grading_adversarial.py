@@ -418,7 +418,7 @@ def test_top_level_endless_loop_costs_only_its_statement(short_batch):
 )
 def test_broken_file_gets_rows_with_zero_and_a_reason(main_batch, name, words):
     rows = _row(main_batch, name, "01_rnn_cell")
-    assert len(rows) == 5
+    assert len(rows) == 6
     assert all(float(r["points"]) == 0 and words in r["message"] for r in rows), rows
 
 
