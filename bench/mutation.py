@@ -224,55 +224,6 @@ MUTANTS: dict[str, list[Mutant]] = {
             ("f_plus = np.array(f(x), copy=True)", "f_plus = f(x)"),
         ),
         m("numerical_gradient", "x not restored", ("        x[i] = old\n", "")),
-        m(
-            "rnn_backward_truncated",
-            "every chain's end added to dh0",
-            ("        if t < k:\n            dh0 += dh", "        dh0 += dh"),
-        ),
-        m("rnn_backward_truncated", "k ignored", ("max(t - k, -1)", "-1")),
-        m(
-            "rnn_backward_truncated",
-            "chains of k + 1 steps",
-            ("max(t - k, -1)", "max(t - k - 1, -1)"),
-        ),
-        m(
-            "rnn_backward_truncated",
-            "chains of k - 1 steps",
-            ("max(t - k, -1)", "max(t - k + 1, -1)"),
-        ),
-        m("rnn_backward_truncated", "dh0 from t <= k", ("if t < k:", "if t <= k:")),
-        m(
-            "rnn_backward_truncated",
-            "h_prev taken as H[:, s]",
-            ("h_prev = h0 if s == 0 else H[:, s - 1]", "h_prev = H[:, s]"),
-        ),
-        m(
-            "rnn_backward_truncated",
-            "dX overwritten",
-            ("dX[:, s] += dx", "dX[:, s] = dx"),
-        ),
-        m("hidden_grad_norms", "tanh' left out", (NORM_STEP, "dh = dh @ W_hh.T")),
-        m(
-            "hidden_grad_norms",
-            "norms reversed",
-            ("    return norms\n", "    return norms[::-1]\n"),
-        ),
-        m(
-            "hidden_grad_norms",
-            "squared norms",
-            ("norms[T - 1] = np.linalg.norm(dh)", "norms[T - 1] = np.sum(dh**2)"),
-            ("norms[t - 1] = np.linalg.norm(dh)", "norms[t - 1] = np.sum(dh**2)"),
-        ),
-        m(
-            "hidden_grad_norms",
-            "tanh' at H[:, t-1]",
-            (NORM_STEP, NORM_STEP.replace("H[:, t - 1], H[:, t]", "H[:, t - 1], H[:, t - 1]")),
-        ),
-        m(
-            "hidden_grad_norms",
-            "first step skipped",
-            ("range(T - 1, 0, -1)", "range(T - 1, 1, -1)"),
-        ),
     ],
     "03_bidirectional": [
         m(
@@ -527,6 +478,33 @@ MUTANTS: dict[str, list[Mutant]] = {
         ),
     ],
     "05_gradient_clipping": [
+        m("hidden_grad_norms", "tanh' left out", (NORM_STEP, "dh = dh @ W_hh.T")),
+        m(
+            "hidden_grad_norms",
+            "norms reversed",
+            ("    return norms\n", "    return norms[::-1]\n"),
+        ),
+        m(
+            "hidden_grad_norms",
+            "squared norms",
+            ("norms[T - 1] = np.linalg.norm(dh)", "norms[T - 1] = np.sum(dh**2)"),
+            ("norms[t - 1] = np.linalg.norm(dh)", "norms[t - 1] = np.sum(dh**2)"),
+        ),
+        m(
+            "hidden_grad_norms",
+            "tanh' at H[:, t-1]",
+            (NORM_STEP, NORM_STEP.replace("H[:, t - 1], H[:, t]", "H[:, t - 1], H[:, t - 1]")),
+        ),
+        m(
+            "hidden_grad_norms",
+            "first step skipped",
+            ("range(T - 1, 0, -1)", "range(T - 1, 1, -1)"),
+        ),
+        m(
+            "hidden_grad_norms",
+            "last state's norm never stored",
+            ("    norms[T - 1] = np.linalg.norm(dh)\n", ""),
+        ),
         m(
             "clip_grad_norm",
             "eps left out",

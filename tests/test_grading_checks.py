@@ -60,7 +60,7 @@ def test_a_declaration_that_disagrees_with_its_notebook_is_refused(tmp_path):
             "    first = dataclasses.replace(assignment.tests[0], points=4)\n"
             "    return dataclasses.replace(assignment, tests=(first, *assignment.tests[1:]))\n"
         )
-    with pytest.raises(assignments.AssignmentError, match="worth 3 points in the notebook but 4"):
+    with pytest.raises(assignments.AssignmentError, match="worth 2 points in the notebook but 4"):
         assignments.load("05_gradient_clipping", tmp_path)
     with pytest.raises(assignments.AssignmentError, match="unknown assignment"):
         assignments.load("99_nothing", tmp_path)

@@ -96,14 +96,15 @@ def bptt_norms(X, h0, W_xh, W_hh, b_h):
     return np.array(norms[::-1])
 
 
-def _norms(X, h0, W_xh, W_hh, b_h, *, tanh_at="H[:, t]", stop=0):
+def _norms(X, h0, W_xh, W_hh, b_h, *, tanh_at="H[:, t]", stop=0, store_last=True):
     """hidden_grad_norms with a slip: ``tanh_at`` "H[:, t-1]" (tanh' of the earlier state);
-    ``stop`` 1: the loop ends one step early and norms[0] stays 0."""
+    ``stop`` 1: the loop ends one step early and norms[0] stays 0; ``store_last`` False: the
+    last state's own norm, sqrt(N * Dh), is never stored and norms[T-1] stays 0."""
     H = mistakes.sequence(X, h0, W_xh, W_hh, b_h)
     T = X.shape[1]
     norms = np.zeros(T)
     dh = np.ones(H[:, -1].shape)
-    norms[-1] = np.linalg.norm(dh)
+    norms[-1] = np.linalg.norm(dh) if store_last else 0.0
     for t in range(T - 1, stop, -1):
         h = H[:, t] if tanh_at == "H[:, t]" else H[:, t - 1]
         dh = (dh * (1 - h**2)) @ W_hh.T
@@ -137,6 +138,12 @@ HIDDEN_NORM_MISTAKES = (
         "a loop that stops one step early: norms[0] is never computed",
         "carry the gradient back to the first state, H_1 (the array H[:, 0])",
         partial(_norms, stop=1),
+    ),
+    Mistake(
+        "norms[T-1] left at 0: the last state's own norm never stored",
+        "the gradient of L on H_T is the all-ones array: store its norm, sqrt(N * Dh), in "
+        "norms[T-1] before you go back",
+        partial(_norms, store_last=False),
     ),
     Mistake(
         "the gradient not carried back through the steps",
