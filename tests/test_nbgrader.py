@@ -127,3 +127,33 @@ def test_autograde_gives_full_marks_to_the_solution_and_zero_to_the_untouched_ex
         scores = (solution.score, untouched.score, solution.max_score)
     print(f"{name}: solution {scores[0]}/{scores[2]}, untouched exercise {scores[1]}/{scores[2]}")
     assert scores == (points, 0, points)
+
+
+def test_autograde_leaves_a_written_answer_to_the_instructor(course):
+    """Exercise 3's written explanation (a graded markdown cell) is marked by hand: autograde
+    scores every test cell, leaves the written answer for formgrader, and gives the untouched
+    exercise's "YOUR ANSWER HERE" zero without asking anyone."""
+    name, written = "03_bidirectional", "explain_last_input"
+    notebook = ASSIGNMENTS[name].notebook
+    course.generate(name)
+    sources = {"writer": notebook, "blank": ROOT / "exercises" / name / notebook.name}
+    for student, source in sources.items():
+        folder = course.root / "submitted" / student / name
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, folder / notebook.name)
+    nbgrader(course.root, "autograde", name, "--force")
+
+    cells = [c.metadata.get("nbgrader", {}) for c in nbformat.read(notebook, as_version=4).cells]
+    tests = sum(m["points"] for m in cells if m.get("grade") and not m.get("solution"))
+    by_hand = {m["grade_id"]: m["points"] for m in cells if m.get("grade") and m.get("solution")}
+    assert by_hand == {written: 2}
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gradebook:
+        writer = gradebook.find_submission(name, "writer")
+        blank = gradebook.find_submission(name, "blank")
+        answer = gradebook.find_grade(written, notebook.stem, name, "writer")
+        unanswered = gradebook.find_grade(written, notebook.stem, name, "blank")
+        assert writer.max_score == tests + 2
+        assert writer.score == tests and writer.needs_manual_grade
+        assert answer.needs_manual_grade and answer.auto_score is None
+        assert blank.score == 0 and not unanswered.needs_manual_grade
+        assert unanswered.auto_score == 0
