@@ -209,6 +209,11 @@ def test_nbgrader_metadata_is_complete_and_grade_ids_unique(name):
             # The visible checks come first: when they fail on an untouched notebook, the cell
             # fails before the hidden ones run, so the autograder gives it no points.
             assert not cell.source.lstrip().startswith("### BEGIN HIDDEN TESTS")
+        elif cell.cell_type == "markdown":  # marked by hand: a written answer or a task
+            assert meta["points"] > 0
+            written = meta["grade"] and meta["solution"] and not meta["locked"] and not meta["task"]
+            task = meta["task"] and meta["locked"] and not meta["grade"] and not meta["solution"]
+            assert written or task, meta
         else:
             assert meta["locked"] and "BEGIN SOLUTION" not in cell.source
     assert len(ids) == len(set(ids)), "grade ids must be unique"
