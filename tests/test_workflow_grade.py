@@ -191,3 +191,39 @@ def test_the_summary_page_shows_pass_rates_mistakes_and_isolation(graded):
     level = json.loads((graded["out"] / "grading.json").read_text())["isolation"]["level"]
     assert f"isolation level <strong>{level}</strong>" in page
     assert "parkjo_1005_900006_answers.txt" in page  # what the zip held that was not graded
+
+
+def test_exercise_3s_written_explanation_is_left_to_formgrader(tmp_path):
+    """Exercise 3 asks for a written explanation (explain_last_input, 2 points, marked by hand):
+    the grader scores every test, records the written cell in the gradebook as waiting for
+    formgrader, and the learner's page says it is marked by hand."""
+    name, notebook, written = "03_bidirectional", "bidirectional.ipynb", "explain_last_input"
+    folder = tmp_path / "submitted" / "ada" / name
+    folder.mkdir(parents=True)
+    folder.joinpath(notebook).write_bytes(_bytes(subs.solution(name)))
+    out, db = tmp_path / "out", tmp_path / "gradebook.db"
+    result = _run(
+        RNN_COURSE,
+        "grade",
+        str(tmp_path / "submitted"),
+        "--assignment",
+        name,
+        "--out",
+        str(out),
+        "--gradebook",
+        str(db),
+        "--seed",
+        "7",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(open(out / "grades.csv", encoding="utf-8")))
+    assert written not in {r["test_id"] for r in rows}  # not the grader's to score
+    automatic = sum(float(r["max_points"]) for r in rows)
+    assert sum(float(r["points"]) for r in rows) == automatic
+    with Gradebook(f"sqlite:///{db}") as gb:
+        assert gb.find_assignment(name).max_score == automatic + 2
+        grade = gb.find_grade(written, "bidirectional", name, "ada")
+        assert grade.needs_manual_grade and grade.auto_score is None and grade.max_score == 2
+        assert gb.find_submission(name, "ada").score == automatic
+    page = (out / "feedback" / "ada" / name / "bidirectional.html").read_text(encoding="utf-8")
+    assert "marked by hand" in page and written in page
