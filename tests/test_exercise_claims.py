@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = {
     "00_concepts": ROOT / "solutions" / "00_concepts" / "concepts.ipynb",
     "01_rnn_cell": ROOT / "solutions" / "01_rnn_cell" / "rnn_cell.ipynb",
+    "02_bptt": ROOT / "solutions" / "02_bptt" / "bptt.ipynb",
     "03_bidirectional": ROOT / "solutions" / "03_bidirectional" / "bidirectional.ipynb",
     "04_sequence_types": ROOT / "solutions" / "04_sequence_types" / "sequence_types.ipynb",
     "05_gradient_clipping": ROOT / "solutions" / "05_gradient_clipping" / "gradient_clipping.ipynb",
@@ -78,8 +79,10 @@ def run_notebook():
     [
         "00_concepts",
         "01_rnn_cell",
+        "02_bptt",
         "03_bidirectional",
         "04_sequence_types",
+        "05_gradient_clipping",
         "06_char_rnn",
         "07_gated",
     ],
@@ -293,11 +296,108 @@ def test_many_to_one_loses_accuracy_on_longer_sequences(run_notebook, seed):
     assert long < short - 0.05, (short, long)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_clipping_cannot_help_when_the_gradient_vanishes(run_notebook, seed):
+STEPS = [1e-1, 1e-3, 1e-5, 1e-7, 1e-9, 1e-11]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_the_finite_difference_error_is_smallest_for_a_middle_step(run_notebook, seed):
+    """Exercise 2's "what you will see" and predict_step (B), with the numbers its options give."""
+    errors = run_notebook("02_bptt", ("def check_errors",))["check_errors"](STEPS, seed=seed)
+    assert min(errors, key=errors.get) == 1e-5, errors
+    assert errors[1e-5] < 1e-9
+    assert 1e-3 <= errors[1e-1] < 1e-2  # "a few 1e-3": the h**2 term
+    assert 1e-6 <= errors[1e-11] < 1e-5  # "a few 1e-6": rounding, magnified by 1/h
+    assert 1e3 < errors[1e-1] / errors[1e-3] < 1e5  # about 1e4 per factor 100 in h
+    assert errors[1e-11] > errors[1e-9] > errors[1e-7]  # grows again as h shrinks
+
+
+def _norms(run_notebook, input_scale, seed):
+    return run_notebook("05_gradient_clipping", ("def norms_by_radius",))["norms_by_radius"](
+        input_scale, seed
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_the_gradient_shrinks_stays_or_grows_with_the_spectral_radius(run_notebook, seed):
+    """Exercise 5's first "what you will see" and predict_norms (B): small inputs."""
+    norms = _norms(run_notebook, 0.01, seed)
+    shrink, level, grow = norms[0.8], norms[1.0], norms[1.2]
+    # 0.8: a straight line on the log scale, 0.8 per step back; below 1e-3 at H_1.
+    assert np.all((shrink[:-1] / shrink[1:] > 0.75) & (shrink[:-1] / shrink[1:] < 0.81))
+    assert shrink[0] / shrink[-1] < 1e-3
+    # 1.0: nearly level, within about 10%.
+    assert 0.85 < level[0] / level[-1] <= 1.0
+    # 1.2: flat over the last ten steps, about 1.2 per step over the early ones, tens at H_1.
+    assert grow[-11] / grow[-1] < 2.0 < 1.2**10
+    assert grow[0] / grow[10] > 1.15**10
+    assert 10 <= grow[0] / grow[-1] < 100
+    # ... because the states saturate near the end (they reach 0.9 in size).
+    ns = run_notebook("05_gradient_clipping", ("def norms_by_radius",))
+    rng = np.random.default_rng(seed)
+    orthogonal, _ = np.linalg.qr(rng.standard_normal((16, 16)))
+    X = 0.01 * rng.standard_normal((4, 40, 3))
+    W_xh = rng.standard_normal((3, 16)) / np.sqrt(3)
+    H = ns["rnn_forward"](X, np.zeros((4, 16)), W_xh, 1.2 * orthogonal, np.zeros(16))
+    assert np.abs(H[:, -10:]).max() > 0.85 and (1 - H[:, :10] ** 2).min() > 0.85
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_saturated_states_make_every_gradient_vanish(run_notebook, seed):
+    """Exercise 5: with inputs of size 1, all three curves fall going back, rho = 1.2 too."""
+    for rho, norms in _norms(run_notebook, 1.0, seed).items():
+        assert norms[0] < 1e-2 * norms[-1], rho
+
+
+@pytest.fixture(scope="module")
+def clipping_runs(run_notebook):
+    """Exercise 5's training runs, four seeds: the final loss and the median gradient norm."""
     run = run_notebook("05_gradient_clipping")["run"]
-    clipped_12 = run("yours", seed=seed)[0][-50:].mean()
-    plain_09 = run(None, seed=seed, spectral_radius=0.9)[0][-50:].mean()
-    clipped_09 = run("yours", seed=seed, spectral_radius=0.9)[0][-50:].mean()
+    out = {}
+    for seed in (0, 1, 2, 3):
+        for label in (None, "yours"):
+            for rho in (1.2, 0.9):
+                losses, norms = run(label, seed=seed, spectral_radius=rho)
+                out[seed, label, rho] = (losses[-50:].mean(), np.median(norms[100:]))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_clipping_turns_a_stalled_run_into_a_descent(clipping_runs, seed):
+    """Exercise 5, section 4: without clipping the loss stays near 3, with it below 1; the
+    clipped run measures the larger gradients (tens against a few)."""
+    plain, plain_norm = clipping_runs[seed, None, 1.2]
+    clipped, clipped_norm = clipping_runs[seed, "yours", 1.2]
+    assert plain > 2.5 and clipped < 1.0, (plain, clipped)
+    assert clipped_norm >= 10 > plain_norm, (clipped_norm, plain_norm)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_your_clipping_and_pytorch_s_give_the_same_curve(run_notebook, seed):
+    """The same curve on the notebook's seed; on others, the same start and the same end."""
+    run = run_notebook("05_gradient_clipping")["run"]
+    yours, torch_s = run("yours", seed=seed)[0], run("torch", seed=seed)[0]
+    if seed == 0:
+        assert np.abs(yours - torch_s).max() < 1e-6
+    assert np.abs(yours[:50] - torch_s[:50]).max() < 1e-9
+    assert abs(yours[-50:].mean() - torch_s[-50:].mean()) < 0.05
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_clipping_cannot_help_when_the_gradient_vanishes(run_notebook, clipping_runs, seed):
+    """Exercise 5, section 5, and predict_vanishing (C): with 0.9, less than 1% of the gradient
+    reaches H_3 (a hundred times less than with 1.2); the run without clipping stays near 3, the
+    clipped one ends above the clipped run with 1.2."""
+    share = run_notebook("05_gradient_clipping", ("def share_reaching_back",))[
+        "share_reaching_back"
+    ]
+    assert share(0.9, seed=seed) < min(0.01, 0.9**37)
+    assert share(1.2, seed=seed) >= 100 * share(0.9, seed=seed)
+    plain_09 = clipping_runs[seed, None, 0.9][0]
+    clipped_09 = clipping_runs[seed, "yours", 0.9][0]
     assert plain_09 > 2.5  # near the target's variance, 3: the first inputs are never learnt
-    assert clipped_09 > clipped_12 + 0.2, (clipped_09, clipped_12)
+    assert clipped_09 > clipping_runs[seed, "yours", 1.2][0] + 0.2
+
+
+def test_the_clipped_run_with_0_9_stalls_near_3_on_most_seeds(clipping_runs):
+    stalled = [clipping_runs[seed, "yours", 0.9][0] > 2.5 for seed in (0, 1, 2, 3)]
+    assert sum(stalled) >= 3, stalled
