@@ -449,7 +449,7 @@ def clip_grad_value(grads, clip_value):
     Returns:
         list of new arrays of the same shapes.
     """
-    # One np.clip per array; do not modify the inputs.
+    # Return new arrays: the inputs must not change.
     ### BEGIN SOLUTION
     return [np.clip(g, -clip_value, clip_value) for g in grads]
     ### END SOLUTION
