@@ -91,7 +91,8 @@ def test_a_numpy_exercise_answered_with_torch_gets_nothing_and_says_why(level, t
     )
     shown = view.build(report)
     assert shown.points == 0
-    assert [row.status for row in shown.rows] == ["error"] * 5
+    # ... and the prediction, never made, fails as unmade.
+    assert [row.status for row in shown.rows] == ["error"] * 5 + ["failed"]
     # The top-level import is refused with the plain message, in the notes and in the rows of
     # the function that uses it; the import inside a function says it too.
     assert any(NUMPY_ONLY in note for note in shown.notes)
@@ -235,14 +236,15 @@ def test_numpy_only_notebooks_say_so_up_front():
 
 def test_an_endless_loop_costs_one_timeout_and_its_other_tests_are_not_run(tmp_path):
     """rnn_cell_forward loops forever: its first test times out, its second test and both tests
-    of rnn_forward (which calls it) are not run, and output_forward is graded as usual."""
+    of rnn_forward (which calls it) are not run, and output_forward and the prediction are graded
+    as usual."""
     loop = "def rnn_cell_forward(x, h_prev, W_xh, W_hh, b_h):\n    while True:\n        pass\n"
     nb = subs.replace_definition(subs.solution("01_rnn_cell"), "rnn_cell_forward", loop)
     options = engine.Options(seed=2, limits=sandbox.Limits(timeout=2.0))
     report = engine.check(_write(nb, tmp_path), "01_rnn_cell", options)
     statuses = [run.status for run in report.result.tests]
-    assert statuses == ["timeout", "after_timeout", "after_timeout", "after_timeout", "ok"]
-    assert sum(status != "after_timeout" for status in statuses) == 2  # tests that ran
+    assert statuses == ["timeout", "after_timeout", "after_timeout", "after_timeout", "ok", "ok"]
+    assert sum(status != "after_timeout" for status in statuses) == 3  # tests that ran
     shown = view.build(report)
     assert [row.word for row in shown.rows[1:4]] == [view.NOT_RUN] * 3
     assert [row.status for row in shown.rows] == [
@@ -251,10 +253,11 @@ def test_an_endless_loop_costs_one_timeout_and_its_other_tests_are_not_run(tmp_p
         "not_run",
         "not_run",
         "passed",
+        "passed",
     ]
     assert "rnn_cell_forward timed out in an earlier test" in report.verdicts[1].message
     assert "calls rnn_cell_forward, which timed out" in report.verdicts[2].message
-    assert shown.points == 2
+    assert shown.points == 2  # output_forward 1, the prediction 1
 
 
 def test_a_timeout_skips_only_the_tests_that_reach_the_stuck_function():

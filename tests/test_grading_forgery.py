@@ -236,7 +236,7 @@ def test_a_blank_notebook_that_replaces_the_runner_scores_zero(hostile_batch):
     assert not any("not written yet" in r["message"] for r in rows), rows[0]["message"]
     assert all(r["status"] == "failed" for r in rows), [r["message"] for r in rows]
     # A correct notebook graded in the same run gets full marks.
-    assert _points(hostile_batch, "honest", "04_sequence_types") == 13.0
+    assert _points(hostile_batch, "honest", "04_sequence_types") == 14.0
 
 
 def test_a_peeking_char_rnn_earns_no_module_points(hostile_batch):
