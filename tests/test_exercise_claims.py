@@ -236,13 +236,32 @@ def test_one_window_is_learnt_by_heart_in_300_steps(run_notebook, seed):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_samples_gain_real_words_between_the_checkpoints(run_notebook, seed):
+def test_the_longer_run_turns_a_jumble_into_python(run_notebook, seed):
     ns = run_notebook("06_char_rnn")
-    snapshots = dict.fromkeys((100, 500, 1500))
-    ns["train_numpy"](ns["train_data"], steps=1500, seed=seed, snapshots=snapshots)
-    shares = {k: share for k, (_, share) in ns["checkpoint_samples"](snapshots).items()}
-    assert shares[1500] >= 0.2
-    assert shares[1500] > shares[500] and shares[1500] > shares[100]
+    snapshots = dict.fromkeys((100, 1000, 4000))
+    ns["train_numpy"](ns["train_data"], 4000, batch_size=16, seed=seed, snapshots=snapshots)
+    held_out = [ns["held_out_loss"](params) for params in snapshots.values()]
+    assert held_out[0] > held_out[1] > held_out[2], held_out
+    assert held_out[2] < 2.1 and math.log(ns["V"]) == pytest.approx(4.56, abs=0.005)
+    signs = {k: found for k, (_, found) in ns["checkpoint_samples"](snapshots).items()}
+    assert not signs[100]["self."] and signs[1000]["self."], signs
+    assert signs[4000]["self."] and signs[4000]["indented"], signs
+    assert signs[4000]["keywords"], signs
+
+
+def test_the_marks_of_python_are_found_where_they_are(run_notebook):
+    signs = run_notebook("06_char_rnn")["python_signs"]
+    assert signs("x\n        self.a = 1\n    return b") == {
+        "self.": True,
+        "keywords": ["return"],
+        "indented": True,
+    }
+    # Spaces alone, or a word inside another ("define", "iffy"), are not Python.
+    assert signs("define\n      \n  iffy selfish") == {
+        "self.": False,
+        "keywords": [],
+        "indented": False,
+    }
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -57,12 +57,20 @@ LOSS = (
 )
 
 
+#: Characters of training text sent to train_numpy: more than its 300 steps read (7 501).
+TRAIN_SENT = 10_000
+#: The held-out text, as the notebook cuts it: this many characters after the training text.
+HELD_OUT = 20_000
+
+
+@functools.cache
 def _text():
-    text = char_data.load_text("shakespeare")
+    """V, the training text and the held-out text of the notebook's setup cell."""
+    text = char_data.load_text("python")
     chars, char_to_ix = char_data.build_vocab(text)
     data = char_data.encode(text, char_to_ix)
     split = int(0.9 * len(data))
-    return len(chars), data[:split], data[split:]
+    return len(chars), data[:split], data[split : split + HELD_OUT]
 
 
 def _params(rng, V, H, scale):
@@ -256,7 +264,19 @@ LOSS_MISTAKES = (
 
 def training_cases(rng):
     V, train, val = _text()
-    return [Case((train, 300, 32), {"val": val}, "train_numpy(train_data, 300, hidden_size=32)")]
+    return [
+        Case(
+            (train[:TRAIN_SENT], 300, 32),
+            {"val": val},
+            f"train_numpy(train_data[:{TRAIN_SENT}], 300, hidden_size=32)",
+        )
+    ]
+
+
+#: The held-out loss per character train_numpy's parameters must reach (the reference: 2.78 to
+#: 2.79 over seeds; a model that knows nothing: ln 96 = 4.56; one that knows only how often each
+#: character comes: 3.23).
+HELD_OUT_LOSS = 3.0
 
 
 def _held_out(case, result):
@@ -278,12 +298,12 @@ def _held_out(case, result):
     except ValueError as err:
         return f"trained parameters of the wrong shapes ({err})"
     per_char = loss / (len(val) - 1)
-    if per_char > 2.9:
+    if per_char > HELD_OUT_LOSS:
         return i18n._(
             "trained with your char_rnn_loss, reaches a loss per character of {loss:.2f} on "
-            "held-out text, above 2.9 (the reference reaches about 2.5): if the loss does not "
-            "go down, compare your gradients with numerical ones (Exercise 2)"
-        ).format(loss=per_char)
+            "held-out text, above {limit:g} (the reference reaches about {reference:g}): if the "
+            "loss does not go down, compare your gradients with numerical ones (Exercise 2)"
+        ).format(loss=per_char, limit=HELD_OUT_LOSS, reference=2.8)
     return None
 
 
@@ -445,7 +465,9 @@ def module_cases(rng):
     return cases
 
 
-PERPLEXITY = 11.5
+#: The held-out perplexity CharRNN must reach after the grader's 200 steps (the reference: 9.8 to
+#: 10.5 over the grader's weights; counts of character pairs: 13.3; uniform: 96).
+PERPLEXITY = 12.0
 WINDOWS = 32
 
 
