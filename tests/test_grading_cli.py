@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import test_grading_submissions as subs
 
+from autograder.grading import assignments
+
 RNN_COURSE = str(Path(sys.executable).parent / "rnn-course")
 
 WRONG_CLIP = '''
@@ -75,7 +77,8 @@ def test_every_student_gets_a_row_per_test_of_every_assignment_found(graded):
     ada = [
         r for r in rows if r["student_id"] == "ada" and r["assignment"] == "05_gradient_clipping"
     ]
-    assert [r["status"] for r in ada] == ["passed", "passed"]
+    assert len(ada) == len(assignments.load("05_gradient_clipping").tests)
+    assert all(r["status"] == "passed" for r in ada)
     missing = [r for r in rows if r["student_id"] == "ada" and r["assignment"] == "01_rnn_cell"]
     assert missing and all(r["status"] == "missing" for r in missing)
 
@@ -158,6 +161,7 @@ def test_one_notebook_can_be_checked_with_the_same_engine(tmp_path):
     options = engine.Options(workers=1, limits=sandbox.Limits(timeout=20))
     report = engine.check(path, options=options)
     assert report.assignment.name == "05_gradient_clipping"
-    assert [v.status for v in report.verdicts] == ["passed", "passed"]
+    assert len(report.verdicts) == len(report.assignment.tests)
+    assert all(v.status == "passed" for v in report.verdicts)
     with pytest.raises(engine.SetupError, match="which assignment"):
         engine.check(tmp_path / "notes.ipynb", options=options)

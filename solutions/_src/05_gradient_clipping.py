@@ -25,9 +25,9 @@
 #   clamping threshold bounds the step only once it is scaled to the number of parameters;
 # - show on a real training run what gradient clipping (梯度裁剪) cures, and what it cannot.
 #
-# **NumPy only.** Write every graded function with NumPy. PyTorch is not available when your
-# notebook is graded (the grader's sandbox does not offer it), so a function that calls
-# `torch.nn.utils.clip_grad_norm_` gets no points. Only the experiments of sections 4 and 5,
+# **NumPy only.** Write every graded function with NumPy.
+# PyTorch is not available when your notebook is graded (the grader's sandbox does not offer
+# it), so a function that calls `torch.nn.utils.clip_grad_norm_` gets no points. Only the experiments of sections 4 and 5,
 # which are not graded, train a PyTorch model with your function, and import PyTorch there.
 #
 # **How to work.** Fill in every cell that contains `raise NotImplementedError(...)`, then run
