@@ -62,8 +62,13 @@ if importlib.util.find_spec("autograder") is None:
 
 # %% [setup] id=setup_imports
 import math
+import os
 import re
 import time
+
+# The matrices here are small: NumPy's matrix library spends more time sharing them between
+# several cores than computing them (several times slower on a busy machine). One core each.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # read when NumPy is first imported
 
 import numpy as np
 import torch
@@ -570,7 +575,7 @@ print("✓ your NumPy char-RNN learns: its loss per character is below 2.6")
 # 4000 steps for section 3.
 #
 # This cell is not graded; it prints how long it took (about half a minute:
-# 33 seconds when this notebook was last run). Run it once.
+# 23 seconds when this notebook was last run). Run it once.
 
 # %% [code]
 snapshots = dict.fromkeys((100, 1000, 4000))  # the parameters at three stages, for section 3
