@@ -7,7 +7,7 @@
 # | | |
 # |---|---|
 # | **Follows** | chapter 9, [A character-level RNN](../../book/chapters/09_char_rnn.ipynb) (and chapter 8, [Loss oscillation and clipping](../../book/chapters/08_loss_oscillation.ipynb)) |
-# | **Time** | about 3 hours, of which about a minute is the computer training your models |
+# | **Time** | about 3 hours, of which under a minute is the computer training your models |
 # | **Prerequisites** | [Exercise 2](../02_bptt/bptt.ipynb) (backpropagation through time, 通过时间反向传播, and your numerical gradient), [Exercise 5](../05_gradient_clipping/gradient_clipping.ipynb) (clipping); PyTorch's `nn.Module` for section 4 |
 # | **What you will build** | a language model that writes Python one character at a time: its loss and every gradient by hand in NumPy, checked against numerical gradients, trained on the source code of Python's standard library and sampled at three stages of training, from a jumble of characters to indented `def`s, `self.` and `return`; then the same model in PyTorch beside a GRU, compared by their perplexity (困惑度) |
 #
@@ -574,8 +574,8 @@ print("✓ your NumPy char-RNN learns: its loss per character is below 2.6")
 # in one pass of matrix products. It keeps the parameters after 100, 1000 and
 # 4000 steps for section 3.
 #
-# This cell is not graded; it prints how long it took (about half a minute:
-# 23 seconds when this notebook was last run). Run it once.
+# This cell is not graded; it prints how long it took: 7 seconds on an idle two-core machine and
+# 23 on a busy one, when this notebook was last run. Run it once.
 
 # %% [code]
 snapshots = dict.fromkeys((100, 1000, 4000))  # the parameters at three stages, for section 3
