@@ -61,6 +61,8 @@ LOSS = (
 TRAIN_SENT = 10_000
 #: The held-out text, as the notebook cuts it: this many characters after the training text.
 HELD_OUT = 20_000
+#: The part of it the NumPy model is scored on (NumPy reads it one character at a time).
+NUMPY_HELD_OUT = 5_000
 
 
 @functools.cache
@@ -267,16 +269,16 @@ def training_cases(rng):
     return [
         Case(
             (train[:TRAIN_SENT], 300, 32),
-            {"val": val},
+            {"val": val[:NUMPY_HELD_OUT]},
             f"train_numpy(train_data[:{TRAIN_SENT}], 300, hidden_size=32)",
         )
     ]
 
 
-#: The held-out loss per character train_numpy's parameters must reach (the reference: 2.78 to
-#: 2.79 over seeds; a model that knows nothing: ln 96 = 4.56; one that knows only how often each
-#: character comes: 3.23).
-HELD_OUT_LOSS = 3.0
+#: The loss per character on the first NUMPY_HELD_OUT held-out characters that train_numpy's
+#: parameters must reach (the reference: 2.58 to 2.61 over seeds; a model that knows nothing:
+#: ln 96 = 4.56; one that knows only how often each character comes: 3.02).
+HELD_OUT_LOSS = 2.8
 
 
 def _held_out(case, result):
@@ -303,7 +305,7 @@ def _held_out(case, result):
             "trained with your char_rnn_loss, reaches a loss per character of {loss:.2f} on "
             "held-out text, above {limit:g} (the reference reaches about {reference:g}): if the "
             "loss does not go down, compare your gradients with numerical ones (Exercise 2)"
-        ).format(loss=per_char, limit=HELD_OUT_LOSS, reference=2.8)
+        ).format(loss=per_char, limit=HELD_OUT_LOSS, reference=2.6)
     return None
 
 
