@@ -31,7 +31,8 @@ _spec.loader.exec_module(build_notebooks)
 ASSIGNMENTS = {a.name: a for a in build_notebooks.assignments()}
 # Autograding runs every notebook twice; two assignments keep this file under a minute: the
 # multiple-choice one (answers only in hidden tests) and one with numeric hidden tests.
-AUTOGRADED = ["00_concepts", "02_bptt", "07_gated"]
+# Stock nbgrader grades every exercise: the solution gets full marks, the untouched release 0.
+AUTOGRADED = list(ASSIGNMENTS)
 # Fields nbgrader or Jupyter may change without changing the notebook.
 VOLATILE_CELL_FIELDS = {"execution_count", "outputs", "id"}
 
@@ -116,17 +117,20 @@ def test_autograde_gives_full_marks_to_the_solution_and_zero_to_the_untouched_ex
         shutil.copy(source, folder / notebook)
     nbgrader(course.root, "autograde", name, "--force")
 
-    points = sum(
-        cell.metadata["nbgrader"]["points"]
+    graded = [
+        cell
         for cell in nbformat.read(submissions["solution"], as_version=4).cells
         if cell.metadata.get("nbgrader", {}).get("grade")
-    )
+    ]
+    points = sum(cell.metadata["nbgrader"]["points"] for cell in graded)
+    # A written answer (a graded markdown cell) waits for formgrader: autograde scores the rest.
+    by_hand = sum(c.metadata["nbgrader"]["points"] for c in graded if c.cell_type == "markdown")
     with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gradebook:
         solution = gradebook.find_submission(name, "solution")
         untouched = gradebook.find_submission(name, "untouched")
         scores = (solution.score, untouched.score, solution.max_score)
     print(f"{name}: solution {scores[0]}/{scores[2]}, untouched exercise {scores[1]}/{scores[2]}")
-    assert scores == (points, 0, points)
+    assert scores == (points - by_hand, 0, points)
 
 
 def test_autograde_leaves_a_written_answer_to_the_instructor(course):
