@@ -4,9 +4,10 @@ a learner must write (as the instructor notebooks write it) agrees with the refe
 * Structure: the instructor notebooks are built from solutions/_src/, every notebook opens with
   its learning goals and a link to its chapter, nbgrader metadata is complete and grade ids are
   unique, the graded names are defined at the top level of answer cells.
-* Execution: every instructor notebook runs top to bottom in under 60 s with every graded cell
-  passing (full marks by nbgrader's rule); every student notebook fails only in the cells the
-  learner fills and in the cells that depend on them, and fails every graded cell (zero marks).
+* Execution: every instructor notebook runs top to bottom with every graded cell passing (full
+  marks by nbgrader's rule; its time is measured by `make bench`); every student notebook fails
+  only in the cells the learner fills and in the cells that depend on them, and fails every
+  graded cell (zero marks).
 * Agreement: the solutions, taken out of the instructor notebooks, agree with
   autograder.reference (NumPy and PyTorch) on random inputs, edge sizes (N = 1, T = 1) included.
 """
@@ -36,7 +37,6 @@ from autograder.reference import numpy_rnn as nr
 from autograder.reference import torch_rnn as tr
 
 ROOT = Path(__file__).resolve().parent.parent
-TIME_LIMIT = 60.0  # seconds, for a whole instructor notebook on a 2-core CPU
 
 _spec = importlib.util.spec_from_file_location(
     "build_notebooks", ROOT / "solutions" / "build_notebooks.py"
@@ -257,6 +257,7 @@ def test_exercises_hold_no_solutions_and_no_hidden_tests(name):
 @pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
 def test_instructor_notebook_runs_top_to_bottom_with_full_marks(name):
     nb, seconds = executed(ASSIGNMENTS[name].notebook)
+    # Its time is measured against the budget by `make bench` (bench/bench_check.py).
     print(f"{name}: instructor notebook ran in {seconds:.1f} s")
     for index, cell in enumerate(nb.cells):
         assert not errors(cell), f"cell {index}: {errors(cell)[0].evalue[:2000]}"
@@ -265,7 +266,6 @@ def test_instructor_notebook_runs_top_to_bottom_with_full_marks(name):
             outputs = cell.get("outputs", [])
             assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"]
             assert not [o for o in outputs if o.output_type == "execute_result"]
-    assert seconds < TIME_LIMIT, f"{name} took {seconds:.1f} s"
 
 
 @pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
