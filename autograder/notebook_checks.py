@@ -224,14 +224,44 @@ def check_choice(name: str, got, choices: str = "ABCD") -> None:
         )
 
 
-def check_unchanged(name: str, before, after) -> None:
-    """Check that an input array was not modified in place (``before`` is a copy)."""
+def check_unchanged(name: str, before, after, *, restores: bool = False) -> None:
+    """Check that an input array was not modified in place (``before`` is a copy).
+
+    ``restores=True`` is for a function whose task is to change its input in place and put
+    every entry back (a finite-difference gradient): the message then says which entries were
+    not restored exactly, instead of advising against changing the input at all.
+    """
     before, after = np.asarray(before), np.asarray(after)
     if before.shape != after.shape or not np.array_equal(before, after, equal_nan=True):
+        if restores and before.shape == after.shape:
+            _fail_not_restored(name, before, after)
         _fail(
             [f"Your function modified its input {name} in place."],
             "compute new arrays (e.g. g * coef) instead of updating the inputs (g *= coef).",
         )
+
+
+def _fail_not_restored(name: str, before: np.ndarray, after: np.ndarray) -> None:
+    differ = ~((before == after) | (np.isnan(before) & np.isnan(after)))
+    gap = float(np.max(np.abs(after - before)[differ]))
+    scale = float(np.max(np.abs(before[differ])))
+    lines = [
+        f"Your function did not put every entry of {name} back exactly as it was: "
+        f"{int(differ.sum())} of {before.size} entries differ after the call "
+        f"(the largest by {gap:.2g}).",
+    ]
+    if gap <= 1e-12 * max(scale, 1.0):
+        # Off by a rounding error: the entry was restored by arithmetic (+h, -2h, +h).
+        hint = (
+            f"keep the old value (old = {name}[i]) and assign it back ({name}[i] = old) after "
+            "the two calls to f: adding and subtracting h does not always give the same float back."
+        )
+    else:
+        hint = (
+            f"after the two calls to f, assign the entry's old value back ({name}[i] = old, "
+            f"with old = {name}[i] kept before you changed it)."
+        )
+    _fail(lines, hint)
 
 
 def check_at_least(name: str, got: float, target: float, *, hint: str | None = None) -> None:

@@ -612,6 +612,26 @@ def test_bptt_without_the_carried_gradient_is_diagnosed_with_its_time_steps():
     )
 
 
+def test_a_numerical_gradient_restoring_x_by_arithmetic_is_told_to_assign_the_old_value():
+    def restored_by_arithmetic(f, x, df, h=1e-5):
+        grad = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            x[i] += h
+            f_plus = np.array(f(x), copy=True)
+            x[i] -= 2 * h
+            f_minus = np.array(f(x), copy=True)
+            x[i] += h  # not always the float x[i] held before
+            grad[i] = np.sum((f_plus - f_minus) * df) / (2 * h)
+        return grad
+
+    message = run_visible_test(
+        "02_bptt", "test_numerical_gradient", numerical_gradient=restored_by_arithmetic
+    )
+    assert "did not put every entry of x back exactly as it was" in message
+    assert "keep the old value (old = x[i]) and assign it back (x[i] = old)" in message
+    assert "compute new arrays" not in message
+
+
 def test_a_transposed_result_and_a_wrong_part_are_pointed_out():
     expected = np.arange(6.0).reshape(2, 3)
     with pytest.raises(CheckFailure, match="looks transposed"):

@@ -300,8 +300,9 @@ class references:  # noqa: N801 - used like a function: judges.references(...)
                 problems.insert(
                     0,
                     i18n._(
-                        "{name} changed its argument {changed} in place: work on a copy, or "
-                        "restore every entry you change"
+                        "{name} changed its argument {changed} in place: restore every entry "
+                        "you change exactly (keep the old value and assign it back), or work on "
+                        "a copy"
                     ).format(name=test.name, changed=changed)
                     + where,
                 )

@@ -378,7 +378,7 @@ x = rng.standard_normal((2, 3))
 df = rng.standard_normal((2, 4))
 x_before = x.copy()
 got = numerical_gradient(lambda v: np.tanh(v @ W), x, df)
-check_unchanged("x", x_before, x)
+check_unchanged("x", x_before, x, restores=True)
 check_array(
     "numerical_gradient(f, x, df) for f(x) = tanh(x W), compared with the exact gradient",
     got,
@@ -394,7 +394,7 @@ for seed, shape in enumerate([(1,), (3,), (2, 1, 3), (1, 1)], start=401):
     df = rng.standard_normal(shape)
     x_before = x.copy()
     got = numerical_gradient(lambda v: np.sin(v) * v**2, x, df)
-    check_unchanged("x", x_before, x)
+    check_unchanged("x", x_before, x, restores=True)
     check_array(
         f"numerical_gradient of sin(x) x**2 for x of shape {shape}",
         got,
