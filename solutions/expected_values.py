@@ -19,6 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from autograder.grading import mistakes  # noqa: E402
 from autograder.notebook_checks import EXPECTED_DIR, rnn_inputs  # noqa: E402
 from autograder.reference import numpy_rnn  # noqa: E402
 
@@ -136,6 +137,11 @@ def clipping() -> dict[str, np.ndarray]:
     clipped, total = numpy_rnn.clip_grad_norm(_random_grads(0, [(3, 4), (4, 4), (4,)], 2.0), 1.0)
     values["norm_total"] = np.asarray(total)
     values.update({f"norm_clipped_{i}": g for i, g in enumerate(clipped)})
+    # ... and what clipping each array by its own norm gives there (the test's suspect)
+    own, _ = mistakes.clip_grad_norm(
+        _random_grads(0, [(3, 4), (4, 4), (4,)], 2.0), 1.0, scope="array"
+    )
+    values.update({f"norm_clipped_each_{i}": g for i, g in enumerate(own)})
     # test_clip_grad_value: two arrays clamped at 1.5
     clipped = numpy_rnn.clip_grad_value(_random_grads(0, [(3, 4), (4,)], 2.0), 1.5)
     values.update({f"value_clipped_{i}": g for i, g in enumerate(clipped)})

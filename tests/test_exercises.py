@@ -575,6 +575,21 @@ def test_a_cell_without_tanh_is_named_as_such():
     assert "Your result equals the pre-activation, without tanh." in message
 
 
+def test_clipping_each_array_by_its_own_norm_is_named_as_such():
+    def each_alone(grads, max_norm):
+        total = float(np.sqrt(sum(np.sum(g**2) for g in grads)))
+        return [g * min(1.0, max_norm / (np.linalg.norm(g) + 1e-6)) for g in grads], total
+
+    message = run_visible_test(
+        "05_gradient_clipping", "test_clip_grad_norm", clip_grad_norm=each_alone
+    )
+    assert message.startswith("clipped[0] compared with torch.nn.utils.clip_grad_norm_ ")
+    assert (
+        "Your result equals each array clipped by its own norm instead of one norm over all "
+        "of them." in message
+    )
+
+
 def test_a_sequence_that_returns_a_cache_too_is_told_to_return_only_the_states():
     ns = solution("01_rnn_cell")
     message = run_visible_test(

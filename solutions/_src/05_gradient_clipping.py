@@ -347,22 +347,26 @@ def clip_grad_norm(grads, max_norm):
 
 
 # %% [setup] id=setup_clip_helpers
-def check_clipped(name, got, expected, exact=True):
+def check_clipped(name, got, expected, exact=True, suspects=None, against=None):
     """Check a list of clipped arrays against the expected list.
 
     The expected arrays are what torch.nn.utils.clip_grad_norm_ / clip_grad_value_ give (computed
     once by the course's NumPy reference, which its tests check against PyTorch, and stored).
     Clipping by value copies or clamps entries, so it is checked to the last digits; clipping by
     norm divides by the norm plus 1e-6, a rounding difference that the default tolerance (the
-    grader's) lets through."""
+    grader's) lets through. Item i is called name[i] (then "compared with <against>", if given).
+    suspects: typical wrong results, by description, each a list of arrays like expected; if
+    item i matches item i of one of them, the message names it."""
     if not isinstance(got, (list, tuple)) or len(got) != len(expected):
         got_text = f"{len(got)} items" if isinstance(got, (list, tuple)) else type(got).__name__
         raise CheckFailure(f"{name} must be a list of {len(expected)} arrays, got {got_text}.")
     for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+        label = f"{name}[{i}]" + (f" compared with {against}" if against else "")
+        wrong = {description: arrays[i] for description, arrays in (suspects or {}).items()}
         if exact:
-            check_array(f"{name}[{i}]", g, e, atol=1e-12, rtol=1e-9)
+            check_array(label, g, e, atol=1e-12, rtol=1e-9, suspects=wrong)
         else:
-            check_array(f"{name}[{i}]", g, e)
+            check_array(label, g, e, suspects=wrong)
 
 
 def random_grads(seed, shapes, scale):
@@ -386,11 +390,18 @@ check_scalar(
     rtol=1e-12,
     hint="one norm over all the arrays together: the square root of the sum of all squared entries.",
 )
+suspects = {  # what the usual slip gives on these inputs, stored with the answers
+    "each array clipped by its own norm instead of one norm over all of them": [
+        EXPECTED[f"norm_clipped_each_{i}"] for i in range(3)
+    ],
+}
 check_clipped(
-    "clipped compared with torch.nn.utils.clip_grad_norm_",
+    "clipped",
     clipped,
     [EXPECTED[f"norm_clipped_{i}"] for i in range(3)],
     exact=False,
+    suspects=suspects,
+    against="torch.nn.utils.clip_grad_norm_",
 )
 # Gradients that are already small enough come back unchanged.
 small = random_grads(1, [(2, 3), (5,)], scale=0.1)
@@ -462,9 +473,10 @@ clipped = clip_grad_value(grads, 1.5)
 for i, (b, g) in enumerate(zip(before, grads, strict=True)):
     check_unchanged(f"grads[{i}]", b, g)
 check_clipped(
-    "clip_grad_value(grads, 1.5) compared with torch.nn.utils.clip_grad_value_",
+    "clip_grad_value(grads, 1.5)",
     clipped,
     [EXPECTED[f"value_clipped_{i}"] for i in range(2)],
+    against="torch.nn.utils.clip_grad_value_",
 )
 ### BEGIN HIDDEN TESTS
 from autograder.reference import numpy_rnn  # noqa: E402, F811 - hidden tests only
