@@ -82,6 +82,11 @@ def bptt() -> dict[str, np.ndarray]:
     dh_next = np.random.default_rng(1).standard_normal((2, 4))
     grads = numpy_rnn.rnn_cell_backward(dh_next, cache)
     values.update({f"cell_{n}": g for n, g in zip(CELL, grads, strict=True)})
+    # ... and what leaving tanh's derivative out gives there (the test's suspect)
+    slip = mistakes.cell_backward(
+        dh_next, cache.x, cache.h_prev, cache.h_next, W_xh, W_hh, tanh_grad="none"
+    )
+    values.update({f"cell_no_derivative_{n}": g for n, g in zip(CELL, slip, strict=True)})
     # test_rnn_backward: sequence(seed=0, N=2, T=5, D=3, Dh=4), and BPTT cut after one step
     dH, cache = _sequence(0, 2, 5, 3, 4)
     for prefix, k in (("bptt", None), ("local", 1)):

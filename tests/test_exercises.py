@@ -32,6 +32,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nbclient import NotebookClient
 
+from autograder.grading import mistakes
 from autograder.notebook_checks import CheckFailure, check_array, check_arrays
 from autograder.reference import numpy_rnn as nr
 from autograder.reference import torch_rnn as tr
@@ -625,6 +626,17 @@ def test_bptt_without_the_carried_gradient_is_diagnosed_with_its_time_steps():
     assert (
         "Hint: each state gets gradient along two paths, from above and from the later" in message
     )
+
+
+def test_a_cell_backward_without_tanhs_derivative_is_named_as_such():
+    def no_derivative(dh_next, x, h_prev, h_next, W_xh, W_hh):
+        return mistakes.cell_backward(dh_next, x, h_prev, h_next, W_xh, W_hh, tanh_grad="none")
+
+    message = run_visible_test(
+        "02_bptt", "test_rnn_cell_backward_values", rnn_cell_backward=no_derivative
+    )
+    assert "wrong dx, dh_prev, dW_xh, dW_hh, db_h" in message
+    assert "Your result equals the gradients with tanh's derivative left out" in message
 
 
 def test_a_numerical_gradient_restoring_x_by_arithmetic_is_told_to_assign_the_old_value():

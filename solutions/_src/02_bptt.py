@@ -195,12 +195,18 @@ hints = {
     "dW_hh": "W_hh multiplied one of the step's two states: which one did the step read?",
     "db_h": "the bias was added to every row of the batch.",
 }
+# what you get if the gradient on the pre-activation is taken to be dh_next itself
+no_derivative = tuple(EXPECTED[f"cell_no_derivative_{name}"] for name in CELL_AXES)
 check_arrays(
     "rnn_cell_backward(...)",
     got,
     {name: EXPECTED[f"cell_{name}"] for name in CELL_AXES},
     axes=CELL_AXES,
     hints=hints,
+    suspects={
+        "the gradients with tanh's derivative left out "
+        "(the gradient on the pre-activation is not dh_next itself)": no_derivative
+    },
 )
 ### BEGIN HIDDEN TESTS
 from autograder.reference import numpy_rnn  # noqa: E402 - hidden tests only
