@@ -628,6 +628,36 @@ def test_bptt_without_the_carried_gradient_is_diagnosed_with_its_time_steps():
     )
 
 
+def test_bptt_overwriting_a_weight_gradient_is_told_to_add_each_steps_gradient():
+    ns = solution("02_bptt")
+
+    def overwritten(dH, X, h0, H, W_xh, W_hh, keep_last):
+        T = X.shape[1]
+        grads = [np.zeros(X.shape), None, np.zeros(W_xh.shape), np.zeros(W_hh.shape), 0.0]
+        dh_next = np.zeros(h0.shape)
+        for t in reversed(range(T)):
+            h_prev = h0 if t == 0 else H[:, t - 1]
+            dx, dh_next, *step = ns["rnn_cell_backward"](
+                dH[:, t] + dh_next, X[:, t], h_prev, H[:, t], W_xh, W_hh
+            )
+            grads[0][:, t] = dx
+            for i, g in enumerate(step, start=2):
+                grads[i] = g if i == keep_last else grads[i] + g
+        grads[1] = dh_next
+        return tuple(grads)
+
+    for slot, part, shared in ((2, "dW_xh", "weights are"), (4, "db_h", "bias is")):
+        message = run_visible_test(
+            "02_bptt",
+            "test_rnn_backward",
+            rnn_backward=functools.partial(overwritten, keep_last=slot),
+        )
+        assert f"rnn_backward(...): wrong {part};" in message
+        assert (
+            f"Hint: the same {shared} used at every step: each step's gradient adds to the total."
+        ) in message
+
+
 def test_a_cell_backward_without_tanhs_derivative_is_named_as_such():
     def no_derivative(dh_next, x, h_prev, h_next, W_xh, W_hh):
         return mistakes.cell_backward(dh_next, x, h_prev, h_next, W_xh, W_hh, tanh_grad="none")

@@ -299,7 +299,9 @@ hints = {
     "dX": "each state gets gradient along two paths, from above and from the later step: "
     "check that both reach each call of rnn_cell_backward (section 2).",
     "dh0": "h0 is the state the first step read: what does that step send back?",
+    "dW_xh": "the same weights are used at every step: each step's gradient adds to the total.",
     "dW_hh": "check which state each step read, and that every step's weight gradients count.",
+    "db_h": "the same bias is used at every step: each step's gradient adds to the total.",
 }
 check_arrays(
     "rnn_backward(...)",
