@@ -377,6 +377,11 @@ def clipping_runs(run_notebook):
             for rho in (1.2, 0.9):
                 losses, norms = run(label, seed=seed, spectral_radius=rho)
                 out[seed, label, rho] = (losses[-50:].mean(), np.median(norms[100:]))
+                # the plotted loss (a running mean over 10 steps) at its lowest, and the
+                # gradient norms of the first 50 steps: their median and largest
+                running = np.convolve(losses, np.ones(10) / 10, "valid")
+                early = norms[:50]
+                out["early", seed, label, rho] = (running.min(), np.median(early), early.max())
     return out
 
 
@@ -388,6 +393,17 @@ def test_clipping_turns_a_stalled_run_into_a_descent(clipping_runs, seed):
     clipped, clipped_norm = clipping_runs[seed, "yours", 1.2]
     assert plain > 2.5 and clipped < 1.0, (plain, clipped)
     assert clipped_norm >= 10 > plain_norm, (clipped_norm, plain_norm)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_without_clipping_long_early_steps_and_a_loss_that_never_comes_down(clipping_runs, seed):
+    """Exercise 5, section 4: without clipping the plotted loss never comes down (its running
+    mean stays above 2); in the first tens of steps the gradient norm is several units (median
+    above 3), at times tens (largest above 20), so those steps are several to tens of times
+    longer than lr * max_norm (max_norm = 1)."""
+    lowest, early_median, early_largest = clipping_runs["early", seed, None, 1.2]
+    assert lowest > 2.0, lowest
+    assert early_median > 3 and early_largest > 20, (early_median, early_largest)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -597,17 +597,22 @@ difference = np.abs(results["yours"][0] - results["torch"][0]).max()
 print(f"largest difference between the losses with your clipping and PyTorch's: {difference:.1e}")
 
 # %% [markdown]
-# **What you will see, and why.** Without clipping, a large gradient (right panel) throws the
-# weights into a region the model does not come back from: its loss stays near 3, the
-# variance of the target, which is what a model that always predicts the same number scores.
-# With clipping, no step is longer than `lr * max_norm`, however large the gradient, and the loss
-# keeps going down, to below 1.
+# **What you will see, and why.** Look at the loss first (left panel). Without clipping it
+# never comes down: it wanders around 3, the variance of the target, which is what a model that
+# always predicts the same number scores. No single spike in the right panel is to blame.
+# Without clipping, every step is `lr` times the whole gradient, and in the first tens of steps
+# the gradient norm is several units, at times tens (the largest is printed below the plot):
+# those steps are several to tens of times longer than the `lr * max_norm` that clipping allows.
+# Steps that long knock the weights about instead of taking them down the loss surface, and in
+# 400 steps the run never recovers. With clipping, no step is longer than `lr * max_norm`, however large the
+# gradient, and the loss keeps going down, to below 1.
 #
-# The right panel shows the gradients *before* clipping, and the clipped run's are the larger
-# ones, tens against a few: clipping bounds the step, not the gradient. The clipped model is
-# still learning, on the steep part of the loss surface, and every step its gradient is
-# measured large and brought down to `max_norm`; the model without clipping, after its jump,
-# sits on a plateau where its loss hardly changes, so its gradient is small too.
+# The right panel shows the gradients *before* clipping. After the first tens of steps the
+# clipped run's are the larger ones, tens against a few: clipping bounds the step, not the
+# gradient. The clipped model is still learning, on the steep part of the loss surface, and
+# every step its gradient is measured large and brought down to `max_norm`; the model without
+# clipping has learnt nothing, its loss hardly changes on average, and its gradient stays at a
+# few units.
 #
 # Your clipping and PyTorch's give the same curve, up to rounding: on this seed the dotted line
 # lies on top of the other all the way. (On other seeds, the tiny rounding differences between
