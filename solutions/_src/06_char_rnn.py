@@ -1016,7 +1016,7 @@ print(
 # (更新门) lets a unit keep its value over many characters, so the gradient from a character far
 # back is not multiplied by a tanh derivative and $W_{hh}$ at every step, and the model learns
 # to use more of the context. The RNN's gradients shrink as they go back through time: the
-# vanishing gradient (梯度消失) you measured in Exercise 2. To see it hold on another seed, run
+# vanishing gradient (梯度消失) you measured in Exercise 5. To see it hold on another seed, run
 # `compare_cells(seed=1)` (about ten seconds).
 #
 # Text from your PyTorch RNN and GRU, at temperature 0.7, after the prompt of section 3:
