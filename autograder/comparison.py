@@ -144,8 +144,10 @@ def within(got: np.ndarray, expected: np.ndarray, atol: float = ATOL, rtol: floa
 
 
 def where_wrong(bad: np.ndarray, axes: Sequence[str]) -> list[str]:
-    """Which time steps are wrong, when only some are ("Along T: wrong at t = 0..3, right at
-    t = 4."): the step where a loop goes wrong is the clue worth giving."""
+    """Which time steps are wrong, when only some are ("Along T: wrong at array index 0..3
+    (t = 1..4), right at array index 4 (t = 5)."): the step where a loop goes wrong is the clue
+    worth giving. Both numberings are given: the array's index from 0, and the step t = 1..T
+    of the course's maths (X[:, t-1] holds X_t)."""
     if not axes or len(axes) != bad.ndim:
         return []
     found = []
@@ -156,10 +158,17 @@ def where_wrong(bad: np.ndarray, axes: Sequence[str]) -> list[str]:
         wrong = np.flatnonzero(bad.any(axis=other) if other else bad)
         if 0 < len(wrong) < bad.shape[axis]:
             right = np.setdiff1d(np.arange(bad.shape[axis]), wrong)
-            name = label.lower()
             found.append(
-                _("Along {axis}: wrong at {t} = {wrong}, right at {t} = {right}.").format(
-                    axis=label, t=name, wrong=ranges(wrong), right=ranges(right)
+                _(
+                    "Along {axis}: wrong at array index {wrong} ({t} = {wrong_steps}), "
+                    "right at array index {right} ({t} = {right_steps})."
+                ).format(
+                    axis=label,
+                    t=label.lower(),
+                    wrong=ranges(wrong),
+                    wrong_steps=ranges(wrong + 1),
+                    right=ranges(right),
+                    right_steps=ranges(right + 1),
                 )
             )
     return found

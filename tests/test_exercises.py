@@ -622,7 +622,9 @@ def test_bptt_without_the_carried_gradient_is_diagnosed_with_its_time_steps():
     message = run_visible_test("02_bptt", "test_rnn_backward", rnn_backward=not_carried)
     assert "wrong dX, dh0, dW_xh, dW_hh, db_h" in message
     assert "Your result equals BPTT with nothing carried back from step t+1 to step t." in message
-    assert "Along T: wrong at t = 0..3, right at t = 4." in message
+    assert (
+        "Along T: wrong at array index 0..3 (t = 1..4), right at array index 4 (t = 5)." in message
+    )
     assert (
         "Hint: each state gets gradient along two paths, from above and from the later" in message
     )

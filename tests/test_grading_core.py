@@ -320,7 +320,10 @@ def test_wrong_values_say_where_and_when():
     got[1, 3:, 2] = 0.5
     finding = compare.compare_array(Array("H", ("N", "T", "H")), returned(got), expected, TOL)
     assert "Largest error 0.5 at [1, 3, 2]: yours 0.5, expected 0." in finding.message
-    assert "Along T: wrong at t = 3..4, right at t = 0..2." in finding.message
+    assert (
+        "Along T: wrong at array index 3..4 (t = 4..5), right at array index 0..2 (t = 1..3)."
+        in finding.message
+    )
 
 
 @settings(max_examples=40, deadline=None)

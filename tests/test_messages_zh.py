@@ -309,3 +309,24 @@ def test_the_sandbox_s_own_sentences_and_the_timeout_skip_are_in_chinese_too():
         assert "超时" in engine.after_timeout_text("rnn_forward", "rnn_forward")
     assert NUMPY_ONLY in judges.error_text("rnn_cell_forward", refused)
     assert "timed out" in engine.after_timeout_text("rnn_forward", "rnn_cell_forward")
+
+
+def test_where_wrong_gives_the_array_index_and_the_step_in_both_languages():
+    """Index from 0 for the array, t = 1..T for the maths, several ranges each."""
+    import numpy as np
+
+    from autograder.comparison import where_wrong
+
+    bad = np.zeros((2, 7), dtype=bool)
+    bad[0, [0, 1, 4]] = True
+    english = where_wrong(bad, ("N", "T"))
+    assert english == [
+        "Along T: wrong at array index 0..1, 4 (t = 1..2, 5), "
+        "right at array index 2..3, 5..6 (t = 3..4, 6..7)."
+    ]
+    with i18n.use("zh"):
+        chinese = where_wrong(bad, ("N", "T"))
+    assert chinese == [
+        "沿 T 轴：数组下标 0..1, 4（时间步 t = 1..2, 5）处有错，"
+        "数组下标 2..3, 5..6（时间步 t = 3..4, 6..7）处正确。"
+    ]
