@@ -27,6 +27,7 @@ SOURCES = [
     "autograder/learner_cli.py",
     "autograder/grading/engine.py",
     "autograder/grading/program.py",
+    "autograder/grading/choices.py",
 ]
 # An exercise's checks may build a message of their own with i18n._() (a property's failure,
 # such as Exercise 6's held-out loss): it has placeholders, so it is not a declared word.
@@ -53,7 +54,8 @@ def used_in_code() -> set[str]:
 
 def declared() -> set[str]:
     """Words declared outside the code and looked up where they are shown: each assignment's
-    title, tests' descriptions, mistakes' names and hints, training messages, layout hints."""
+    title, tests' descriptions, mistakes' names and hints, training messages, layout hints, and
+    the explanation of every option of every multiple-choice question (``judge.why``)."""
     from autograder.grading import assignments, view
 
     found = set(view.STATUS_WORDS.values()) | {"a tensor", "a gradient"}
@@ -71,6 +73,7 @@ def declared() -> set[str]:
             training = getattr(judge, "training", None)
             if training is not None:
                 found.add(training.message)
+            found.update((getattr(judge, "why", None) or {}).values())
     return {m for m in found if m}
 
 
@@ -330,3 +333,22 @@ def test_where_wrong_gives_the_array_index_and_the_step_in_both_languages():
         "沿 T 轴：数组下标 0..1, 4（时间步 t = 1..2, 5）处有错，"
         "数组下标 2..3, 5..6（时间步 t = 3..4, 6..7）处正确。"
     ]
+
+
+def test_a_wrong_prediction_is_explained_in_chinese(tmp_path):
+    """The explanation of the option chosen (WHY in the notebook) goes through the catalogue."""
+    from autograder.grading import engine, learner
+
+    source = (ROOT / "solutions" / "00_concepts" / "concepts.ipynb").read_text(encoding="utf-8")
+    right = '"answer_q3 = \\"C\\"\\n",'
+    assert source.count(right) == 1
+    notebook = tmp_path / "concepts.ipynb"
+    notebook.write_text(source.replace(right, '"answer_q3 = \\"A\\"\\n",'), encoding="utf-8")
+    texts = {}
+    for lang in ("zh", "en"):
+        with i18n.use(lang):
+            report = engine.check(notebook, "00_concepts", engine.Options(workers=1, seed=7))
+            texts[lang] = "".join(learner.render(report, "concepts.ipynb", "", 80).split())
+    assert "A：W_xh是权重，每一步都相同" in texts["zh"], texts["zh"]
+    assert "W_xhisaweight" not in texts["zh"]
+    assert "A:W_xhisaweight,thesameateverystep" in texts["en"], texts["en"]

@@ -11,7 +11,9 @@ points and the explanation of every option live in one place:
   explanation per option.
 
 The feedback says whether the answer is right, never which letter is, and explains the option
-the learner chose, right or wrong, so that a wrong answer teaches as much as a right one.
+the learner chose, right or wrong, so that a wrong answer teaches as much as a right one. The
+explanations are written in English and shown in the learner's language (``i18n._``): each one is
+a message of the catalogue, ``autograder/locale/<lang>/LC_MESSAGES/rnn_course.po``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .. import i18n
 from . import judges
 from .assignments import AssignmentError
 from .spec import Case, Test
@@ -143,8 +146,15 @@ def explained(letter: str, choices: str, why: dict[str, str]):
         chosen = got.strip().strip("()'\". ").upper()
         if chosen not in why:
             return verdict
-        return replace(verdict, message=f"{verdict.message}. {chosen}: {why[chosen]}")
+        # The explanation is declared in the notebook, in English, and looked up in the
+        # learner's language here, like a mistake's words (tests/test_messages_zh.py collects
+        # every option's explanation from ``judge.why``).
+        message = i18n._("{message}. {letter}: {why}").format(
+            message=verdict.message, letter=chosen, why=i18n._(why[chosen])
+        )
+        return replace(verdict, message=message)
 
+    judge.why = dict(why)
     return judge
 
 
