@@ -9,7 +9,7 @@
 # | **Follows** | chapter 9, [A character-level RNN](../../book/chapters/09_char_rnn.ipynb) (and chapter 8, [Loss oscillation and clipping](../../book/chapters/08_loss_oscillation.ipynb)) |
 # | **Time** | about 3 hours, of which under a minute is the computer training your models |
 # | **Prerequisites** | [Exercise 2](../02_bptt/bptt.ipynb) (backpropagation through time, 通过时间反向传播, and your numerical gradient), [Exercise 5](../05_gradient_clipping/gradient_clipping.ipynb) (clipping); PyTorch's `nn.Module` for section 4 |
-# | **What you will build** | a language model that writes Python one character at a time: its loss and every gradient by hand in NumPy, checked against numerical gradients, trained on the source code of Python's standard library and sampled at three stages of training, from a jumble of characters to indented `def`s, `self.` and `return`; then the same model in PyTorch beside a GRU, compared by their perplexity (困惑度) |
+# | **What you will build** | a language model that writes Python one character at a time: its loss and every gradient by hand in NumPy, checked against numerical gradients, trained on the source code of Python's standard library and sampled at three stages of training, from a jumble of characters to indented lines with `self.` and Python's keywords; then the same model in PyTorch beside a GRU, compared by their perplexity (困惑度) |
 #
 # **After this exercise you can**
 #
@@ -34,8 +34,8 @@
 # **(4)** the graded test, which compares everything with stored answers. Hidden tests try other
 # sizes, including a batch of one window and windows of one character.
 #
-# The text you train on is a megabyte of Python: the source of the standard library's modules,
-# in the order of their names (from `__future__.py` to `colorsys.py`), the text of
+# The text you train on is a megabyte of Python: the first megabyte of the standard library's
+# modules, in the order of their names from `__future__.py` on, the same text as
 # [chapter 9](../../book/chapters/09_char_rnn.ipynb). It ships with the course, so nothing is
 # downloaded. Code suits a small character model: it repeats its keywords, its indentation and
 # its `self.` often enough to be learnt in minutes, and a sample shows at a glance how much was.
@@ -594,7 +594,9 @@ print(f"loss per character over the last 100 steps {long_losses[-100:].mean():.3
 # $\tau > 1$ (more surprising text, more misspellings).
 #
 # Draw each character with `rng.choice(V, p=p)`, once per step, so that the same `rng` gives
-# the same text as the reference and the tests can compare them.
+# the same text as the reference and the tests can compare them. Here $V$ is the vocabulary
+# size of the weights `sample` is given (`W_hq.shape[1]`), not the notebook's `V`: the tests
+# call it with a smaller model.
 
 
 # %% [answer] id=sample_impl
@@ -607,7 +609,7 @@ def sample(params, h, seed_ix, n, temperature=1.0, rng=None):
         seed_ix: int, the first input character.
         n: number of characters to sample.
         temperature: float > 0; the distribution is softmax(O_t / temperature).
-        rng: numpy.random.Generator; draw with rng.choice(V, p=p).
+        rng: numpy.random.Generator; draw with rng.choice(V, p=p), V = W_hq.shape[1].
 
     Returns:
         (n,) integer array of sampled indices (the seed character not included).
@@ -687,8 +689,8 @@ print("✓ sample draws the expected characters, at two temperatures")
 # lower-case letters, brackets) but not how they go together: a jumble, without `self.`. After
 # 1000 steps, groups that look like words, many of them English from comments and docstrings,
 # and `self.` appears. After 4000, the text looks like Python from a distance: lines indented
-# by multiples of four spaces, `self.` and keywords (`if`, `for`, `return`, `def`... the line
-# under the sample lists them), with invented names between them. The held-out loss per
+# by multiples of four spaces, `self.` and some of Python's keywords (which ones changes from
+# run to run: the line under the sample lists them), with invented names between them. The held-out loss per
 # character falls at each stage, to below 2.1 at the end, where a model that knows nothing
 # scores $\ln V = 4.56$.
 
@@ -816,9 +818,9 @@ class CharRNN(nn.Module):
 
 # %% [test] id=test_char_rnn_module_shapes points=2
 torch.manual_seed(0)
-model = CharRNN(vocab_size=7, hidden_size=5)
+small_model = CharRNN(vocab_size=7, hidden_size=5)
 idx = torch.randint(0, 7, (2, 6))
-result = model(idx)
+result = small_model(idx)
 if not isinstance(result, tuple) or len(result) != 2:
     raise CheckFailure("CharRNN.forward must return a tuple (logits, h_last).")
 logits, h_last = result
@@ -832,8 +834,8 @@ check_array(
     hint="return the second output of nn.RNN, of shape (1, N, Dh).",
 )
 with torch.no_grad():
-    first, h_mid = model(idx[:, :4])
-    second, _ = model(idx[:, 4:], h_mid)
+    first, h_mid = small_model(idx[:, :4])
+    second, _ = small_model(idx[:, 4:], h_mid)
     check_array(
         "the logits of idx read in two pieces, carrying h",
         torch.cat([first, second], dim=1),
@@ -844,8 +846,8 @@ with torch.no_grad():
     )
 ### BEGIN HIDDEN TESTS
 for N, T, V_test, H_test in [(1, 1, 2, 1), (1, 8, 5, 3), (4, 1, 6, 2)]:
-    model = CharRNN(V_test, H_test)
-    logits, h_last = model(torch.randint(0, V_test, (N, T)))
+    small_model = CharRNN(V_test, H_test)
+    logits, h_last = small_model(torch.randint(0, V_test, (N, T)))
     check_array(
         f"CharRNN({V_test}, {H_test}) logits", logits, np.zeros((N, T, V_test)), atol=np.inf
     )
