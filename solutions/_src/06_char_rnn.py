@@ -594,9 +594,9 @@ print(f"loss per character over the last 100 steps {long_losses[-100:].mean():.3
 # $\tau > 1$ (more surprising text, more misspellings).
 #
 # Draw each character with `rng.choice(V, p=p)`, once per step, so that the same `rng` gives
-# the same text as the reference and the tests can compare them. Here $V$ is the vocabulary
-# size of the weights `sample` is given (`W_hq.shape[1]`), not the notebook's `V`: the tests
-# call it with a smaller model.
+# the same text as the reference and the tests can compare them. Here $V$ is the number of
+# characters the given weights know (`W_hq.shape[1]`), not the notebook's `V`: the tests call
+# `sample` with a smaller model.
 
 
 # %% [answer] id=sample_impl
