@@ -908,6 +908,12 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="write the results to this file")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    unknown = [name for name in args.assignments if name not in MUTANTS]
+    if unknown:
+        parser.error(
+            f"no mutants catalogued for {', '.join(unknown)}: choose from {', '.join(MUTANTS)} "
+            "(00_concepts is multiple choice: its answers are checked by the prediction tests)"
+        )
     results = []
     for name in args.assignments:
         results += sweep(name, args.seed)

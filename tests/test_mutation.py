@@ -149,3 +149,12 @@ def test_a_mistake_that_leaves_entries_undefined_is_named_whatever_they_hold():
         )[0]
         == {}
     )
+
+
+def test_an_assignment_without_mutants_is_refused_with_the_names_there_are(capsys):
+    with pytest.raises(SystemExit) as refused:
+        mutation.main(["00_concepts", "01_rnn_cell"])
+    assert refused.value.code == 2
+    said = capsys.readouterr().err
+    assert "no mutants catalogued for 00_concepts" in said and "01_rnn_cell" in said
+    assert "Traceback" not in said
